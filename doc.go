@@ -1,0 +1,23 @@
+// Package zmq is ZeroMQ in pure Go: ZMTP 3.1 sockets (3.0 peers accepted)
+// that interoperate with libzmq and every binding built on it.
+//
+// A Socket has one of the classic types (PAIR, PUB, SUB, PUSH, PULL, REQ, REP,
+// DEALER, ROUTER, and XPUB/XSUB), binds or connects to any number of
+// endpoints, and moves multipart messages (Msg). Send and Recv are safe for
+// concurrent use, take a context, and return promptly when it is cancelled.
+// Close unblocks them with an error that satisfies errors.Is(err, net.ErrClosed).
+//
+//	pull, _ := zmq.NewSocket(zmq.Pull)
+//	defer pull.Close()
+//	pull.Bind("tcp://127.0.0.1:5555")
+//	msg, err := pull.Recv(ctx)
+//
+// Behaviour follows libzmq 4.3 where the RFCs leave room: high-water marks of
+// 1000 messages, background reconnection for connected endpoints, messages
+// queued before the peer is there, PUB dropping for a subscriber at its
+// high-water mark, PUSH and DEALER blocking when every peer is full.
+//
+// Ownership: Send takes ownership of the message's frames until the message
+// is on the wire; do not modify them after Send. Frames returned by Recv
+// belong to the caller.
+package zmq

@@ -1,0 +1,42 @@
+package zmq
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+var (
+	// ErrClosed is returned by operations on a closed socket, and by Send and
+	// Recv calls that Close unblocked. errors.Is(ErrClosed, net.ErrClosed) holds.
+	ErrClosed = fmt.Errorf("zmq: socket closed: %w", net.ErrClosed)
+	// ErrState means the operation is not allowed in the socket's current
+	// state, such as two Sends in a row on REQ (libzmq's EFSM).
+	ErrState = errors.New("zmq: operation not valid in the socket's current state")
+	// ErrNotSupported means the socket type does not support the operation,
+	// such as Send on SUB or Subscribe on PUSH (libzmq's ENOTSUP).
+	ErrNotSupported = errors.New("zmq: operation not supported by this socket type")
+	// ErrHostUnreachable means a ROUTER with RouterMandatory was asked to send
+	// to a routing id it has no peer for (libzmq's EHOSTUNREACH).
+	ErrHostUnreachable = errors.New("zmq: no peer with that routing id")
+	// ErrInvalidEndpoint means an endpoint string could not be parsed.
+	ErrInvalidEndpoint = errors.New("zmq: invalid endpoint")
+	// ErrUnsupportedTransport means the endpoint's transport is not supported.
+	ErrUnsupportedTransport = errors.New("zmq: unsupported transport")
+	// ErrEndpointNotFound means Unbind or Disconnect named an endpoint the
+	// socket is not bound or connected to.
+	ErrEndpointNotFound = errors.New("zmq: endpoint not bound or connected")
+	// ErrEmptyMsg means Send was given a message with no frames.
+	ErrEmptyMsg = errors.New("zmq: message has no frames")
+	// ErrMsgTooLarge means a message exceeds the socket's MaxMsgSize.
+	ErrMsgTooLarge = errors.New("zmq: message exceeds maximum size")
+	// ErrInvalidType means NewSocket was given an unknown socket type.
+	ErrInvalidType = errors.New("zmq: invalid socket type")
+	// ErrInvalidOption means an option value is out of range.
+	ErrInvalidOption = errors.New("zmq: invalid option value")
+	// ErrIncompatiblePeer means a peer's socket type cannot talk to ours
+	// (for example PUSH to SUB). The connection is dropped.
+	ErrIncompatiblePeer = errors.New("zmq: incompatible peer socket type")
+	// ErrProtocol means a peer broke the ZMTP protocol. The connection is dropped.
+	ErrProtocol = errors.New("zmq: protocol error")
+)

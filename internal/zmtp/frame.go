@@ -1,0 +1,213 @@
+package zmtp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Frame flag bits (RFC 23 §framing). Bits 3-7 are reserved; like libzmq we ignore them.
+const (
+	FlagMore    = 0x01
+	FlagLong    = 0x02
+	FlagCommand = 0x04
+)
+
+// MaxShortSize is the largest body a short (1-byte size) frame header can describe.
+const MaxShortSize = 255
+
+// MaxHeaderSize is the largest frame header: flags + 8-byte size.
+const MaxHeaderSize = 9
+
+var (
+	// ErrFrameTooLarge means a frame header announced a size above the configured maximum.
+	ErrFrameTooLarge = errors.New("zmtp: frame exceeds maximum size")
+	// ErrCommandMore means a command frame carried the MORE flag, which RFC 23 forbids.
+	ErrCommandMore = errors.New("zmtp: command frame with MORE flag")
+)
+
+// AppendFrameHeader appends the header of a frame of the given size. The long
+// form is used only above 255 bytes, as libzmq does.
+func AppendFrameHeader(dst []byte, flags byte, size int) []byte {
+	if size > MaxShortSize {
+		var b [9]byte
+		b[0] = flags | FlagLong
+		binary.BigEndian.PutUint64(b[1:], uint64(size))
+		return append(dst, b[:]...)
+	}
+	return append(dst, flags&^FlagLong, byte(size))
+}
+
+// AppendFrame appends a whole frame.
+func AppendFrame(dst []byte, flags byte, body []byte) []byte {
+	dst = AppendFrameHeader(dst, flags, len(body))
+	return append(dst, body...)
+}
+
+// ParseFrameHeader decodes a frame header at the start of b. It returns the
+// flags, the body size and the header length. If b holds less than a whole
+// header it returns io.ErrUnexpectedEOF (io.EOF if b is empty). max > 0 bounds
+// the body size.
+func ParseFrameHeader(b []byte, max int64) (flags byte, size int64, n int, err error) {
+	if len(b) == 0 {
+		return 0, 0, 0, io.EOF
+	}
+	flags = b[0]
+	if flags&FlagLong != 0 {
+		if len(b) < 9 {
+			return 0, 0, 0, io.ErrUnexpectedEOF
+		}
+		u := binary.BigEndian.Uint64(b[1:9])
+		if u > math.MaxInt64 {
+			return 0, 0, 0, fmt.Errorf("%w: announced %d bytes", ErrFrameTooLarge, u)
+		}
+		size, n = int64(u), 9
+	} else {
+		if len(b) < 2 {
+			return 0, 0, 0, io.ErrUnexpectedEOF
+		}
+		size, n = int64(b[1]), 2
+	}
+	if flags&FlagCommand != 0 && flags&FlagMore != 0 {
+		return 0, 0, 0, ErrCommandMore
+	}
+	if max > 0 && size > max {
+		return 0, 0, 0, fmt.Errorf("%w: %d > %d bytes", ErrFrameTooLarge, size, max)
+	}
+	return flags, size, n, nil
+}
+
+// ParseFrame decodes one whole frame at the start of b. body aliases b. n is
+// the number of bytes consumed. An incomplete frame gives io.ErrUnexpectedEOF
+// (io.EOF if b is empty).
+func ParseFrame(b []byte, max int64) (flags byte, body []byte, n int, err error) {
+	flags, size, hn, err := ParseFrameHeader(b, max)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	if int64(len(b)-hn) < size {
+		return 0, nil, 0, io.ErrUnexpectedEOF
+	}
+	end := hn + int(size)
+	return flags, b[hn:end:end], end, nil
+}
+
+// Reader decodes frames from a stream. It reads into one large buffer and
+// decodes as many frames as each read delivers, so small messages cost far
+// less than one system call each.
+type Reader struct {
+	r     io.Reader
+	buf   []byte
+	start int
+	end   int
+	// Max bounds a single frame's body; 0 means unlimited.
+	Max int64
+}
+
+// DefaultReadBuffer is the Reader's buffer size.
+const DefaultReadBuffer = 64 << 10
+
+// NewReader returns a Reader with a buffer of size bytes (DefaultReadBuffer if
+// size <= 0). Bytes already read from r (for example the tail of the
+// handshake) can be passed as pending.
+func NewReader(r io.Reader, size int, pending []byte) *Reader {
+	if size <= 0 {
+		size = DefaultReadBuffer
+	}
+	if size < len(pending) {
+		size = len(pending)
+	}
+	fr := &Reader{r: r, buf: make([]byte, size)}
+	fr.end = copy(fr.buf, pending)
+	return fr
+}
+
+// Buffered returns the bytes read from the stream and not yet decoded.
+func (fr *Reader) Buffered() []byte { return fr.buf[fr.start:fr.end] }
+
+// fill reads more bytes into the buffer, compacting it first.
+func (fr *Reader) fill() error {
+	if fr.start > 0 {
+		copy(fr.buf, fr.buf[fr.start:fr.end])
+		fr.end -= fr.start
+		fr.start = 0
+	}
+	n, err := fr.r.Read(fr.buf[fr.end:])
+	fr.end += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// ReadFrame returns the next frame. Unless owned is true, body aliases the
+// Reader's buffer and is valid only until the next call; an owned body was
+// allocated for this frame and may be kept. A stream that ends between frames
+// gives io.EOF; one that ends inside a frame gives io.ErrUnexpectedEOF.
+func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
+	for {
+		b := fr.buf[fr.start:fr.end]
+		var size int64
+		var hn int
+		flags, size, hn, err = ParseFrameHeader(b, fr.Max)
+		if err == nil {
+			if int64(len(b)-hn) >= size {
+				end := hn + int(size)
+				fr.start += end
+				return flags, b[hn:end:end], false, nil
+			}
+			if size > int64(len(fr.buf)) {
+				fr.start += hn
+				body, err = fr.readLarge(size)
+				return flags, body, true, err
+			}
+		} else if err != io.EOF && err != io.ErrUnexpectedEOF {
+			return 0, nil, false, err
+		}
+		if rerr := fr.fill(); rerr != nil {
+			if rerr == io.EOF && fr.end > fr.start {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return 0, nil, false, rerr
+		}
+	}
+}
+
+// readLarge reads a body bigger than the buffer into its own slice. The slice
+// grows as bytes arrive, so a header that lies about its size costs only what
+// the peer really sends.
+func (fr *Reader) readLarge(size int64) ([]byte, error) {
+	const step = 1 << 20
+	c := size
+	if c > step {
+		c = step
+	}
+	body := make([]byte, 0, c)
+	body = append(body, fr.buf[fr.start:fr.end]...)
+	fr.start, fr.end = 0, 0
+	for int64(len(body)) < size {
+		if len(body) == cap(body) {
+			nc := int64(cap(body)) * 2
+			if nc > size {
+				nc = size
+			}
+			nb := make([]byte, len(body), nc)
+			copy(nb, body)
+			body = nb
+		}
+		n, err := fr.r.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err != nil && int64(len(body)) < size {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return body, nil
+}

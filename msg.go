@@ -1,0 +1,48 @@
+package zmq
+
+import "strings"
+
+// Msg is a multipart message: one or more frames delivered all together or
+// not at all.
+type Msg struct {
+	Frames [][]byte
+}
+
+// NewMsg returns a message with the given frames (not copied).
+func NewMsg(frames ...[]byte) Msg { return Msg{Frames: frames} }
+
+// NewMsgString returns a message whose frames are the given strings.
+func NewMsgString(frames ...string) Msg {
+	m := Msg{Frames: make([][]byte, len(frames))}
+	for i, f := range frames {
+		m.Frames[i] = []byte(f)
+	}
+	return m
+}
+
+// Size is the total number of bytes in the message's frames.
+func (m Msg) Size() int {
+	n := 0
+	for _, f := range m.Frames {
+		n += len(f)
+	}
+	return n
+}
+
+// String returns the frames as strings joined by a tab, for logs and tests.
+func (m Msg) String() string {
+	parts := make([]string, len(m.Frames))
+	for i, f := range m.Frames {
+		parts[i] = string(f)
+	}
+	return strings.Join(parts, "\t")
+}
+
+// Clone returns a deep copy of the message.
+func (m Msg) Clone() Msg {
+	c := Msg{Frames: make([][]byte, len(m.Frames))}
+	for i, f := range m.Frames {
+		c.Frames[i] = append([]byte(nil), f...)
+	}
+	return c
+}

@@ -1,0 +1,186 @@
+package zmq
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Option configures a Socket at creation. The zero configuration matches
+// libzmq's defaults.
+type Option func(*options) error
+
+type options struct {
+	routingID         []byte
+	sendHWM           int
+	recvHWM           int
+	linger            time.Duration
+	reconnectIvl      time.Duration
+	reconnectIvlMax   time.Duration
+	handshakeIvl      time.Duration
+	maxMsgSize        int64
+	routerMandatory   bool
+	tcpKeepAlive      int // -1 OS default, 0 off, 1 on
+	tcpKeepAliveIdle  time.Duration
+	tcpKeepAliveIntvl time.Duration
+	tcpKeepAliveCount int
+	logger            *slog.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		sendHWM:      1000,
+		recvHWM:      1000,
+		linger:       -1,
+		reconnectIvl: 100 * time.Millisecond,
+		handshakeIvl: 30 * time.Second,
+		tcpKeepAlive: -1,
+		logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// WithRoutingID sets the identity this socket announces to its peers
+// (ZMQ_ROUTING_ID). A ROUTER peer uses it as our routing id instead of
+// generating one. It must be 1 to 255 bytes and must not start with a zero
+// byte, which libzmq reserves for generated ids.
+func WithRoutingID(id []byte) Option {
+	return func(o *options) error {
+		if len(id) == 0 || len(id) > 255 || id[0] == 0 {
+			return fmt.Errorf("%w: routing id must be 1-255 bytes and not start with 0x00", ErrInvalidOption)
+		}
+		o.routingID = append([]byte(nil), id...)
+		return nil
+	}
+}
+
+// WithSendHWM sets the send high-water mark (ZMQ_SNDHWM): the most messages
+// queued for one peer. Default 1000; 0 means no limit. What happens at the
+// mark depends on the type: PUB drops, PUSH/DEALER/PAIR/REQ block, ROUTER drops
+// (or blocks under RouterMandatory).
+func WithSendHWM(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: send HWM %d < 0", ErrInvalidOption, n)
+		}
+		o.sendHWM = n
+		return nil
+	}
+}
+
+// WithRecvHWM sets the receive high-water mark (ZMQ_RCVHWM): the most
+// messages received and not yet taken by Recv. Default 1000; 0 means no
+// limit. At the mark the socket stops reading from its peers, so TCP flow
+// control pushes back on the senders.
+func WithRecvHWM(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: receive HWM %d < 0", ErrInvalidOption, n)
+		}
+		o.recvHWM = n
+		return nil
+	}
+}
+
+// WithLinger sets how long Close waits for queued outgoing messages to be
+// written (ZMQ_LINGER). Negative waits without limit (libzmq's default, -1);
+// 0 discards them at once.
+func WithLinger(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			d = -1
+		}
+		o.linger = d
+		return nil
+	}
+}
+
+// WithReconnectInterval sets the wait before reconnecting a connected
+// endpoint (ZMQ_RECONNECT_IVL). Default 100 ms. Negative disables reconnection.
+func WithReconnectInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			d = -1
+		}
+		o.reconnectIvl = d
+		return nil
+	}
+}
+
+// WithReconnectIntervalMax enables exponential backoff (ZMQ_RECONNECT_IVL_MAX):
+// the wait doubles after each failed attempt up to this maximum. Default 0,
+// no backoff.
+func WithReconnectIntervalMax(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: reconnect interval max %v < 0", ErrInvalidOption, d)
+		}
+		o.reconnectIvlMax = d
+		return nil
+	}
+}
+
+// WithHandshakeInterval bounds the ZMTP handshake (ZMQ_HANDSHAKE_IVL).
+// Default 30 s; 0 means no limit.
+func WithHandshakeInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: handshake interval %v < 0", ErrInvalidOption, d)
+		}
+		o.handshakeIvl = d
+		return nil
+	}
+}
+
+// WithMaxMsgSize sets the largest message accepted from a peer, all frames
+// together (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected. Default
+// 0, no limit: memory then grows only as fast as the peer really sends.
+// Send refuses larger messages with ErrMsgTooLarge too.
+func WithMaxMsgSize(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: max message size %d < 0", ErrInvalidOption, n)
+		}
+		o.maxMsgSize = n
+		return nil
+	}
+}
+
+// WithRouterMandatory makes a ROUTER report unroutable messages
+// (ZMQ_ROUTER_MANDATORY): Send returns ErrHostUnreachable for an unknown
+// routing id and blocks, instead of dropping, when that peer's queue is full.
+func WithRouterMandatory(on bool) Option {
+	return func(o *options) error {
+		o.routerMandatory = on
+		return nil
+	}
+}
+
+// WithTCPKeepAlive turns TCP keepalive on or off for tcp connections
+// (ZMQ_TCP_KEEPALIVE, _IDLE, _INTVL, _CNT). Zero durations or count leave the
+// operating system's values.
+func WithTCPKeepAlive(on bool, idle, interval time.Duration, count int) Option {
+	return func(o *options) error {
+		if idle < 0 || interval < 0 || count < 0 {
+			return fmt.Errorf("%w: negative TCP keepalive setting", ErrInvalidOption)
+		}
+		if on {
+			o.tcpKeepAlive = 1
+		} else {
+			o.tcpKeepAlive = 0
+		}
+		o.tcpKeepAliveIdle, o.tcpKeepAliveIntvl, o.tcpKeepAliveCount = idle, interval, count
+		return nil
+	}
+}
+
+// WithLogger sets where the socket logs connection events and dropped peers
+// (at Debug and Warn). Default: silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l != nil {
+			o.logger = l
+		}
+		return nil
+	}
+}
