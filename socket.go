@@ -2,40 +2,983 @@ package zmq
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/zmqgo/zmq/internal/transport"
+	"github.com/zmqgo/zmq/internal/zmtp"
 )
+
+// Lock order: Socket.mu → outQueue.mu; Socket.mu → Socket.wmu;
+// Socket.subMu, pipe.subMu and Socket.stateMu are leaves (never held while
+// taking another lock, except stateMu → Socket.mu in Send paths).
 
 // Socket is a ZeroMQ socket. Its methods are safe for concurrent use.
 type Socket struct {
 	typ  Type
 	opts options
+
+	mu        sync.Mutex
+	closed    bool
+	pipes     []*pipe          // attached pipes, in attach order (round-robin, fan-out)
+	rr        int              // round-robin cursor into pipes
+	byID      map[string]*pipe // ROUTER: routing id → pipe
+	nextID    uint32           // ROUTER: next generated routing id
+	listeners map[string]*listener
+	dialers   map[string]*dialer
+	lastEP    string
+
+	wmu    sync.Mutex
+	waitCh chan struct{} // closed when a full queue drains or a pipe attaches
+
+	subMu sync.RWMutex
+	subs  map[string]int // SUB/XSUB: our own subscriptions, counted
+
+	// REQ/REP state.
+	stateMu    sync.Mutex
+	reqPipe    *pipe    // REQ: where the outstanding request went
+	reqPending bool     // REQ: a request awaits its reply
+	repPipe    *pipe    // REP: where the reply goes
+	repEnv     [][]byte // REP: envelope to put back on the reply
+	repPending bool     // REP: a request was received and not answered
+
+	in   chan inMsg
+	done chan struct{} // closed by Close
+	kill chan struct{} // closed by Close once lingering is over
+	wg   sync.WaitGroup
 }
 
-var errTODO = errors.New("zmq: not implemented yet")
+type listener struct {
+	endpoint, resolved string
+	l                  net.Listener
+	conns              map[*conn]struct{} // guarded by Socket.mu
+}
 
-// NewSocket returns a socket of type t.
+type dialer struct {
+	endpoint string
+	ep       transport.Endpoint
+	p        *pipe
+	stop     chan struct{}
+	conn     *conn // guarded by Socket.mu
+}
+
+// NewSocket returns a socket of type t configured by opts.
 func NewSocket(t Type, opts ...Option) (*Socket, error) {
 	if !t.valid() {
-		return nil, ErrInvalidType
+		return nil, fmt.Errorf("%w: %d", ErrInvalidType, int(t))
 	}
-	s := &Socket{typ: t, opts: defaultOptions()}
+	s := &Socket{
+		typ:       t,
+		opts:      defaultOptions(),
+		byID:      make(map[string]*pipe),
+		nextID:    rand.Uint32(),
+		listeners: make(map[string]*listener),
+		dialers:   make(map[string]*dialer),
+		subs:      make(map[string]int),
+		done:      make(chan struct{}),
+		kill:      make(chan struct{}),
+	}
 	for _, o := range opts {
 		if err := o(&s.opts); err != nil {
 			return nil, err
 		}
 	}
+	// RCVHWM 0 means no limit in libzmq; a channel needs a bound, so 0 gets a
+	// large one.
+	n := s.opts.recvHWM
+	if n == 0 {
+		n = 1 << 16
+	}
+	s.in = make(chan inMsg, n)
 	return s, nil
 }
 
 // Type returns the socket's type.
-func (s *Socket) Type() Type                            { return s.typ }
-func (s *Socket) Bind(endpoint string) error            { return errTODO }
-func (s *Socket) Connect(endpoint string) error         { return errTODO }
-func (s *Socket) Unbind(endpoint string) error          { return errTODO }
-func (s *Socket) Disconnect(endpoint string) error      { return errTODO }
-func (s *Socket) Send(ctx context.Context, m Msg) error { return errTODO }
-func (s *Socket) Recv(ctx context.Context) (Msg, error) { return Msg{}, errTODO }
-func (s *Socket) Subscribe(prefix []byte) error         { return errTODO }
-func (s *Socket) Unsubscribe(prefix []byte) error       { return errTODO }
-func (s *Socket) LastEndpoint() string                  { return "" }
-func (s *Socket) Close() error                          { return nil }
+func (s *Socket) Type() Type { return s.typ }
+
+// LastEndpoint returns the endpoint of the last successful Bind, with a
+// wildcard or zero port replaced by the real one (ZMQ_LAST_ENDPOINT).
+func (s *Socket) LastEndpoint() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastEP
+}
+
+func endpointErr(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrUnsupported):
+		return fmt.Errorf("%w: %v", ErrUnsupportedTransport, err)
+	case errors.Is(err, transport.ErrInvalid):
+		return fmt.Errorf("%w: %v", ErrInvalidEndpoint, err)
+	}
+	return err
+}
+
+// Bind listens on endpoint, e.g. "tcp://127.0.0.1:5555", "tcp://*:5555" or
+// "tcp://127.0.0.1:0" (an ephemeral port; see LastEndpoint).
+func (s *Socket) Bind(endpoint string) error {
+	ep, err := transport.Parse(endpoint, true)
+	if err != nil {
+		return endpointErr(err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.mu.Unlock()
+	l, resolved, err := transport.Listen(ep)
+	if err != nil {
+		return fmt.Errorf("zmq: bind %s: %w", endpoint, err)
+	}
+	ln := &listener{endpoint: endpoint, resolved: resolved, l: l, conns: make(map[*conn]struct{})}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrClosed
+	}
+	s.listeners[resolved] = ln
+	s.lastEP = resolved
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.opts.logger.Debug("zmq: listening", "socket", s.typ.String(), "endpoint", resolved)
+	go s.acceptLoop(ln)
+	return nil
+}
+
+func (s *Socket) acceptLoop(ln *listener) {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := ln.l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors and the like: back off instead of spinning.
+			s.opts.logger.Warn("zmq: accept failed", "endpoint", ln.resolved, "err", err)
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay < time.Second {
+				delay *= 2
+			}
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.serve(nc, ln, nil)
+		}()
+	}
+}
+
+// Connect connects to endpoint. The connection is made in the background and
+// remade if it breaks; messages sent meanwhile queue up to the send
+// high-water mark.
+func (s *Socket) Connect(endpoint string) error {
+	ep, err := transport.Parse(endpoint, false)
+	if err != nil {
+		return endpointErr(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if _, dup := s.dialers[endpoint]; dup {
+		return fmt.Errorf("zmq: already connected to %s", endpoint)
+	}
+	if s.typ == Pair && len(s.pipes) > 0 {
+		return fmt.Errorf("%w: a PAIR socket has one peer", ErrState)
+	}
+	d := &dialer{endpoint: endpoint, ep: ep, stop: make(chan struct{})}
+	d.p = newPipe(endpoint, s.opts.sendHWM, true)
+	s.dialers[endpoint] = d
+	// The pipe exists before the connection does, so messages can queue for
+	// it (except where routing needs the peer's identity first).
+	if s.typ != Router {
+		s.attachLocked(d.p)
+	}
+	s.wg.Add(1)
+	go s.dialLoop(d)
+	return nil
+}
+
+func (s *Socket) dialLoop(d *dialer) {
+	defer s.wg.Done()
+	ivl := s.opts.reconnectIvl
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		nc, err := transport.Dial(ctx, d.ep)
+		if err == nil {
+			s.serve(nc, nil, d)
+			ivl = s.opts.reconnectIvl
+		} else {
+			s.opts.logger.Debug("zmq: connect failed", "endpoint", d.endpoint, "err", err)
+		}
+		if s.opts.reconnectIvl < 0 {
+			return
+		}
+		// libzmq waits the interval plus a random jitter of up to one
+		// interval, so a restarted server is not hit by every client at once.
+		wait := ivl
+		if ivl > 0 {
+			wait += time.Duration(rand.Int64N(int64(ivl)))
+		}
+		if max := s.opts.reconnectIvlMax; max > 0 && err != nil {
+			ivl = min(ivl*2, max)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.stop:
+			t.Stop()
+			return
+		}
+	}
+}
+
+// serve runs one connection: handshake, attach, read until it fails, detach.
+// Exactly one of ln and d is set.
+func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
+	log := s.opts.logger
+	var ka transport.KeepAlive
+	ka.On, ka.Idle, ka.Interval, ka.Count = s.opts.tcpKeepAlive, s.opts.tcpKeepAliveIdle, s.opts.tcpKeepAliveIntvl, s.opts.tcpKeepAliveCount
+	if err := transport.Configure(nc, ka); err != nil {
+		log.Debug("zmq: tcp options", "err", err)
+	}
+	endpoint := ""
+	if ln != nil {
+		endpoint = ln.resolved
+	} else {
+		endpoint = d.endpoint
+	}
+	peer := nc.RemoteAddr().String()
+	// Close the connection if the socket or the dialer stops mid-handshake.
+	stopHS := make(chan struct{})
+	var stopCh chan struct{}
+	if d != nil {
+		stopCh = d.stop
+	}
+	go func() {
+		select {
+		case <-stopHS:
+		case <-stopCh:
+			nc.Close()
+		case <-s.kill:
+			nc.Close()
+		}
+	}()
+	fr, pi, err := s.handshake(nc)
+	close(stopHS)
+	if err != nil {
+		lvl := log.Debug
+		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
+			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
+			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) {
+			lvl = log.Warn
+		}
+		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+		nc.Close()
+		return
+	}
+	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{})}
+	if err := s.attachConn(c, ln, d, pi); err != nil {
+		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+		nc.Close()
+		return
+	}
+	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "peer_type", pi.typ)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	err = c.readLoop()
+	c.close()
+	wg.Wait()
+	s.detachConn(c, ln, d)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		lvl := log.Warn
+		if isDisconnect(err) {
+			lvl = log.Debug
+		}
+		lvl("zmq: peer dropped", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+	}
+}
+
+// attachConn binds a handshaken connection to its pipe.
+func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	var p *pipe
+	if d != nil {
+		if _, ok := s.dialers[d.endpoint]; !ok || d.conn != nil {
+			return ErrClosed
+		}
+		p = d.p
+	} else {
+		if s.typ == Pair && len(s.pipes) > 0 {
+			return fmt.Errorf("%w: PAIR already has its peer", ErrState)
+		}
+		p = newPipe(ln.resolved, s.opts.sendHWM, false)
+	}
+	if s.typ == Router {
+		id := pi.identity
+		if len(id) == 0 {
+			var b [5]byte
+			binary.BigEndian.PutUint32(b[1:], s.nextID)
+			s.nextID++
+			id = b[:]
+		} else if _, dup := s.byID[string(id)]; dup {
+			return fmt.Errorf("routing id %q already in use", id)
+		}
+		p.id = slices.Clip(append([]byte(nil), id...))
+		s.byID[string(p.id)] = p
+	}
+	p.conn, p.peerType, p.minor = c, pi.typ, pi.minor
+	c.p = p
+	if d != nil {
+		d.conn = c
+		if s.typ == Router {
+			s.attachLocked(p)
+		}
+	} else {
+		ln.conns[c] = struct{}{}
+		s.attachLocked(p)
+	}
+	// A (re)connected subscriber tells the publisher everything it wants.
+	if s.typ == Sub || s.typ == XSub {
+		s.subMu.RLock()
+		for topic := range s.subs {
+			p.out.pushCtl(encodeSub(p.minor, true, []byte(topic)))
+		}
+		s.subMu.RUnlock()
+	}
+	// Data queued before this connection existed goes out now.
+	signal(p.out.notify)
+	return nil
+}
+
+func (s *Socket) attachLocked(p *pipe) {
+	s.pipes = append(s.pipes, p)
+	s.wake()
+}
+
+func (s *Socket) removePipeLocked(p *pipe) {
+	if i := slices.Index(s.pipes, p); i >= 0 {
+		s.pipes = slices.Delete(s.pipes, i, i+1)
+		if s.rr > i {
+			s.rr--
+		}
+		if s.rr >= len(s.pipes) {
+			s.rr = 0
+		}
+	}
+}
+
+// detachConn undoes attachConn when the connection ends.
+func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
+	p := c.p
+	s.mu.Lock()
+	p.conn = nil
+	if s.typ == Router && p.id != nil {
+		if s.byID[string(p.id)] == p {
+			delete(s.byID, string(p.id))
+		}
+	}
+	if d != nil {
+		d.conn = nil
+		if s.typ == Router {
+			s.removePipeLocked(p)
+		}
+		// Queued data waits for the next connection; commands were for this one.
+		p.out.reset(true)
+	} else {
+		delete(ln.conns, c)
+		s.removePipeLocked(p)
+		p.out.reset(false)
+	}
+	s.mu.Unlock()
+	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
+		for topic := range subs {
+			s.xpubNotify(false, []byte(topic))
+		}
+	}
+	s.wake()
+}
+
+// Unbind stops listening on endpoint (as given to Bind, or as LastEndpoint
+// reported it) and closes the connections accepted there.
+func (s *Socket) Unbind(endpoint string) error {
+	s.mu.Lock()
+	ln := s.listeners[endpoint]
+	if ln == nil {
+		for _, l := range s.listeners {
+			if l.endpoint == endpoint {
+				ln = l
+				break
+			}
+		}
+	}
+	if ln == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrEndpointNotFound, endpoint)
+	}
+	delete(s.listeners, ln.resolved)
+	conns := make([]*conn, 0, len(ln.conns))
+	for c := range ln.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	ln.l.Close()
+	for _, c := range conns {
+		c.close()
+	}
+	return nil
+}
+
+// Disconnect stops connecting to endpoint (as given to Connect), closes the
+// connection and drops what was queued for it.
+func (s *Socket) Disconnect(endpoint string) error {
+	s.mu.Lock()
+	d := s.dialers[endpoint]
+	if d == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrEndpointNotFound, endpoint)
+	}
+	delete(s.dialers, endpoint)
+	s.removePipeLocked(d.p)
+	c := d.conn
+	s.mu.Unlock()
+	close(d.stop)
+	if c != nil {
+		c.close()
+	}
+	d.p.out.reset(false)
+	return nil
+}
+
+// Close closes the socket. Blocked Send and Recv calls return ErrClosed at
+// once. Queued outgoing messages get up to the linger time (WithLinger) to
+// be written; then every connection is closed. Close returns once every
+// goroutine of the socket has ended.
+func (s *Socket) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	close(s.done)
+	lns := make([]*listener, 0, len(s.listeners))
+	for _, l := range s.listeners {
+		lns = append(lns, l)
+	}
+	pipes := slices.Clone(s.pipes)
+	for _, d := range s.dialers {
+		if !slices.Contains(pipes, d.p) {
+			pipes = append(pipes, d.p)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range lns {
+		l.l.Close()
+	}
+	s.linger(pipes)
+	close(s.kill)
+	s.mu.Lock()
+	var conns []*conn
+	for _, l := range s.listeners {
+		for c := range l.conns {
+			conns = append(conns, c)
+		}
+	}
+	for _, l := range lns {
+		for c := range l.conns {
+			conns = append(conns, c)
+		}
+	}
+	for _, d := range s.dialers {
+		close(d.stop)
+		if d.conn != nil {
+			conns = append(conns, d.conn)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// linger waits until every pipe's queue is written out or the linger time
+// is over.
+func (s *Socket) linger(pipes []*pipe) {
+	if s.opts.linger == 0 {
+		return
+	}
+	var deadline <-chan time.Time
+	if s.opts.linger > 0 {
+		t := time.NewTimer(s.opts.linger)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for _, p := range pipes {
+		for !p.out.empty() {
+			select {
+			case <-p.out.idle:
+			case <-deadline:
+				return
+			}
+		}
+	}
+}
+
+// wake releases senders blocked on full queues or missing peers.
+func (s *Socket) wake() {
+	s.wmu.Lock()
+	if s.waitCh != nil {
+		close(s.waitCh)
+		s.waitCh = nil
+	}
+	s.wmu.Unlock()
+}
+
+func (s *Socket) waitChan() <-chan struct{} {
+	s.wmu.Lock()
+	if s.waitCh == nil {
+		s.waitCh = make(chan struct{})
+	}
+	c := s.waitCh
+	s.wmu.Unlock()
+	return c
+}
+
+// block waits for wake, ctx or Close.
+func (s *Socket) block(ctx context.Context, wait <-chan struct{}) error {
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return ErrClosed
+	}
+}
+
+// deliver hands a received message to Recv. It reports false if the
+// connection is going away.
+func (s *Socket) deliver(c *conn, m Msg) bool {
+	switch s.typ {
+	case Pub, XPub:
+		// Subscribers talk to publishers only to subscribe; ZMTP 3.0 peers
+		// (and XSUB applications) do it with data messages.
+		if len(m.Frames) == 1 && len(m.Frames[0]) > 0 && m.Frames[0][0] <= 1 {
+			s.peerSubscribe(c.p, m.Frames[0][1:], m.Frames[0][0] == 1)
+		}
+		return true
+	case Push:
+		return true
+	case Sub, XSub:
+		if !s.subscribed(m.Frames[0]) {
+			return true
+		}
+	}
+	select {
+	case s.in <- inMsg{p: c.p, m: m}:
+	case <-c.quit:
+		return false
+	case <-s.done:
+		// Nobody will read it any more; keep the connection for linger.
+	}
+	return true
+}
+
+func (s *Socket) subscribed(topic []byte) bool {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	if _, all := s.subs[""]; all {
+		return true
+	}
+	for t := range s.subs {
+		if len(topic) >= len(t) && string(topic[:len(t)]) == t {
+			return true
+		}
+	}
+	return false
+}
+
+// peerSubscribe applies a subscription from a subscriber pipe.
+func (s *Socket) peerSubscribe(p *pipe, topic []byte, on bool) {
+	if s.typ != Pub && s.typ != XPub {
+		return
+	}
+	var changed bool
+	if on {
+		changed = p.subscribe(topic)
+	} else {
+		changed = p.unsubscribe(topic)
+	}
+	if changed && s.typ == XPub {
+		s.xpubNotify(on, topic)
+	}
+}
+
+// xpubNotify hands an XPUB application a subscription message.
+func (s *Socket) xpubNotify(on bool, topic []byte) {
+	b := make([]byte, 1+len(topic))
+	if on {
+		b[0] = 1
+	}
+	copy(b[1:], topic)
+	select {
+	case s.in <- inMsg{m: Msg{Frames: [][]byte{b}}}:
+	case <-s.done:
+	}
+}
+
+func encodeSub(minor byte, on bool, topic []byte) []byte {
+	if minor == 0 {
+		return zmtp.AppendSubscription30(nil, on, topic)
+	}
+	if on {
+		return zmtp.AppendSubscribe(nil, topic)
+	}
+	return zmtp.AppendCancel(nil, topic)
+}
+
+// Subscribe adds a prefix filter (SUB and XSUB; ZMQ_SUBSCRIBE). An empty
+// prefix matches every message. Subscriptions are counted: each Subscribe
+// needs its own Unsubscribe.
+func (s *Socket) Subscribe(prefix []byte) error { return s.setSub(prefix, true) }
+
+// Unsubscribe removes one count of a prefix filter (ZMQ_UNSUBSCRIBE).
+func (s *Socket) Unsubscribe(prefix []byte) error { return s.setSub(prefix, false) }
+
+func (s *Socket) setSub(prefix []byte, on bool) error {
+	if s.typ != Sub && s.typ != XSub {
+		return ErrNotSupported
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.subMu.Lock()
+	k := string(prefix)
+	send := false
+	if on {
+		s.subs[k]++
+		send = s.subs[k] == 1
+	} else if n, ok := s.subs[k]; ok {
+		if n <= 1 {
+			delete(s.subs, k)
+			send = true
+		} else {
+			s.subs[k] = n - 1
+		}
+	}
+	s.subMu.Unlock()
+	if send {
+		for _, p := range s.pipes {
+			if p.conn != nil {
+				p.out.pushCtl(encodeSub(p.minor, on, prefix))
+			}
+		}
+	}
+	return nil
+}
+
+// Send sends a message. What it does depends on the type: round-robin to a
+// peer with room (PUSH, DEALER, REQ), to every matching subscriber (PUB), to
+// the peer named by the first frame (ROUTER), back to the requester (REP).
+// It blocks while no peer can take the message, until ctx is done or the
+// socket is closed. REQ prepends, and REP restores, the envelope.
+func (s *Socket) Send(ctx context.Context, m Msg) error {
+	if len(m.Frames) == 0 {
+		return ErrEmptyMsg
+	}
+	if max := s.opts.maxMsgSize; max > 0 && int64(m.Size()) > max {
+		return ErrMsgTooLarge
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	switch s.typ {
+	case Push, Dealer, Pair:
+		return s.sendRR(ctx, m)
+	case Pub, XPub:
+		return s.sendPub(m)
+	case XSub:
+		return s.sendXSub(m)
+	case Router:
+		return s.sendRouter(ctx, m)
+	case Req:
+		return s.sendReq(ctx, m)
+	case Rep:
+		return s.sendRep(m)
+	}
+	return ErrNotSupported
+}
+
+// sendRR queues m on the next pipe in turn that has room (libzmq's lb_t),
+// waiting while none has.
+func (s *Socket) sendRR(ctx context.Context, m Msg) error {
+	_, err := s.sendRRPipe(ctx, m)
+	return err
+}
+
+func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
+	for {
+		// Take the wait channel before trying, so a wake between a failed try
+		// and the wait is not lost.
+		wait := s.waitChan()
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		n := len(s.pipes)
+		for i := 0; i < n; i++ {
+			k := (s.rr + i) % n
+			p := s.pipes[k]
+			if p.out.push(m) {
+				s.rr = (k + 1) % n
+				s.mu.Unlock()
+				return p, nil
+			}
+		}
+		s.mu.Unlock()
+		if err := s.block(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (s *Socket) sendPub(m Msg) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	topic := m.Frames[0]
+	for _, p := range s.pipes {
+		// A subscriber at its high-water mark loses the message (RFC 29).
+		if p.conn != nil && p.matches(topic) {
+			p.out.push(m)
+		}
+	}
+	return nil
+}
+
+// sendXSub forwards subscription messages (\x01topic, \x00topic) upstream;
+// anything else goes to every publisher as is.
+func (s *Socket) sendXSub(m Msg) error {
+	f := m.Frames[0]
+	if len(m.Frames) == 1 && len(f) > 0 && f[0] <= 1 {
+		return s.setSub(f[1:], f[0] == 1)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	for _, p := range s.pipes {
+		p.out.push(m)
+	}
+	return nil
+}
+
+func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
+	if len(m.Frames) < 2 {
+		return fmt.Errorf("%w: ROUTER needs a routing id frame and a body", ErrEmptyMsg)
+	}
+	id := m.Frames[0]
+	body := Msg{Frames: m.Frames[1:]}
+	for {
+		wait := s.waitChan()
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		p := s.byID[string(id)]
+		if p == nil {
+			s.mu.Unlock()
+			if s.opts.routerMandatory {
+				return fmt.Errorf("%w: %x", ErrHostUnreachable, id)
+			}
+			return nil
+		}
+		ok := p.out.push(body)
+		s.mu.Unlock()
+		if ok || !s.opts.routerMandatory {
+			return nil
+		}
+		if err := s.block(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+var emptyFrame = []byte{}
+
+func (s *Socket) sendReq(ctx context.Context, m Msg) error {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if s.reqPending {
+		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
+	}
+	frames := make([][]byte, 1+len(m.Frames))
+	frames[0] = emptyFrame
+	copy(frames[1:], m.Frames)
+	p, err := s.sendRRPipe(ctx, Msg{Frames: frames})
+	if err != nil {
+		return err
+	}
+	s.reqPipe, s.reqPending = p, true
+	return nil
+}
+
+func (s *Socket) sendRep(m Msg) error {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if !s.repPending {
+		return fmt.Errorf("%w: REP must receive a request before sending", ErrState)
+	}
+	frames := make([][]byte, 0, len(s.repEnv)+len(m.Frames))
+	frames = append(frames, s.repEnv...)
+	frames = append(frames, m.Frames...)
+	p := s.repPipe
+	s.repPipe, s.repEnv, s.repPending = nil, nil, false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	// The requester may be gone; its reply then has nowhere to go (as libzmq).
+	if p.conn != nil || p.persistent && slices.Contains(s.pipes, p) {
+		p.out.push(Msg{Frames: frames})
+	}
+	return nil
+}
+
+// Recv receives a message, blocking until one arrives, ctx is done or the
+// socket is closed. ROUTER prefixes the sender's routing id; REQ and REP
+// strip the envelope.
+func (s *Socket) Recv(ctx context.Context) (Msg, error) {
+	switch s.typ {
+	case Pub, Push:
+		return Msg{}, ErrNotSupported
+	case Req:
+		return s.recvReq(ctx)
+	case Rep:
+		return s.recvRep(ctx)
+	}
+	im, err := s.recv(ctx)
+	return im.m, err
+}
+
+func (s *Socket) recv(ctx context.Context) (inMsg, error) {
+	select {
+	case im := <-s.in:
+		return im, nil
+	default:
+	}
+	select {
+	case im := <-s.in:
+		return im, nil
+	case <-ctx.Done():
+		return inMsg{}, ctx.Err()
+	case <-s.done:
+		return inMsg{}, ErrClosed
+	}
+}
+
+func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
+	s.stateMu.Lock()
+	if !s.reqPending {
+		s.stateMu.Unlock()
+		return Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
+	}
+	want := s.reqPipe
+	s.stateMu.Unlock()
+	for {
+		im, err := s.recv(ctx)
+		if err != nil {
+			return Msg{}, err
+		}
+		// Only the peer we asked may answer, and only with the delimiter.
+		if im.p != want || len(im.m.Frames) < 2 || len(im.m.Frames[0]) != 0 {
+			s.opts.logger.Debug("zmq: REQ dropped a reply it did not expect")
+			continue
+		}
+		s.stateMu.Lock()
+		if !s.reqPending || s.reqPipe != want {
+			s.stateMu.Unlock()
+			continue
+		}
+		s.reqPending, s.reqPipe = false, nil
+		s.stateMu.Unlock()
+		return Msg{Frames: im.m.Frames[1:]}, nil
+	}
+}
+
+func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
+	s.stateMu.Lock()
+	if s.repPending {
+		s.stateMu.Unlock()
+		return Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
+	}
+	s.stateMu.Unlock()
+	for {
+		im, err := s.recv(ctx)
+		if err != nil {
+			return Msg{}, err
+		}
+		// The envelope is everything up to and including the first empty frame.
+		i := slices.IndexFunc(im.m.Frames, func(f []byte) bool { return len(f) == 0 })
+		if i < 0 {
+			s.opts.logger.Debug("zmq: REP dropped a request without an envelope delimiter")
+			continue
+		}
+		s.stateMu.Lock()
+		if s.repPending {
+			s.stateMu.Unlock()
+			return Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
+		}
+		s.repPipe, s.repEnv, s.repPending = im.p, im.m.Frames[:i+1], true
+		s.stateMu.Unlock()
+		return Msg{Frames: im.m.Frames[i+1:]}, nil
+	}
+}

@@ -1,0 +1,403 @@
+package zmq
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/zmqgo/zmq/internal/zmtp"
+)
+
+// conn is one live ZMTP connection attached to a pipe. It runs a reader (in
+// the goroutine that serves the connection) and a writer goroutine.
+type conn struct {
+	s    *Socket
+	nc   net.Conn
+	p    *pipe
+	fr   *zmtp.Reader
+	quit chan struct{} // closed when the connection is being torn down
+	once sync.Once
+}
+
+func (c *conn) close() {
+	c.once.Do(func() {
+		close(c.quit)
+		c.nc.Close()
+	})
+}
+
+type peerInfo struct {
+	minor    byte
+	typ      string
+	identity []byte
+}
+
+var errMechanism = errors.New("security mechanism mismatch")
+
+// handshake runs the greeting and the NULL mechanism. The greeting goes out
+// in libzmq's pieces (signature; major; rest), each sent before waiting for
+// the peer's matching piece, so neither side waits for the other's 64 bytes.
+func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
+	var pi peerInfo
+	if d := s.opts.handshakeIvl; d > 0 {
+		nc.SetDeadline(time.Now().Add(d))
+		defer nc.SetDeadline(time.Time{})
+	}
+	sig := zmtp.Signature()
+	if _, err := nc.Write(sig[:]); err != nil {
+		return nil, pi, err
+	}
+	var in [zmtp.GreetingSize]byte
+	if _, err := io.ReadFull(nc, in[:zmtp.SignatureSize]); err != nil {
+		return nil, pi, err
+	}
+	if err := zmtp.CheckSignature(in[:]); err != nil {
+		return nil, pi, err
+	}
+	if _, err := nc.Write([]byte{zmtp.MajorVersion}); err != nil {
+		return nil, pi, err
+	}
+	if _, err := io.ReadFull(nc, in[zmtp.SignatureSize:zmtp.SignatureSize+1]); err != nil {
+		return nil, pi, err
+	}
+	if err := zmtp.CheckMajor(in[zmtp.SignatureSize]); err != nil {
+		return nil, pi, err
+	}
+	rest := zmtp.AppendRest(make([]byte, 0, zmtp.RestSize), zmtp.MechNull, false)
+	if _, err := nc.Write(rest); err != nil {
+		return nil, pi, err
+	}
+	if _, err := io.ReadFull(nc, in[zmtp.SignatureSize+1:]); err != nil {
+		return nil, pi, err
+	}
+	g, err := zmtp.ParseRest(in[zmtp.SignatureSize], in[zmtp.SignatureSize+1:])
+	if err != nil {
+		return nil, pi, err
+	}
+	if g.Mechanism != zmtp.MechNull {
+		return nil, pi, fmt.Errorf("%w: peer uses %s, we use %s", errMechanism, g.Mechanism, zmtp.MechNull)
+	}
+	pi.minor = g.Minor
+	// Our major is 3, so a 3.x peer talks 3.x with us; minor 0 is ZMTP 3.0.
+	if g.Major > zmtp.MajorVersion {
+		pi.minor = zmtp.MinorVersion
+	}
+
+	md := zmtp.Metadata{{Name: zmtp.PropSocketType, Value: []byte(s.typ.String())}}
+	if zmtp.SendsIdentity(s.typ.String()) {
+		md = append(md, zmtp.Property{Name: zmtp.PropIdentity, Value: s.opts.routingID})
+	}
+	mech := &zmtp.Null{Local: md}
+	out, err := mech.Start(nil)
+	if err != nil {
+		return nil, pi, err
+	}
+	if _, err := nc.Write(out); err != nil {
+		return nil, pi, err
+	}
+	fr := zmtp.NewReader(nc, 0, nil)
+	fr.Max = 64 << 10 // handshake commands are small
+	for done := false; !done; {
+		flags, body, _, err := fr.ReadFrame()
+		if err != nil {
+			return nil, pi, err
+		}
+		if flags&zmtp.FlagCommand == 0 {
+			return nil, pi, fmt.Errorf("%w: data frame during handshake", ErrProtocol)
+		}
+		out, done, err = mech.Next(out[:0], body)
+		if err != nil {
+			return nil, pi, err
+		}
+		if len(out) > 0 {
+			if _, err := nc.Write(out); err != nil {
+				return nil, pi, err
+			}
+		}
+	}
+	fr.Max = s.opts.maxMsgSize
+	pmd := mech.PeerMetadata()
+	st, _ := pmd.Get(zmtp.PropSocketType)
+	pi.typ = string(st)
+	if !zmtp.Compatible(s.typ.String(), pi.typ) {
+		// libzmq closes silently here; we say why in the log.
+		return nil, pi, fmt.Errorf("%w: %s cannot talk to %q", ErrIncompatiblePeer, s.typ, pi.typ)
+	}
+	pi.identity, _ = pmd.Get(zmtp.PropIdentity)
+	return fr, pi, nil
+}
+
+// inMsg is a received message and the pipe it came from.
+type inMsg struct {
+	p *pipe
+	m Msg
+}
+
+// slab hands out small pieces of larger allocations, so a received message
+// costs far less than one allocation per frame. A piece keeps its whole
+// chunk alive, so only small frames are carved.
+type slab struct {
+	bytes  []byte
+	frames [][]byte
+}
+
+const (
+	slabBytes     = 32 << 10
+	slabMaxPiece  = 512
+	slabFrameRefs = 256
+)
+
+func (sl *slab) copyBytes(b []byte) []byte {
+	if len(b) > slabMaxPiece {
+		return append([]byte(nil), b...)
+	}
+	if len(b) == 0 {
+		return []byte{}
+	}
+	if cap(sl.bytes)-len(sl.bytes) < len(b) {
+		sl.bytes = make([]byte, 0, slabBytes)
+	}
+	n := len(sl.bytes)
+	sl.bytes = append(sl.bytes, b...)
+	return sl.bytes[n : n+len(b) : n+len(b)]
+}
+
+func (sl *slab) frameSlice(n int) [][]byte {
+	if n > 8 {
+		return make([][]byte, n)
+	}
+	if cap(sl.frames)-len(sl.frames) < n {
+		sl.frames = make([][]byte, 0, slabFrameRefs)
+	}
+	k := len(sl.frames)
+	sl.frames = sl.frames[:k+n]
+	return sl.frames[k : k+n : k+n]
+}
+
+// readLoop reads frames until the connection fails. It answers PINGs,
+// applies subscriptions and hands whole messages to the socket.
+func (c *conn) readLoop() error {
+	s, p := c.s, c.p
+	var (
+		sl    slab
+		cur   [][]byte
+		total int64
+	)
+	prefix := 0
+	if s.typ == Router {
+		prefix = 1
+	}
+	for {
+		flags, body, owned, err := c.fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		if flags&zmtp.FlagCommand != 0 {
+			if len(cur) > 0 {
+				return fmt.Errorf("%w: command inside a multipart message", ErrProtocol)
+			}
+			if err := c.command(body); err != nil {
+				return err
+			}
+			continue
+		}
+		total += int64(len(body))
+		if max := s.opts.maxMsgSize; max > 0 && total > max {
+			return fmt.Errorf("%w: message over %d bytes", ErrMsgTooLarge, max)
+		}
+		if !owned {
+			body = sl.copyBytes(body)
+		}
+		cur = append(cur, body)
+		if flags&zmtp.FlagMore != 0 {
+			continue
+		}
+		frames := sl.frameSlice(prefix + len(cur))
+		if prefix == 1 {
+			frames[0] = p.id
+		}
+		copy(frames[prefix:], cur)
+		clear(cur)
+		cur, total = cur[:0], 0
+		if !s.deliver(c, Msg{Frames: frames}) {
+			return nil
+		}
+	}
+}
+
+// command handles a command frame received after the handshake.
+func (c *conn) command(body []byte) error {
+	name, data, err := zmtp.ParseCommand(body)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	switch string(name) {
+	case zmtp.CmdPing:
+		_, ctx, err := zmtp.ParsePing(data)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		// Always answer, even with our heartbeats off: the peer's depend on it.
+		c.p.out.pushCtl(zmtp.AppendPong(nil, ctx))
+	case zmtp.CmdPong:
+		// Any traffic counts as life; nothing else to do.
+	case zmtp.CmdSubscribe:
+		c.s.peerSubscribe(c.p, data, true)
+	case zmtp.CmdCancel:
+		c.s.peerSubscribe(c.p, data, false)
+	case zmtp.CmdError:
+		reason, _ := zmtp.ParseError(data)
+		return fmt.Errorf("peer sent ERROR %q", reason)
+	default:
+		// RFC 37: unknown commands are ignored.
+		c.s.opts.logger.Debug("zmq: ignoring unknown command", "command", string(name), "endpoint", c.p.endpoint)
+	}
+	return nil
+}
+
+// frameWriter encodes frames into one buffer and writes many messages per
+// system call; bodies of big frames go out from the caller's memory via
+// writev instead of being copied.
+type frameWriter struct {
+	w    io.Writer
+	buf  []byte
+	iov  net.Buffers
+	mark int
+}
+
+const (
+	writeBuffer = 64 << 10
+	bigFrame    = 8 << 10
+	maxIOV      = 128
+)
+
+func newFrameWriter(w io.Writer) *frameWriter {
+	return &frameWriter{w: w, buf: make([]byte, 0, writeBuffer)}
+}
+
+func (fw *frameWriter) raw(b []byte) error {
+	if len(b) >= bigFrame {
+		if len(fw.buf) > fw.mark {
+			fw.iov = append(fw.iov, fw.buf[fw.mark:])
+			fw.mark = len(fw.buf)
+		}
+		fw.iov = append(fw.iov, b)
+		if len(fw.iov) >= maxIOV {
+			return fw.flush()
+		}
+		return nil
+	}
+	if cap(fw.buf)-len(fw.buf) < len(b) {
+		if err := fw.flush(); err != nil {
+			return err
+		}
+	}
+	fw.buf = append(fw.buf, b...)
+	return nil
+}
+
+func (fw *frameWriter) frame(flags byte, body []byte) error {
+	if len(body) >= bigFrame {
+		if cap(fw.buf)-len(fw.buf) < zmtp.MaxHeaderSize {
+			if err := fw.flush(); err != nil {
+				return err
+			}
+		}
+		fw.buf = zmtp.AppendFrameHeader(fw.buf, flags, len(body))
+		fw.iov = append(fw.iov, fw.buf[fw.mark:], body)
+		fw.mark = len(fw.buf)
+		if len(fw.iov) >= maxIOV {
+			return fw.flush()
+		}
+		return nil
+	}
+	if cap(fw.buf)-len(fw.buf) < zmtp.MaxHeaderSize+len(body) {
+		if err := fw.flush(); err != nil {
+			return err
+		}
+	}
+	fw.buf = zmtp.AppendFrameHeader(fw.buf, flags, len(body))
+	fw.buf = append(fw.buf, body...)
+	return nil
+}
+
+func (fw *frameWriter) flush() error {
+	var err error
+	if len(fw.iov) == 0 {
+		if len(fw.buf) > 0 {
+			_, err = fw.w.Write(fw.buf)
+		}
+	} else {
+		if len(fw.buf) > fw.mark {
+			fw.iov = append(fw.iov, fw.buf[fw.mark:])
+		}
+		iov := fw.iov
+		_, err = iov.WriteTo(fw.w)
+		clear(fw.iov[:cap(fw.iov)])
+		fw.iov = fw.iov[:0]
+	}
+	fw.buf, fw.mark = fw.buf[:0], 0
+	return err
+}
+
+// writeLoop drains the pipe's queue onto the connection until it is told to
+// quit or a write fails.
+func (c *conn) writeLoop() {
+	q := c.p.out
+	fw := newFrameWriter(c.nc)
+	batch := make([]Msg, 0, 256)
+	for {
+		select {
+		case <-q.notify:
+		case <-c.quit:
+			return
+		}
+		for {
+			msgs, ctl, wasFull := q.take(batch[:0], cap(batch))
+			if len(msgs) == 0 && len(ctl) == 0 {
+				break
+			}
+			if wasFull {
+				c.s.wake()
+			}
+			var err error
+			for _, b := range ctl {
+				if err = fw.raw(b); err != nil {
+					break
+				}
+			}
+			for i := 0; err == nil && i < len(msgs); i++ {
+				fr := msgs[i].Frames
+				for j, f := range fr {
+					var flags byte
+					if j < len(fr)-1 {
+						flags = zmtp.FlagMore
+					}
+					if err = fw.frame(flags, f); err != nil {
+						break
+					}
+				}
+			}
+			if err == nil {
+				err = fw.flush()
+			}
+			clear(msgs)
+			if err != nil {
+				c.s.opts.logger.Debug("zmq: write failed", "endpoint", c.p.endpoint, "peer", c.nc.RemoteAddr().String(), "err", err)
+				c.close()
+				return
+			}
+			q.flushed()
+		}
+	}
+}
+
+// isDisconnect reports the ordinary ways a peer goes away, which are not
+// worth a warning.
+func isDisconnect(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

@@ -1,0 +1,208 @@
+package zmq
+
+import (
+	"bytes"
+	"sync"
+)
+
+// outQueue holds one peer's outgoing messages, bounded by the send
+// high-water mark, plus encoded control commands (PONG, SUBSCRIBE, ...) that
+// bypass the mark and go out first. One writer goroutine drains it.
+type outQueue struct {
+	mu     sync.Mutex
+	ring   []Msg
+	head   int
+	n      int
+	limit  int // 0: unlimited
+	ctl    [][]byte
+	busy   bool          // the writer holds taken items it has not flushed yet
+	notify chan struct{} // wakes the writer (cap 1)
+	idle   chan struct{} // signalled when the queue is empty and flushed (cap 1)
+}
+
+func newOutQueue(limit int) *outQueue {
+	return &outQueue{limit: limit, notify: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// push appends m unless the queue is at its limit.
+func (q *outQueue) push(m Msg) bool {
+	q.mu.Lock()
+	if q.limit > 0 && q.n >= q.limit {
+		q.mu.Unlock()
+		return false
+	}
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = m
+	q.n++
+	wake := q.n == 1 && len(q.ctl) == 0
+	q.mu.Unlock()
+	if wake {
+		signal(q.notify)
+	}
+	return true
+}
+
+func (q *outQueue) full() bool {
+	q.mu.Lock()
+	f := q.limit > 0 && q.n >= q.limit
+	q.mu.Unlock()
+	return f
+}
+
+func (q *outQueue) grow() {
+	n := len(q.ring) * 2
+	if n == 0 {
+		n = 16
+	}
+	if q.limit > 0 && n > q.limit {
+		n = q.limit
+	}
+	r := make([]Msg, n)
+	for i := 0; i < q.n; i++ {
+		r[i] = q.ring[(q.head+i)%len(q.ring)]
+	}
+	q.ring, q.head = r, 0
+}
+
+// pushCtl queues an encoded command frame.
+func (q *outQueue) pushCtl(b []byte) {
+	q.mu.Lock()
+	q.ctl = append(q.ctl, b)
+	q.mu.Unlock()
+	signal(q.notify)
+}
+
+// take moves up to max messages and all control frames out of the queue.
+// wasFull reports that the queue was at its limit, so blocked senders may go on.
+func (q *outQueue) take(dst []Msg, max int) (msgs []Msg, ctl [][]byte, wasFull bool) {
+	q.mu.Lock()
+	wasFull = q.limit > 0 && q.n >= q.limit
+	ctl = q.ctl
+	q.ctl = nil
+	for q.n > 0 && len(dst) < max {
+		dst = append(dst, q.ring[q.head])
+		q.ring[q.head] = Msg{}
+		q.head = (q.head + 1) % len(q.ring)
+		q.n--
+	}
+	q.busy = len(dst) > 0 || len(ctl) > 0
+	q.mu.Unlock()
+	return dst, ctl, wasFull
+}
+
+// flushed tells the queue that what was taken is on the wire; if nothing is
+// left, whoever lingers in Close is told.
+func (q *outQueue) flushed() {
+	q.mu.Lock()
+	q.busy = false
+	empty := q.n == 0 && len(q.ctl) == 0
+	q.mu.Unlock()
+	if empty {
+		signal(q.idle)
+	}
+}
+
+func (q *outQueue) empty() bool {
+	q.mu.Lock()
+	e := q.n == 0 && len(q.ctl) == 0 && !q.busy
+	q.mu.Unlock()
+	return e
+}
+
+// reset drops everything queued (a connection went away, or Close gave up).
+func (q *outQueue) reset(keepData bool) {
+	q.mu.Lock()
+	q.ctl = nil
+	if !keepData {
+		clear(q.ring)
+		q.head, q.n = 0, 0
+	}
+	q.busy = false
+	q.mu.Unlock()
+}
+
+// pipe is one logical peer of a socket. A pipe for a connected endpoint lives
+// as long as the endpoint and survives reconnections, so messages queue while
+// the peer is away (libzmq without ZMQ_IMMEDIATE); a pipe for an accepted
+// connection lives as long as that connection.
+type pipe struct {
+	out        *outQueue
+	endpoint   string // the endpoint string the user bound or connected
+	persistent bool   // created by Connect
+
+	// Set while a connection is attached; guarded by Socket.mu.
+	conn     *conn
+	id       []byte // routing id (ROUTER), valid while attached
+	peerType string
+	minor    byte // peer's ZMTP minor version: 0 means subscriptions travel as messages
+
+	subMu sync.Mutex
+	subs  map[string]int // PUB/XPUB: the peer's subscriptions, counted
+}
+
+func newPipe(endpoint string, limit int, persistent bool) *pipe {
+	return &pipe{out: newOutQueue(limit), endpoint: endpoint, persistent: persistent}
+}
+
+// subscribe counts a subscription; it reports whether the count went from 0 to 1.
+func (p *pipe) subscribe(topic []byte) bool {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if p.subs == nil {
+		p.subs = make(map[string]int)
+	}
+	p.subs[string(topic)]++
+	return p.subs[string(topic)] == 1
+}
+
+// unsubscribe uncounts a subscription; it reports whether it went from 1 to 0.
+func (p *pipe) unsubscribe(topic []byte) bool {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	n, ok := p.subs[string(topic)]
+	if !ok {
+		return false
+	}
+	if n <= 1 {
+		delete(p.subs, string(topic))
+		return true
+	}
+	p.subs[string(topic)] = n - 1
+	return false
+}
+
+// matches reports whether the peer subscribed to a prefix of topic.
+func (p *pipe) matches(topic []byte) bool {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if len(p.subs) == 0 {
+		return false
+	}
+	if _, all := p.subs[""]; all {
+		return true
+	}
+	for s := range p.subs {
+		if bytes.HasPrefix(topic, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// clearSubs forgets the peer's subscriptions and returns them.
+func (p *pipe) clearSubs() map[string]int {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	s := p.subs
+	p.subs = nil
+	return s
+}
