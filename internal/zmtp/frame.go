@@ -110,11 +110,15 @@ type Reader struct {
 const DefaultReadBuffer = 64 << 10
 
 // NewReader returns a Reader with a buffer of size bytes (DefaultReadBuffer if
-// size <= 0). Bytes already read from r (for example the tail of the
-// handshake) can be passed as pending.
+// size <= 0, at least MaxHeaderSize). Bytes already read from r (for example
+// the tail of the handshake) can be passed as pending.
 func NewReader(r io.Reader, size int, pending []byte) *Reader {
 	if size <= 0 {
 		size = DefaultReadBuffer
+	}
+	if size < MaxHeaderSize {
+		// A long header must fit, or fill would read into an empty slice.
+		size = MaxHeaderSize
 	}
 	if size < len(pending) {
 		size = len(pending)
@@ -127,22 +131,29 @@ func NewReader(r io.Reader, size int, pending []byte) *Reader {
 // Buffered returns the bytes read from the stream and not yet decoded.
 func (fr *Reader) Buffered() []byte { return fr.buf[fr.start:fr.end] }
 
-// fill reads more bytes into the buffer, compacting it first.
+// maxEmptyReads is how many (0, nil) reads in a row we tolerate before
+// giving up with io.ErrNoProgress (as bufio does).
+const maxEmptyReads = 100
+
+// fill reads more bytes into the buffer, compacting it first. The caller
+// guarantees the buffer has room after compaction.
 func (fr *Reader) fill() error {
 	if fr.start > 0 {
 		copy(fr.buf, fr.buf[fr.start:fr.end])
 		fr.end -= fr.start
 		fr.start = 0
 	}
-	n, err := fr.r.Read(fr.buf[fr.end:])
-	fr.end += n
-	if n > 0 {
-		return nil
+	for range maxEmptyReads {
+		n, err := fr.r.Read(fr.buf[fr.end:])
+		fr.end += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
+	return io.ErrNoProgress
 }
 
 // ReadFrame returns the next frame. Unless owned is true, body aliases the
@@ -161,7 +172,8 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 				fr.start += end
 				return flags, b[hn:end:end], false, nil
 			}
-			if size > int64(len(fr.buf)) {
+			if size > int64(len(fr.buf)-hn) {
+				// Header and body do not fit in the buffer together.
 				fr.start += hn
 				body, err = fr.readLarge(size)
 				return flags, body, true, err
@@ -190,6 +202,7 @@ func (fr *Reader) readLarge(size int64) ([]byte, error) {
 	body := make([]byte, 0, c)
 	body = append(body, fr.buf[fr.start:fr.end]...)
 	fr.start, fr.end = 0, 0
+	empty := 0
 	for int64(len(body)) < size {
 		if len(body) == cap(body) {
 			nc := int64(cap(body)) * 2
@@ -207,6 +220,11 @@ func (fr *Reader) readLarge(size int64) ([]byte, error) {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
+		}
+		if n > 0 {
+			empty = 0
+		} else if empty++; empty >= maxEmptyReads {
+			return nil, io.ErrNoProgress
 		}
 	}
 	return body, nil
