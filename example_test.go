@@ -1,0 +1,133 @@
+package zmq_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/zmqgo/zmq"
+)
+
+// A PUSH socket hands each message to one PULL peer.
+func Example_pushPull() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	pull, _ := zmq.NewSocket(zmq.Pull)
+	defer pull.Close()
+	if err := pull.Bind("tcp://127.0.0.1:0"); err != nil {
+		panic(err)
+	}
+
+	push, _ := zmq.NewSocket(zmq.Push, zmq.WithLinger(time.Second))
+	defer push.Close()
+	// Connecting before or after the peer binds both work: messages queue
+	// until the connection is up.
+	push.Connect(pull.LastEndpoint())
+	push.Send(ctx, zmq.NewMsgString("job", "42"))
+
+	m, err := pull.Recv(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%q\n", m.Frames)
+	// Output: ["job" "42"]
+}
+
+// REQ and REP add and remove the envelope themselves; the application sees
+// only its own frames.
+func Example_reqRep() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	rep, _ := zmq.NewSocket(zmq.Rep, zmq.WithLinger(0))
+	defer rep.Close()
+	rep.Bind("tcp://127.0.0.1:0")
+	go func() {
+		req, err := rep.Recv(ctx)
+		if err != nil {
+			return
+		}
+		rep.Send(ctx, zmq.NewMsgString("hello, "+string(req.Frames[0])))
+	}()
+
+	req, _ := zmq.NewSocket(zmq.Req, zmq.WithLinger(0))
+	defer req.Close()
+	req.Connect(rep.LastEndpoint())
+	req.Send(ctx, zmq.NewMsgString("world"))
+	reply, err := req.Recv(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(reply)
+	// Output: hello, world
+}
+
+// A ROUTER sees who sent each message and replies by naming the peer in the
+// first frame.
+func Example_router() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	router, _ := zmq.NewSocket(zmq.Router, zmq.WithLinger(0))
+	defer router.Close()
+	router.Bind("tcp://127.0.0.1:0")
+
+	dealer, _ := zmq.NewSocket(zmq.Dealer, zmq.WithRoutingID([]byte("alice")), zmq.WithLinger(0))
+	defer dealer.Close()
+	dealer.Connect(router.LastEndpoint())
+	dealer.Send(ctx, zmq.NewMsgString("ping"))
+
+	m, _ := router.Recv(ctx)
+	fmt.Printf("from %s: %s\n", m.Frames[0], m.Frames[1])
+	router.Send(ctx, zmq.NewMsg(m.Frames[0], []byte("pong")))
+	reply, _ := dealer.Recv(ctx)
+	fmt.Println(reply)
+	// Output:
+	// from alice: ping
+	// pong
+}
+
+// A SUB socket receives only messages whose first frame starts with one of
+// its subscriptions. Subscriptions take a moment to reach the publisher, so
+// a publisher that must not lose the first messages waits until a
+// subscriber has seen one.
+func Example_pubSub() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	pub, _ := zmq.NewSocket(zmq.Pub, zmq.WithLinger(0))
+	defer pub.Close()
+	pub.Bind("tcp://127.0.0.1:0")
+
+	sub, _ := zmq.NewSocket(zmq.Sub, zmq.WithLinger(0))
+	defer sub.Close()
+	sub.Subscribe([]byte("weather."))
+	sub.Connect(pub.LastEndpoint())
+
+	got := make(chan zmq.Msg)
+	go func() {
+		for {
+			m, err := sub.Recv(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case got <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		pub.Send(ctx, zmq.NewMsgString("news.sport", "ignored"))
+		pub.Send(ctx, zmq.NewMsgString("weather.paris", "sunny"))
+		select {
+		case m := <-got:
+			fmt.Println(m)
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// Output: weather.paris	sunny
+}
