@@ -52,7 +52,15 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 		return nil, pi, err
 	}
 	var in [zmtp.GreetingSize]byte
-	if _, err := io.ReadFull(nc, in[:zmtp.SignatureSize]); err != nil {
+	// A ZMTP 1.0 peer sends only its identity frame (2 bytes if empty) and
+	// waits: judge it by the first byte, as libzmq does, not after 10.
+	if _, err := io.ReadFull(nc, in[:1]); err != nil {
+		return nil, pi, err
+	}
+	if in[0] != 0xff {
+		return nil, pi, fmt.Errorf("%w: ZMTP 1.0 peer", zmtp.ErrOldVersion)
+	}
+	if _, err := io.ReadFull(nc, in[1:zmtp.SignatureSize]); err != nil {
 		return nil, pi, err
 	}
 	if err := zmtp.CheckSignature(in[:]); err != nil {
@@ -129,12 +137,6 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 	}
 	pi.identity, _ = pmd.Get(zmtp.PropIdentity)
 	return fr, pi, nil
-}
-
-// inMsg is a received message and the pipe it came from.
-type inMsg struct {
-	p *pipe
-	m Msg
 }
 
 // slab hands out small pieces of larger allocations, so a received message

@@ -145,6 +145,8 @@ type pipe struct {
 	peerType string
 	minor    byte // peer's ZMTP minor version: 0 means subscriptions travel as messages
 
+	in inRing // received messages, guarded by Socket.inMu
+
 	subMu sync.Mutex
 	subs  map[string]int // PUB/XPUB: the peer's subscriptions, counted
 }

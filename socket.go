@@ -15,9 +15,10 @@ import (
 	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
-// Lock order: Socket.mu → outQueue.mu; Socket.mu → Socket.wmu;
-// Socket.subMu, pipe.subMu and Socket.stateMu are leaves (never held while
-// taking another lock, except stateMu → Socket.mu in Send paths).
+// Lock order: Socket.stateMu → Socket.mu → outQueue.mu;
+// Socket.mu → Socket.wmu; Socket.mu → Socket.subMu.
+// Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) is
+// taken before any of them.
 
 // Socket is a ZeroMQ socket. Its methods are safe for concurrent use.
 type Socket struct {
@@ -48,10 +49,14 @@ type Socket struct {
 	repEnv     [][]byte // REP: envelope to put back on the reply
 	repPending bool     // REP: a request was received and not answered
 
-	in   chan inMsg
-	done chan struct{} // closed by Close
-	kill chan struct{} // closed by Close once lingering is over
-	wg   sync.WaitGroup
+	inMu        sync.Mutex
+	active      []*pipe       // pipes with received messages, in turn order
+	recvWaiters int           // Recv calls waiting for a message
+	inNotify    chan struct{} // wakes a waiting Recv (cap 1)
+	recvSem     chan struct{} // REQ/REP: one receiver at a time
+	done        chan struct{} // closed by Close
+	kill        chan struct{} // closed by Close once lingering is over
+	wg          sync.WaitGroup
 }
 
 type listener struct {
@@ -89,13 +94,8 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 			return nil, err
 		}
 	}
-	// RCVHWM 0 means no limit in libzmq; a channel needs a bound, so 0 gets a
-	// large one.
-	n := s.opts.recvHWM
-	if n == 0 {
-		n = 1 << 16
-	}
-	s.in = make(chan inMsg, n)
+	s.inNotify = make(chan struct{}, 1)
+	s.recvSem = make(chan struct{}, 1)
 	return s, nil
 }
 
@@ -299,7 +299,8 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
 		lvl := log.Debug
 		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
 			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
-			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) {
+			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) ||
+			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {
 			lvl = log.Warn
 		}
 		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
@@ -430,7 +431,7 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 	s.mu.Unlock()
 	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
 		for topic := range subs {
-			s.xpubNotify(false, []byte(topic))
+			s.xpubNotify(p, false, []byte(topic))
 		}
 	}
 	s.wake()
@@ -440,6 +441,10 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 // reported it) and closes the connections accepted there.
 func (s *Socket) Unbind(endpoint string) error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	ln := s.listeners[endpoint]
 	if ln == nil {
 		for _, l := range s.listeners {
@@ -470,6 +475,11 @@ func (s *Socket) Unbind(endpoint string) error {
 // connection and drops what was queued for it.
 func (s *Socket) Disconnect(endpoint string) error {
 	s.mu.Lock()
+	if s.closed {
+		// Close already stopped every dialer (closing d.stop again would panic).
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	d := s.dialers[endpoint]
 	if d == nil {
 		s.mu.Unlock()
@@ -584,6 +594,15 @@ func (s *Socket) waitChan() <-chan struct{} {
 	return c
 }
 
+func (s *Socket) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // block waits for wake, ctx or Close.
 func (s *Socket) block(ctx context.Context, wait <-chan struct{}) error {
 	select {
@@ -614,14 +633,7 @@ func (s *Socket) deliver(c *conn, m Msg) bool {
 			return true
 		}
 	}
-	select {
-	case s.in <- inMsg{p: c.p, m: m}:
-	case <-c.quit:
-		return false
-	case <-s.done:
-		// Nobody will read it any more; keep the connection for linger.
-	}
-	return true
+	return s.enqueue(c.p, m, c.quit, false)
 }
 
 func (s *Socket) subscribed(topic []byte) bool {
@@ -650,21 +662,18 @@ func (s *Socket) peerSubscribe(p *pipe, topic []byte, on bool) {
 		changed = p.unsubscribe(topic)
 	}
 	if changed && s.typ == XPub {
-		s.xpubNotify(on, topic)
+		s.xpubNotify(p, on, topic)
 	}
 }
 
 // xpubNotify hands an XPUB application a subscription message.
-func (s *Socket) xpubNotify(on bool, topic []byte) {
+func (s *Socket) xpubNotify(p *pipe, on bool, topic []byte) {
 	b := make([]byte, 1+len(topic))
 	if on {
 		b[0] = 1
 	}
 	copy(b[1:], topic)
-	select {
-	case s.in <- inMsg{m: Msg{Frames: [][]byte{b}}}:
-	case <-s.done:
-	}
+	s.enqueue(p, Msg{Frames: [][]byte{b}}, nil, true)
 }
 
 func encodeSub(minor byte, on bool, topic []byte) []byte {
@@ -733,6 +742,9 @@ func (s *Socket) Send(ctx context.Context, m Msg) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.isClosed() {
+		return ErrClosed
 	}
 	switch s.typ {
 	case Push, Dealer, Pair:
@@ -897,6 +909,10 @@ func (s *Socket) sendRep(m Msg) error {
 // socket is closed. ROUTER prefixes the sender's routing id; REQ and REP
 // strip the envelope.
 func (s *Socket) Recv(ctx context.Context) (Msg, error) {
+	// Closed wins over REQ/REP state errors and over messages still queued.
+	if s.isClosed() {
+		return Msg{}, ErrClosed
+	}
 	switch s.typ {
 	case Pub, Push:
 		return Msg{}, ErrNotSupported
@@ -905,80 +921,63 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 	case Rep:
 		return s.recvRep(ctx)
 	}
-	im, err := s.recv(ctx)
-	return im.m, err
-}
-
-func (s *Socket) recv(ctx context.Context) (inMsg, error) {
-	select {
-	case im := <-s.in:
-		return im, nil
-	default:
-	}
-	select {
-	case im := <-s.in:
-		return im, nil
-	case <-ctx.Done():
-		return inMsg{}, ctx.Err()
-	case <-s.done:
-		return inMsg{}, ErrClosed
-	}
+	_, m, err := s.recv(ctx)
+	return m, err
 }
 
 func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
+	if err := s.lockRecv(ctx); err != nil {
+		return Msg{}, err
+	}
+	defer s.unlockRecv()
 	s.stateMu.Lock()
-	if !s.reqPending {
-		s.stateMu.Unlock()
+	pending, want := s.reqPending, s.reqPipe
+	s.stateMu.Unlock()
+	if !pending {
 		return Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
 	}
-	want := s.reqPipe
-	s.stateMu.Unlock()
 	for {
-		im, err := s.recv(ctx)
+		p, m, err := s.recv(ctx)
 		if err != nil {
 			return Msg{}, err
 		}
-		// Only the peer we asked may answer, and only with the delimiter.
-		if im.p != want || len(im.m.Frames) < 2 || len(im.m.Frames[0]) != 0 {
+		// Only the peer we asked may answer, and only behind the delimiter.
+		if p != want || len(m.Frames) < 2 || len(m.Frames[0]) != 0 {
 			s.opts.logger.Debug("zmq: REQ dropped a reply it did not expect")
 			continue
 		}
 		s.stateMu.Lock()
-		if !s.reqPending || s.reqPipe != want {
-			s.stateMu.Unlock()
-			continue
-		}
 		s.reqPending, s.reqPipe = false, nil
 		s.stateMu.Unlock()
-		return Msg{Frames: im.m.Frames[1:]}, nil
+		return Msg{Frames: m.Frames[1:]}, nil
 	}
 }
 
 func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
+	if err := s.lockRecv(ctx); err != nil {
+		return Msg{}, err
+	}
+	defer s.unlockRecv()
 	s.stateMu.Lock()
-	if s.repPending {
-		s.stateMu.Unlock()
+	pending := s.repPending
+	s.stateMu.Unlock()
+	if pending {
 		return Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
 	}
-	s.stateMu.Unlock()
 	for {
-		im, err := s.recv(ctx)
+		p, m, err := s.recv(ctx)
 		if err != nil {
 			return Msg{}, err
 		}
 		// The envelope is everything up to and including the first empty frame.
-		i := slices.IndexFunc(im.m.Frames, func(f []byte) bool { return len(f) == 0 })
+		i := slices.IndexFunc(m.Frames, func(f []byte) bool { return len(f) == 0 })
 		if i < 0 {
 			s.opts.logger.Debug("zmq: REP dropped a request without an envelope delimiter")
 			continue
 		}
 		s.stateMu.Lock()
-		if s.repPending {
-			s.stateMu.Unlock()
-			return Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
-		}
-		s.repPipe, s.repEnv, s.repPending = im.p, im.m.Frames[:i+1], true
+		s.repPipe, s.repEnv, s.repPending = p, m.Frames[:i+1], true
 		s.stateMu.Unlock()
-		return Msg{Frames: im.m.Frames[i+1:]}, nil
+		return Msg{Frames: m.Frames[i+1:]}, nil
 	}
 }

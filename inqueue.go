@@ -1,0 +1,142 @@
+package zmq
+
+import "context"
+
+// Inbound fair queueing (libzmq's fq_t): every pipe keeps its own queue of
+// received messages, bounded by the receive high-water mark, and Recv takes
+// one message at a time from each pipe that has any, in turn, so a busy peer
+// cannot starve a quiet one. Guarded by Socket.inMu.
+
+// inRing is one pipe's queue of received messages.
+type inRing struct {
+	ring   []Msg
+	head   int
+	n      int
+	active bool          // listed in Socket.active
+	space  chan struct{} // closed when a full queue gets room; nil if nobody waits
+}
+
+func (r *inRing) push(m Msg) {
+	if r.n == len(r.ring) {
+		n := len(r.ring) * 2
+		if n == 0 {
+			n = 8
+		}
+		nr := make([]Msg, n)
+		for i := 0; i < r.n; i++ {
+			nr[i] = r.ring[(r.head+i)%len(r.ring)]
+		}
+		r.ring, r.head = nr, 0
+	}
+	r.ring[(r.head+r.n)%len(r.ring)] = m
+	r.n++
+}
+
+func (r *inRing) pop() Msg {
+	m := r.ring[r.head]
+	r.ring[r.head] = Msg{}
+	r.head = (r.head + 1) % len(r.ring)
+	r.n--
+	return m
+}
+
+// enqueue adds a received message to p's queue, waiting while the queue is at
+// the receive high-water mark (so TCP pushes back on the peer). force skips
+// the mark, for the few messages the socket makes itself. It reports false
+// if quit closed first.
+func (s *Socket) enqueue(p *pipe, m Msg, quit <-chan struct{}, force bool) bool {
+	limit := s.opts.recvHWM
+	s.inMu.Lock()
+	for !force && limit > 0 && p.in.n >= limit {
+		if p.in.space == nil {
+			p.in.space = make(chan struct{})
+		}
+		space := p.in.space
+		s.inMu.Unlock()
+		select {
+		case <-space:
+		case <-quit:
+			return false
+		case <-s.done:
+			// Nobody will read any more; drop it and keep the connection
+			// alive for the linger period.
+			return true
+		}
+		s.inMu.Lock()
+	}
+	p.in.push(m)
+	if !p.in.active {
+		p.in.active = true
+		s.active = append(s.active, p)
+	}
+	wake := s.recvWaiters > 0
+	s.inMu.Unlock()
+	if wake {
+		signal(s.inNotify)
+	}
+	return true
+}
+
+// recv takes the next message in fair-queue order, waiting for one.
+func (s *Socket) recv(ctx context.Context) (*pipe, Msg, error) {
+	for {
+		s.inMu.Lock()
+		if len(s.active) > 0 {
+			p := s.active[0]
+			wasFull := s.opts.recvHWM > 0 && p.in.n >= s.opts.recvHWM
+			m := p.in.pop()
+			if p.in.n > 0 {
+				// Next turn goes to the next pipe with messages.
+				copy(s.active, s.active[1:])
+				s.active[len(s.active)-1] = p
+			} else {
+				p.in.active = false
+				copy(s.active, s.active[1:])
+				s.active[len(s.active)-1] = nil
+				s.active = s.active[:len(s.active)-1]
+			}
+			if wasFull && p.in.space != nil {
+				close(p.in.space)
+				p.in.space = nil
+			}
+			// Pass the wake-up on if another receiver waits and more is there.
+			more := len(s.active) > 0 && s.recvWaiters > 0
+			s.inMu.Unlock()
+			if more {
+				signal(s.inNotify)
+			}
+			return p, m, nil
+		}
+		s.recvWaiters++
+		s.inMu.Unlock()
+		var err error
+		select {
+		case <-s.inNotify:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-s.done:
+			err = ErrClosed
+		}
+		s.inMu.Lock()
+		s.recvWaiters--
+		s.inMu.Unlock()
+		if err != nil {
+			return nil, Msg{}, err
+		}
+	}
+}
+
+// lockRecv serialises REQ and REP receivers, whose state check and take
+// must be one step.
+func (s *Socket) lockRecv(ctx context.Context) error {
+	select {
+	case s.recvSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return ErrClosed
+	}
+}
+
+func (s *Socket) unlockRecv() { <-s.recvSem }
