@@ -320,9 +320,10 @@ func TestBadEndpoints(t *testing.T) {
 		"", "tcp", "tcp://", "127.0.0.1:5555", "://127.0.0.1:5555", "tcp://127.0.0.1",
 		"tcp://127.0.0.1:", "tcp://127.0.0.1:port", "tcp://127.0.0.1:70000",
 		"tcp://127.0.0.1:-1", "tcp://:5555", "tcp://[::1:5555",
+		"ipc://", "inproc://", "ipc:///tmp/" + strings.Repeat("x", 110), // sun_path holds 107 bytes
 	}
 	unsupported := []string{
-		"ipc:///tmp/zmqgo-test.sock", "inproc://zmqgo-test", "udp://127.0.0.1:5555",
+		"udp://127.0.0.1:5555",
 		"pgm://eth0;239.192.1.1:5555", "foo://127.0.0.1:5555", "ws://127.0.0.1:5555",
 	}
 	for _, typ := range allTypes {
@@ -337,7 +338,7 @@ func TestBadEndpoints(t *testing.T) {
 				}
 			}
 			// Connect needs a concrete host and port.
-			for _, ep := range []string{"tcp://127.0.0.1:0", "tcp://*:5555", "tcp://127.0.0.1:*"} {
+			for _, ep := range []string{"tcp://127.0.0.1:0", "tcp://*:5555", "tcp://127.0.0.1:*", "ipc://*"} {
 				if err := s.Connect(ep); !errors.Is(err, zmq.ErrInvalidEndpoint) {
 					t.Errorf("Connect(%q) = %v, want ErrInvalidEndpoint", ep, err)
 				}

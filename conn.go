@@ -15,15 +15,20 @@ import (
 // conn is one live ZMTP connection attached to a pipe. It runs a reader (in
 // the goroutine that serves the connection) and a writer goroutine.
 type conn struct {
-	s    *Socket
-	nc   net.Conn
-	p    *pipe
-	fr   *zmtp.Reader
-	quit chan struct{} // closed when the connection is being torn down
-	once sync.Once
+	s       *Socket
+	nc      net.Conn // nil for inproc
+	p       *pipe
+	fr      *zmtp.Reader
+	quit    chan struct{} // closed when the connection is being torn down
+	once    sync.Once
+	closeFn func() // inproc: ends the link (both sides share quit)
 }
 
 func (c *conn) close() {
+	if c.closeFn != nil {
+		c.closeFn()
+		return
+	}
 	c.once.Do(func() {
 		close(c.quit)
 		c.nc.Close()

@@ -61,8 +61,17 @@ type Socket struct {
 
 type listener struct {
 	endpoint, resolved string
-	l                  net.Listener
-	conns              map[*conn]struct{} // guarded by Socket.mu
+	l                  *transport.Listener // nil for inproc
+	conns              map[*conn]struct{}  // guarded by Socket.mu
+}
+
+// stop stops accepting new connections.
+func (l *listener) stop(s *Socket) {
+	if l.l != nil {
+		l.l.Close()
+		return
+	}
+	inprocUnbind(l.resolved[len("inproc://"):], s)
 }
 
 type dialer struct {
@@ -133,6 +142,21 @@ func (s *Socket) Bind(endpoint string) error {
 		return ErrClosed
 	}
 	s.mu.Unlock()
+	if ep.Transport == "inproc" {
+		resolved := "inproc://" + ep.Address
+		ln := &listener{endpoint: endpoint, resolved: resolved, conns: make(map[*conn]struct{})}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return ErrClosed
+		}
+		if err := inprocBind(ep.Address, s, ln); err != nil {
+			return err
+		}
+		s.listeners[resolved] = ln
+		s.lastEP = resolved
+		return nil
+	}
 	l, resolved, err := transport.Listen(ep)
 	if err != nil {
 		return fmt.Errorf("zmq: bind %s: %w", endpoint, err)
@@ -232,6 +256,22 @@ func (s *Socket) dialLoop(d *dialer) {
 		case <-ctx.Done():
 		}
 	}()
+	if d.ep.Transport == "inproc" {
+		// No reconnection delays: the link is made the moment the name is
+		// bound, and remade if it is bound again.
+		for {
+			b := inprocLookup(d.ep.Address, d.stop)
+			if b == nil {
+				return
+			}
+			s.serveInproc(b, d)
+			select {
+			case <-d.stop:
+				return
+			default:
+			}
+		}
+	}
 	for {
 		nc, err := transport.Dial(ctx, d.ep)
 		if err == nil {
@@ -464,7 +504,7 @@ func (s *Socket) Unbind(endpoint string) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	ln.l.Close()
+	ln.stop(s)
 	for _, c := range conns {
 		c.close()
 	}
@@ -509,6 +549,12 @@ func (s *Socket) Close() error {
 	}
 	s.closed = true
 	close(s.done)
+	// Free inproc names at once, so a connecting peer stops linking to us.
+	for _, l := range s.listeners {
+		if l.l == nil {
+			inprocUnbind(l.resolved[len("inproc://"):], s)
+		}
+	}
 	lns := make([]*listener, 0, len(s.listeners))
 	for _, l := range s.listeners {
 		lns = append(lns, l)
@@ -521,7 +567,7 @@ func (s *Socket) Close() error {
 	}
 	s.mu.Unlock()
 	for _, l := range lns {
-		l.l.Close()
+		l.stop(s)
 	}
 	s.linger(pipes)
 	close(s.kill)

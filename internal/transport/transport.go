@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -21,10 +23,13 @@ var (
 
 // Endpoint is a parsed endpoint such as tcp://127.0.0.1:5555.
 type Endpoint struct {
-	Transport string // "tcp"
-	Network   string // for tcp: "tcp4", "tcp6" or "tcp"
-	Address   string // host:port as given to net.Listen/net.Dial
+	Transport string // "tcp", "ipc" or "inproc"
+	Network   string // for tcp: "tcp4", "tcp6" or "tcp"; for ipc: "unix"
+	Address   string // tcp: host:port; ipc: path ("@name" abstract, "*" temporary); inproc: name
 }
+
+// MaxIPCPath is the longest ipc path (sun_path is 108 bytes with its NUL).
+const MaxIPCPath = 107
 
 func (e Endpoint) String() string { return e.Transport + "://" + e.Address }
 
@@ -38,8 +43,13 @@ func Parse(s string, bind bool) (Endpoint, error) {
 	}
 	switch scheme {
 	case "tcp":
-	case "ipc", "inproc", "pgm", "epgm", "tipc", "vmci", "udp", "ws", "wss":
-		return Endpoint{}, fmt.Errorf("%w %q in %q", ErrUnsupported, scheme, s)
+	case "ipc":
+		return parseIPC(s, rest, bind)
+	case "inproc":
+		if rest == "" {
+			return Endpoint{}, fmt.Errorf("%w %q: inproc needs a name", ErrInvalid, s)
+		}
+		return Endpoint{Transport: scheme, Address: rest}, nil
 	default:
 		return Endpoint{}, fmt.Errorf("%w %q in %q", ErrUnsupported, scheme, s)
 	}
@@ -80,14 +90,72 @@ func Parse(s string, bind bool) (Endpoint, error) {
 	return Endpoint{Transport: scheme, Network: network, Address: net.JoinHostPort(host, strconv.FormatUint(pn, 10))}, nil
 }
 
-// Listen opens a listener for e. The returned endpoint has the real port.
-func Listen(e Endpoint) (net.Listener, string, error) {
+func parseIPC(s, path string, bind bool) (Endpoint, error) {
+	switch {
+	case path == "":
+		return Endpoint{}, fmt.Errorf("%w %q: ipc needs a path", ErrInvalid, s)
+	case path == "*" && !bind:
+		return Endpoint{}, fmt.Errorf("%w %q: connect needs a real path", ErrInvalid, s)
+	case len(path) > MaxIPCPath:
+		return Endpoint{}, fmt.Errorf("%w %q: ipc path is %d bytes, the limit is %d", ErrInvalid, s, len(path), MaxIPCPath)
+	case strings.IndexByte(path, 0) >= 0:
+		return Endpoint{}, fmt.Errorf("%w %q: NUL in ipc path", ErrInvalid, s)
+	}
+	return Endpoint{Transport: "ipc", Network: "unix", Address: path}, nil
+}
+
+// Listener is a bound endpoint.
+type Listener struct {
+	net.Listener
+	tmpDir string // ipc://*: the directory made for the socket, removed on Close
+}
+
+// Close stops listening and removes what Listen created on disk.
+func (l *Listener) Close() error {
+	err := l.Listener.Close()
+	if l.tmpDir != "" {
+		os.RemoveAll(l.tmpDir)
+	}
+	return err
+}
+
+// Listen opens a listener for e. The returned endpoint has the real port
+// (tcp) or path (ipc://*).
+func Listen(e Endpoint) (*Listener, string, error) {
 	lc := net.ListenConfig{KeepAlive: -1}
+	switch e.Transport {
+	case "ipc":
+		path, tmp := e.Address, ""
+		switch {
+		case path == "*":
+			// libzmq makes a fresh path in a private temporary directory.
+			dir, err := os.MkdirTemp("", "zmq-")
+			if err != nil {
+				return nil, "", err
+			}
+			tmp, path = dir, filepath.Join(dir, "socket")
+		case path[0] == '@':
+			// Abstract namespace (Linux): Go spells it with a leading '@' too.
+		default:
+			// A file left by a process that died is replaced, as libzmq does.
+			if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				os.Remove(path)
+			}
+		}
+		l, err := lc.Listen(context.Background(), "unix", path)
+		if err != nil {
+			if tmp != "" {
+				os.RemoveAll(tmp)
+			}
+			return nil, "", err
+		}
+		return &Listener{Listener: l, tmpDir: tmp}, "ipc://" + path, nil
+	}
 	l, err := lc.Listen(context.Background(), e.Network, e.Address)
 	if err != nil {
 		return nil, "", err
 	}
-	return l, e.Transport + "://" + l.Addr().String(), nil
+	return &Listener{Listener: l}, e.Transport + "://" + l.Addr().String(), nil
 }
 
 // KeepAlive holds TCP keepalive settings; On < 0 leaves the OS default.

@@ -1,0 +1,180 @@
+package zmq
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/zmqgo/zmq/internal/zmtp"
+)
+
+// inproc links two sockets of this process directly: each side's pipe is
+// drained by a goroutine that hands whole Msg values to the other socket's
+// inbound queue. No kernel socket, no encoding, no copy.
+
+// ErrAddrInUse means an inproc name is already bound in this process.
+var ErrAddrInUse = errors.New("zmq: address already in use")
+
+var inprocs = struct {
+	mu    sync.Mutex
+	names map[string]*inprocBinding
+	wait  chan struct{} // closed when a name is bound
+}{names: make(map[string]*inprocBinding)}
+
+type inprocBinding struct {
+	s  *Socket
+	ln *listener
+}
+
+func inprocBind(name string, s *Socket, ln *listener) error {
+	inprocs.mu.Lock()
+	defer inprocs.mu.Unlock()
+	if _, taken := inprocs.names[name]; taken {
+		return fmt.Errorf("%w: inproc://%s is bound by another socket", ErrAddrInUse, name)
+	}
+	inprocs.names[name] = &inprocBinding{s: s, ln: ln}
+	if inprocs.wait != nil {
+		close(inprocs.wait)
+		inprocs.wait = nil
+	}
+	return nil
+}
+
+func inprocUnbind(name string, s *Socket) {
+	inprocs.mu.Lock()
+	if b := inprocs.names[name]; b != nil && b.s == s {
+		delete(inprocs.names, name)
+	}
+	inprocs.mu.Unlock()
+}
+
+// inprocLookup waits until name is bound (connect before bind is allowed) or
+// stop closes.
+func inprocLookup(name string, stop <-chan struct{}) *inprocBinding {
+	for {
+		inprocs.mu.Lock()
+		b := inprocs.names[name]
+		if b != nil {
+			inprocs.mu.Unlock()
+			return b
+		}
+		if inprocs.wait == nil {
+			inprocs.wait = make(chan struct{})
+		}
+		w := inprocs.wait
+		inprocs.mu.Unlock()
+		select {
+		case <-w:
+		case <-stop:
+			return nil
+		}
+	}
+}
+
+// serveInproc runs one inproc link from the connecting socket s (dialer d)
+// to the bound one, until either side goes away.
+func (s *Socket) serveInproc(b *inprocBinding, d *dialer) {
+	peer := b.s
+	log := s.opts.logger
+	if !zmtp.Compatible(s.typ.String(), peer.typ.String()) {
+		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", d.endpoint,
+			"err", fmt.Errorf("%w: %s cannot talk to %s", ErrIncompatiblePeer, s.typ, peer.typ))
+		// Wait for the name to be unbound before trying again.
+		select {
+		case <-peer.done:
+		case <-d.stop:
+		}
+		return
+	}
+	var quit = make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(quit) }) }
+	cs := &conn{s: s, quit: quit, closeFn: stop}
+	cp := &conn{s: peer, quit: quit, closeFn: stop}
+	// Each side learns the other's identity as a ZMTP handshake would carry it.
+	piS := peerInfo{minor: zmtp.MinorVersion, typ: peer.typ.String()}
+	if zmtp.SendsIdentity(peer.typ.String()) {
+		piS.identity = peer.opts.routingID
+	}
+	piP := peerInfo{minor: zmtp.MinorVersion, typ: s.typ.String()}
+	if zmtp.SendsIdentity(s.typ.String()) {
+		piP.identity = s.opts.routingID
+	}
+	if err := peer.attachConn(cp, b.ln, nil, piP); err != nil {
+		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", d.endpoint, "err", err)
+		select {
+		case <-peer.done:
+		case <-d.stop:
+		}
+		return
+	}
+	if err := s.attachConn(cs, nil, d, piS); err != nil {
+		stop()
+		peer.detachConn(cp, b.ln, nil)
+		return
+	}
+	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", d.endpoint, "peer_type", peer.typ.String())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cp.moveLoop(cs)
+	}()
+	cs.moveLoop(cp)
+	stop()
+	wg.Wait()
+	s.detachConn(cs, nil, d)
+	peer.detachConn(cp, b.ln, nil)
+}
+
+// moveLoop hands what c's pipe has queued to the peer connection's socket.
+func (c *conn) moveLoop(to *conn) {
+	q := c.p.out
+	batch := make([]Msg, 0, 256)
+	for {
+		select {
+		case <-q.notify:
+		case <-c.quit:
+			return
+		}
+		for {
+			msgs, ctl, wasFull := q.take(batch[:0], cap(batch))
+			if len(msgs) == 0 && len(ctl) == 0 {
+				break
+			}
+			if wasFull {
+				c.s.wake()
+			}
+			for _, b := range ctl {
+				// Control frames are encoded ZMTP commands; only
+				// subscriptions mean anything between two local sockets.
+				_, body, _, err := zmtp.ParseFrame(b, 0)
+				if err != nil {
+					continue
+				}
+				if name, data, err := zmtp.ParseCommand(body); err == nil {
+					switch string(name) {
+					case zmtp.CmdSubscribe:
+						to.s.peerSubscribe(to.p, data, true)
+					case zmtp.CmdCancel:
+						to.s.peerSubscribe(to.p, data, false)
+					}
+				}
+			}
+			for i, m := range msgs {
+				if to.s.typ == Router {
+					f := make([][]byte, 1+len(m.Frames))
+					f[0] = to.p.id
+					copy(f[1:], m.Frames)
+					m.Frames = f
+				}
+				if !to.s.deliver(to, m) {
+					clear(msgs[i:])
+					return
+				}
+			}
+			clear(msgs)
+			q.flushed()
+		}
+	}
+}
