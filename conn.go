@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +23,90 @@ type conn struct {
 	quit    chan struct{} // closed when the connection is being torn down
 	once    sync.Once
 	closeFn func() // inproc: ends the link (both sides share quit)
+
+	// Heartbeats: any frame received counts as life.
+	wg     *sync.WaitGroup // the connection's goroutines
+	rx     atomic.Uint64   // frames received
+	hbOnce sync.Once
+	ttlCh  chan time.Duration    // TTLs announced in the peer's PINGs
+	hbErr  atomic.Pointer[error] // why the heartbeat closed the connection
+}
+
+var (
+	errHeartbeatTimeout = errors.New("zmq: heartbeat timeout: peer silent after PING")
+	errHeartbeatTTL     = errors.New("zmq: heartbeat TTL expired: peer silent for the TTL it announced")
+)
+
+// startHeartbeat starts the connection's heartbeat goroutine once: at
+// connect when we send PINGs, or when the peer's first PING with a TTL
+// arrives.
+func (c *conn) startHeartbeat() {
+	c.hbOnce.Do(func() {
+		c.ttlCh = make(chan time.Duration, 1)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.heartbeatLoop()
+		}()
+	})
+}
+
+// heartbeatLoop sends PINGs every interval and drops the peer when nothing
+// at all arrives within the timeout after a PING (libzmq's
+// ZMQ_HEARTBEAT_IVL/TIMEOUT), or within the TTL the peer put in its own PING
+// (ZMQ_HEARTBEAT_TTL on the peer's side).
+func (c *conn) heartbeatLoop() {
+	o := &c.s.opts
+	var tick <-chan time.Time
+	if o.heartbeatIvl > 0 {
+		t := time.NewTicker(o.heartbeatIvl)
+		defer t.Stop()
+		tick = t.C
+	}
+	timeout := o.heartbeatTimeout
+	if timeout == 0 {
+		timeout = o.heartbeatIvl
+	}
+	ttl := uint16(o.heartbeatTTL / (100 * time.Millisecond))
+	ping := zmtp.AppendPing(nil, ttl, nil)
+	toTimer := time.NewTimer(time.Hour)
+	toTimer.Stop()
+	ttlTimer := time.NewTimer(time.Hour)
+	ttlTimer.Stop()
+	defer toTimer.Stop()
+	defer ttlTimer.Stop()
+	var waiting bool // a PING is out and its timeout runs
+	var pingRx, ttlRx uint64
+	fail := func(err error) {
+		c.hbErr.Store(&err)
+		c.close()
+	}
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-tick:
+			c.p.out.pushCtl(ping)
+			if !waiting {
+				waiting, pingRx = true, c.rx.Load()
+				toTimer.Reset(timeout)
+			}
+		case <-toTimer.C:
+			waiting = false
+			if c.rx.Load() == pingRx {
+				fail(errHeartbeatTimeout)
+				return
+			}
+		case d := <-c.ttlCh:
+			ttlRx = c.rx.Load()
+			ttlTimer.Reset(d)
+		case <-ttlTimer.C:
+			if c.rx.Load() == ttlRx {
+				fail(errHeartbeatTTL)
+				return
+			}
+		}
+	}
 }
 
 func (c *conn) close() {
@@ -203,6 +288,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		c.rx.Add(1)
 		if flags&zmtp.FlagCommand != 0 {
 			if len(cur) > 0 {
 				return fmt.Errorf("%w: command inside a multipart message", ErrProtocol)
@@ -244,9 +330,16 @@ func (c *conn) command(body []byte) error {
 	}
 	switch string(name) {
 	case zmtp.CmdPing:
-		_, ctx, err := zmtp.ParsePing(data)
+		ttl, ctx, err := zmtp.ParsePing(data)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		if ttl > 0 {
+			c.startHeartbeat()
+			select {
+			case c.ttlCh <- time.Duration(ttl) * 100 * time.Millisecond:
+			default:
+			}
 		}
 		// Always answer, even with our heartbeats off: the peer's depend on it.
 		c.p.out.pushCtl(zmtp.AppendPong(nil, ctx))

@@ -148,8 +148,19 @@ func (c *conn) moveLoop(to *conn) {
 			for _, b := range ctl {
 				// Control frames are encoded ZMTP commands; only
 				// subscriptions mean anything between two local sockets.
-				_, body, _, err := zmtp.ParseFrame(b, 0)
+				flags, body, _, err := zmtp.ParseFrame(b, 0)
 				if err != nil {
+					continue
+				}
+				if flags&zmtp.FlagCommand == 0 {
+					// A probe (ZMQ_PROBE_ROUTER): an empty message.
+					m := Msg{Frames: [][]byte{{}}}
+					if to.s.typ == Router {
+						m.Frames = [][]byte{to.p.id, {}}
+					}
+					if !to.s.deliver(to, m) {
+						return
+					}
 					continue
 				}
 				if name, data, err := zmtp.ParseCommand(body); err == nil {

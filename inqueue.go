@@ -47,6 +47,12 @@ func (r *inRing) pop() Msg {
 func (s *Socket) enqueue(p *pipe, m Msg, quit <-chan struct{}, force bool) bool {
 	limit := s.opts.recvHWM
 	s.inMu.Lock()
+	if s.opts.conflate && !force && p.in.n > 0 {
+		// Only the newest message counts (ZMQ_CONFLATE).
+		p.in.ring[(p.in.head+p.in.n-1)%len(p.in.ring)] = m
+		s.inMu.Unlock()
+		return true
+	}
 	for !force && limit > 0 && p.in.n >= limit {
 		if p.in.space == nil {
 			p.in.space = make(chan struct{})

@@ -26,6 +26,18 @@ type options struct {
 	tcpKeepAliveIntvl time.Duration
 	tcpKeepAliveCount int
 	logger            *slog.Logger
+	heartbeatIvl      time.Duration
+	heartbeatTimeout  time.Duration // 0: the interval
+	heartbeatTTL      time.Duration
+	immediate         bool
+	conflate          bool
+	routerHandover    bool
+	probeRouter       bool
+	xpubVerbose       bool
+	xpubVerboser      bool
+	xpubNoDrop        bool
+	xpubManual        bool
+	xpubWelcome       []byte
 }
 
 func defaultOptions() options {
@@ -181,6 +193,140 @@ func WithLogger(l *slog.Logger) Option {
 		if l != nil {
 			o.logger = l
 		}
+		return nil
+	}
+}
+
+// WithHeartbeatInterval makes the socket send a ZMTP PING to each peer every
+// d (ZMQ_HEARTBEAT_IVL). Default 0: no PINGs (PINGs from peers are always
+// answered). A peer that sends nothing at all within the heartbeat timeout
+// after a PING is disconnected.
+func WithHeartbeatInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: heartbeat interval %v < 0", ErrInvalidOption, d)
+		}
+		o.heartbeatIvl = d
+		return nil
+	}
+}
+
+// WithHeartbeatTimeout sets how long after a PING the socket waits for any
+// traffic from the peer before dropping it (ZMQ_HEARTBEAT_TIMEOUT). Default:
+// the heartbeat interval.
+func WithHeartbeatTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: heartbeat timeout %v < 0", ErrInvalidOption, d)
+		}
+		o.heartbeatTimeout = d
+		return nil
+	}
+}
+
+// WithHeartbeatTTL sets the time-to-live carried in our PINGs
+// (ZMQ_HEARTBEAT_TTL): a peer that hears nothing from us for that long after
+// a PING drops the connection. It is sent in tenths of a second, at most
+// 6553.5 s. Default 0: no TTL.
+func WithHeartbeatTTL(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 || d > 6553500*time.Millisecond {
+			return fmt.Errorf("%w: heartbeat TTL %v out of range 0..6553.5s", ErrInvalidOption, d)
+		}
+		o.heartbeatTTL = d
+		return nil
+	}
+}
+
+// WithImmediate queues messages only for peers whose connection is up
+// (ZMQ_IMMEDIATE). By default a connected endpoint's queue exists from
+// Connect on, so messages wait for a peer that is not there yet; with
+// Immediate, PUSH, DEALER and REQ send only to live peers (and block when
+// there are none), and a broken connection's queue is dropped.
+func WithImmediate(on bool) Option {
+	return func(o *options) error {
+		o.immediate = on
+		return nil
+	}
+}
+
+// WithConflate keeps only the newest message in each queue (ZMQ_CONFLATE):
+// a new message replaces one not yet sent or not yet received. Useful for
+// state updates where only the latest matters. Multipart messages are not
+// supported with it (as libzmq), and the high-water marks do not apply.
+func WithConflate(on bool) Option {
+	return func(o *options) error {
+		o.conflate = on
+		return nil
+	}
+}
+
+// WithRouterHandover lets a new connection that announces a routing id
+// already in use take it over (ZMQ_ROUTER_HANDOVER): the old connection is
+// closed. By default the newcomer is refused.
+func WithRouterHandover(on bool) Option {
+	return func(o *options) error {
+		o.routerHandover = on
+		return nil
+	}
+}
+
+// WithProbeRouter makes the socket send an empty message to each new peer as
+// soon as the connection is made (ZMQ_PROBE_ROUTER), so a ROUTER learns of
+// it before it has anything to say. For ROUTER, DEALER and REQ.
+func WithProbeRouter(on bool) Option {
+	return func(o *options) error {
+		o.probeRouter = on
+		return nil
+	}
+}
+
+// WithXPubVerbose passes every subscription message to the XPUB
+// application, not only those for topics no peer had before
+// (ZMQ_XPUB_VERBOSE).
+func WithXPubVerbose(on bool) Option {
+	return func(o *options) error {
+		o.xpubVerbose = on
+		return nil
+	}
+}
+
+// WithXPubVerboser passes every subscription and every unsubscription
+// message to the XPUB application (ZMQ_XPUB_VERBOSER).
+func WithXPubVerboser(on bool) Option {
+	return func(o *options) error {
+		o.xpubVerbose, o.xpubVerboser = on, on
+		return nil
+	}
+}
+
+// WithXPubNoDrop makes XPUB and PUB wait, instead of dropping, when a
+// matching subscriber's queue is full (ZMQ_XPUB_NODROP): Send blocks until
+// every matching subscriber has room, ctx is done or the socket closes.
+func WithXPubNoDrop(on bool) Option {
+	return func(o *options) error {
+		o.xpubNoDrop = on
+		return nil
+	}
+}
+
+// WithXPubManual hands subscriptions to the XPUB application without
+// applying them (ZMQ_XPUB_MANUAL): the application decides, and calls
+// Subscribe or Unsubscribe on the XPUB socket to apply a topic to the peer
+// whose subscription message it received last.
+func WithXPubManual(on bool) Option {
+	return func(o *options) error {
+		o.xpubManual = on
+		return nil
+	}
+}
+
+// WithXPubWelcomeMessage makes XPUB send msg to each new subscriber as soon
+// as it connects (ZMQ_XPUB_WELCOME_MSG); the subscriber receives it if it
+// subscribed to a matching prefix.
+func WithXPubWelcomeMessage(msg []byte) Option {
+	return func(o *options) error {
+		o.xpubWelcome = append([]byte(nil), msg...)
 		return nil
 	}
 }

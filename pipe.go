@@ -9,15 +9,16 @@ import (
 // high-water mark, plus encoded control commands (PONG, SUBSCRIBE, ...) that
 // bypass the mark and go out first. One writer goroutine drains it.
 type outQueue struct {
-	mu     sync.Mutex
-	ring   []Msg
-	head   int
-	n      int
-	limit  int // 0: unlimited
-	ctl    [][]byte
-	busy   bool          // the writer holds taken items it has not flushed yet
-	notify chan struct{} // wakes the writer (cap 1)
-	idle   chan struct{} // signalled when the queue is empty and flushed (cap 1)
+	mu       sync.Mutex
+	ring     []Msg
+	head     int
+	n        int
+	limit    int  // 0: unlimited
+	conflate bool // keep only the newest message (ZMQ_CONFLATE)
+	ctl      [][]byte
+	busy     bool          // the writer holds taken items it has not flushed yet
+	notify   chan struct{} // wakes the writer (cap 1)
+	idle     chan struct{} // signalled when the queue is empty and flushed (cap 1)
 }
 
 func newOutQueue(limit int) *outQueue {
@@ -34,7 +35,12 @@ func signal(c chan struct{}) {
 // push appends m unless the queue is at its limit.
 func (q *outQueue) push(m Msg) bool {
 	q.mu.Lock()
-	if q.limit > 0 && q.n >= q.limit {
+	if q.conflate && q.n > 0 {
+		q.ring[(q.head+q.n-1)%len(q.ring)] = m
+		q.mu.Unlock()
+		return true
+	}
+	if q.limit > 0 && q.n >= q.limit && !q.conflate {
 		q.mu.Unlock()
 		return false
 	}
@@ -53,7 +59,7 @@ func (q *outQueue) push(m Msg) bool {
 
 func (q *outQueue) full() bool {
 	q.mu.Lock()
-	f := q.limit > 0 && q.n >= q.limit
+	f := q.limit > 0 && q.n >= q.limit && !q.conflate
 	q.mu.Unlock()
 	return f
 }

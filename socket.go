@@ -38,8 +38,10 @@ type Socket struct {
 	wmu    sync.Mutex
 	waitCh chan struct{} // closed when a full queue drains or a pipe attaches
 
-	subMu sync.RWMutex
-	subs  map[string]int // SUB/XSUB: our own subscriptions, counted
+	subMu       sync.RWMutex
+	subs        map[string]int // SUB/XSUB: our own subscriptions, counted
+	xcount      map[string]int // XPUB: how many pipes subscribe to each topic
+	lastSubPipe *pipe          // XPUB manual: where the last subscription came from
 
 	// REQ/REP state.
 	stateMu    sync.Mutex
@@ -56,6 +58,7 @@ type Socket struct {
 	recvSem     chan struct{} // REQ/REP: one receiver at a time
 	done        chan struct{} // closed by Close
 	kill        chan struct{} // closed by Close once lingering is over
+	mons        monitors
 	wg          sync.WaitGroup
 }
 
@@ -151,15 +154,19 @@ func (s *Socket) Bind(endpoint string) error {
 			return ErrClosed
 		}
 		if err := inprocBind(ep.Address, s, ln); err != nil {
+			s.emit(Event{Type: EventBindFailed, Endpoint: endpoint, Err: err})
 			return err
 		}
 		s.listeners[resolved] = ln
 		s.lastEP = resolved
+		s.emit(Event{Type: EventListening, Endpoint: resolved})
 		return nil
 	}
 	l, resolved, err := transport.Listen(ep)
 	if err != nil {
-		return fmt.Errorf("zmq: bind %s: %w", endpoint, err)
+		err = fmt.Errorf("zmq: bind %s: %w", endpoint, err)
+		s.emit(Event{Type: EventBindFailed, Endpoint: endpoint, Err: err})
+		return err
 	}
 	ln := &listener{endpoint: endpoint, resolved: resolved, l: l, conns: make(map[*conn]struct{})}
 	s.mu.Lock()
@@ -173,6 +180,7 @@ func (s *Socket) Bind(endpoint string) error {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.opts.logger.Debug("zmq: listening", "socket", s.typ.String(), "endpoint", resolved)
+	s.emit(Event{Type: EventListening, Endpoint: resolved})
 	go s.acceptLoop(ln)
 	return nil
 }
@@ -188,6 +196,7 @@ func (s *Socket) acceptLoop(ln *listener) {
 			}
 			// Out of descriptors and the like: back off instead of spinning.
 			s.opts.logger.Warn("zmq: accept failed", "endpoint", ln.resolved, "err", err)
+			s.emit(Event{Type: EventAcceptFailed, Endpoint: ln.resolved, Err: err})
 			if delay == 0 {
 				delay = 5 * time.Millisecond
 			} else if delay < time.Second {
@@ -197,6 +206,7 @@ func (s *Socket) acceptLoop(ln *listener) {
 			continue
 		}
 		delay = 0
+		s.emit(Event{Type: EventAccepted, Endpoint: ln.resolved, PeerAddr: nc.RemoteAddr().String()})
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -232,11 +242,12 @@ func (s *Socket) Connect(endpoint string) error {
 		return fmt.Errorf("%w: a PAIR socket has one peer", ErrState)
 	}
 	d := &dialer{endpoint: endpoint, ep: ep, stop: make(chan struct{})}
-	d.p = newPipe(endpoint, s.opts.sendHWM, true)
+	d.p = s.newPipe(endpoint, true)
 	s.dialers[endpoint] = d
 	// The pipe exists before the connection does, so messages can queue for
-	// it (except where routing needs the peer's identity first).
-	if s.typ != Router {
+	// it (except where routing needs the peer's identity first, or the user
+	// asked for live peers only).
+	if !s.pipePerConn() {
 		s.attachLocked(d.p)
 	}
 	s.wg.Add(1)
@@ -273,8 +284,10 @@ func (s *Socket) dialLoop(d *dialer) {
 		}
 	}
 	for {
+		s.emit(Event{Type: EventConnectDelayed, Endpoint: d.endpoint})
 		nc, err := transport.Dial(ctx, d.ep)
 		if err == nil {
+			s.emit(Event{Type: EventConnected, Endpoint: d.endpoint, PeerAddr: nc.RemoteAddr().String()})
 			s.serve(nc, nil, d)
 			ivl = s.opts.reconnectIvl
 		} else {
@@ -289,6 +302,7 @@ func (s *Socket) dialLoop(d *dialer) {
 		if ivl > 0 {
 			wait += time.Duration(rand.Int64N(int64(ivl)))
 		}
+		s.emit(Event{Type: EventConnectRetried, Endpoint: d.endpoint, Interval: wait})
 		if max := s.opts.reconnectIvlMax; max > 0 && err != nil {
 			ivl = min(ivl*2, max)
 		}
@@ -336,25 +350,36 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
 	fr, pi, err := s.handshake(nc)
 	close(stopHS)
 	if err != nil {
-		lvl := log.Debug
+		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
 		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
 			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
 			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) ||
 			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {
-			lvl = log.Warn
+			lvl, ev = log.Warn, EventHandshakeFailedProtocol
 		}
 		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
 		nc.Close()
+		s.emit(Event{Type: ev, Endpoint: endpoint, PeerAddr: peer, Err: err})
+		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, Err: err})
 		return
 	}
-	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{})}
+	var wg sync.WaitGroup
+	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg}
 	if err := s.attachConn(c, ln, d, pi); err != nil {
 		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
 		nc.Close()
+		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: pi.identity, Err: err})
 		return
 	}
 	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "peer_type", pi.typ)
-	var wg sync.WaitGroup
+	id := pi.identity
+	if s.typ == Router {
+		id = c.p.id
+	}
+	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id})
+	if s.opts.heartbeatIvl > 0 {
+		c.startHeartbeat()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -364,6 +389,9 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
 	c.close()
 	wg.Wait()
 	s.detachConn(c, ln, d)
+	if hb := c.hbErr.Load(); hb != nil {
+		err = *hb
+	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		lvl := log.Warn
 		if isDisconnect(err) {
@@ -371,6 +399,10 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
 		}
 		lvl("zmq: peer dropped", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
 	}
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Err: err})
 }
 
 // attachConn binds a handshaken connection to its pipe.
@@ -390,7 +422,7 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 		if s.typ == Pair && len(s.pipes) > 0 {
 			return fmt.Errorf("%w: PAIR already has its peer", ErrState)
 		}
-		p = newPipe(ln.resolved, s.opts.sendHWM, false)
+		p = s.newPipe(ln.resolved, false)
 	}
 	if s.typ == Router {
 		id := pi.identity
@@ -399,8 +431,16 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 			binary.BigEndian.PutUint32(b[1:], s.nextID)
 			s.nextID++
 			id = b[:]
-		} else if _, dup := s.byID[string(id)]; dup {
-			return fmt.Errorf("routing id %q already in use", id)
+		} else if old := s.byID[string(id)]; old != nil {
+			if !s.opts.routerHandover {
+				return fmt.Errorf("routing id %q already in use", id)
+			}
+			// The newcomer takes the id over; the old connection goes.
+			delete(s.byID, string(id))
+			old.id = nil
+			if old.conn != nil {
+				go old.conn.close()
+			}
 		}
 		p.id = slices.Clip(append([]byte(nil), id...))
 		s.byID[string(p.id)] = p
@@ -409,7 +449,7 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 	c.p = p
 	if d != nil {
 		d.conn = c
-		if s.typ == Router {
+		if s.pipePerConn() {
 			s.attachLocked(p)
 		}
 	} else {
@@ -424,9 +464,27 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 		}
 		s.subMu.RUnlock()
 	}
+	if s.opts.probeRouter && (s.typ == Router || s.typ == Dealer || s.typ == Req) {
+		// An empty message ahead of anything queued, so a ROUTER peer learns
+		// our routing id at once.
+		p.out.pushCtl(zmtp.AppendFrame(nil, 0, nil))
+	}
+	if s.typ == XPub && s.opts.xpubWelcome != nil {
+		p.out.push(Msg{Frames: [][]byte{s.opts.xpubWelcome}})
+	}
 	// Data queued before this connection existed goes out now.
 	signal(p.out.notify)
 	return nil
+}
+
+// pipePerConn reports whether a connected endpoint's pipe exists only while
+// its connection does.
+func (s *Socket) pipePerConn() bool { return s.typ == Router || s.opts.immediate }
+
+func (s *Socket) newPipe(endpoint string, persistent bool) *pipe {
+	p := newPipe(endpoint, s.opts.sendHWM, persistent)
+	p.out.conflate = s.opts.conflate
+	return p
 }
 
 func (s *Socket) attachLocked(p *pipe) {
@@ -458,11 +516,12 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 	}
 	if d != nil {
 		d.conn = nil
-		if s.typ == Router {
+		if s.pipePerConn() {
 			s.removePipeLocked(p)
 		}
-		// Queued data waits for the next connection; commands were for this one.
-		p.out.reset(true)
+		// Queued data waits for the next connection (unless only live peers
+		// count); commands were for this one.
+		p.out.reset(!s.opts.immediate)
 	} else {
 		delete(ln.conns, c)
 		s.removePipeLocked(p)
@@ -471,7 +530,10 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 	s.mu.Unlock()
 	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
 		for topic := range subs {
-			s.xpubNotify(p, false, []byte(topic))
+			last := s.countSub(topic, false)
+			if last || s.opts.xpubVerboser {
+				s.xpubNotify(p, false, []byte(topic))
+			}
 		}
 	}
 	s.wake()
@@ -508,6 +570,7 @@ func (s *Socket) Unbind(endpoint string) error {
 	for _, c := range conns {
 		c.close()
 	}
+	s.emit(Event{Type: EventClosed, Endpoint: ln.resolved})
 	return nil
 }
 
@@ -594,6 +657,10 @@ func (s *Socket) Close() error {
 		c.close()
 	}
 	s.wg.Wait()
+	for _, l := range lns {
+		s.emit(Event{Type: EventClosed, Endpoint: l.resolved})
+	}
+	s.stopMonitors()
 	return nil
 }
 
@@ -701,15 +768,54 @@ func (s *Socket) peerSubscribe(p *pipe, topic []byte, on bool) {
 	if s.typ != Pub && s.typ != XPub {
 		return
 	}
+	if s.typ == XPub && s.opts.xpubManual {
+		// The application decides; Subscribe applies to this pipe.
+		s.subMu.Lock()
+		s.lastSubPipe = p
+		s.subMu.Unlock()
+		s.xpubNotify(p, on, topic)
+		return
+	}
+	s.applyPeerSub(p, topic, on)
+}
+
+// applyPeerSub records a subscriber's (un)subscription and tells an XPUB
+// application about it: about topics new to the socket, or every one when
+// verbose (subscriptions) or verboser (unsubscriptions too).
+func (s *Socket) applyPeerSub(p *pipe, topic []byte, on bool) {
 	var changed bool
 	if on {
 		changed = p.subscribe(topic)
 	} else {
 		changed = p.unsubscribe(topic)
 	}
-	if changed && s.typ == XPub {
+	if s.typ != XPub {
+		return
+	}
+	edge := changed && s.countSub(string(topic), on)
+	if on && (edge || s.opts.xpubVerbose) || !on && (edge || s.opts.xpubVerboser) {
 		s.xpubNotify(p, on, topic)
 	}
+}
+
+// countSub counts the pipes subscribed to topic; it reports whether the
+// first one came or the last one went.
+func (s *Socket) countSub(topic string, on bool) bool {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.xcount == nil {
+		s.xcount = make(map[string]int)
+	}
+	if on {
+		s.xcount[topic]++
+		return s.xcount[topic] == 1
+	}
+	if s.xcount[topic] <= 1 {
+		delete(s.xcount, topic)
+		return true
+	}
+	s.xcount[topic]--
+	return false
 }
 
 // xpubNotify hands an XPUB application a subscription message.
@@ -741,6 +847,16 @@ func (s *Socket) Subscribe(prefix []byte) error { return s.setSub(prefix, true) 
 func (s *Socket) Unsubscribe(prefix []byte) error { return s.setSub(prefix, false) }
 
 func (s *Socket) setSub(prefix []byte, on bool) error {
+	if s.typ == XPub && s.opts.xpubManual {
+		s.subMu.Lock()
+		p := s.lastSubPipe
+		s.subMu.Unlock()
+		if p == nil {
+			return fmt.Errorf("%w: no subscription message received yet", ErrState)
+		}
+		s.applyPeerSub(p, prefix, on)
+		return nil
+	}
 	if s.typ != Sub && s.typ != XSub {
 		return ErrNotSupported
 	}
@@ -796,7 +912,7 @@ func (s *Socket) Send(ctx context.Context, m Msg) error {
 	case Push, Dealer, Pair:
 		return s.sendRR(ctx, m)
 	case Pub, XPub:
-		return s.sendPub(m)
+		return s.sendPub(ctx, m)
 	case XSub:
 		return s.sendXSub(m)
 	case Router:
@@ -843,20 +959,43 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
 	}
 }
 
-func (s *Socket) sendPub(m Msg) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
+func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 	topic := m.Frames[0]
-	for _, p := range s.pipes {
-		// A subscriber at its high-water mark loses the message (RFC 29).
-		if p.conn != nil && p.matches(topic) {
-			p.out.push(m)
+	for {
+		var wait <-chan struct{}
+		if s.opts.xpubNoDrop {
+			wait = s.waitChan()
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		full := false
+		if s.opts.xpubNoDrop {
+			// All or none: wait until every matching subscriber has room.
+			for _, p := range s.pipes {
+				if p.conn != nil && p.matches(topic) && p.out.full() {
+					full = true
+					break
+				}
+			}
+		}
+		if !full {
+			for _, p := range s.pipes {
+				// A subscriber at its high-water mark loses the message (RFC 29).
+				if p.conn != nil && p.matches(topic) {
+					p.out.push(m)
+				}
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		if err := s.block(ctx, wait); err != nil {
+			return err
 		}
 	}
-	return nil
 }
 
 // sendXSub forwards subscription messages (\x01topic, \x00topic) upstream;
