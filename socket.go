@@ -409,7 +409,9 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
 func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	// While Close lingers, a connected endpoint may still connect so its
+	// queued messages get out (as libzmq); nothing new is accepted.
+	if s.closed && (d == nil || s.killed()) {
 		return ErrClosed
 	}
 	var p *pipe
@@ -684,6 +686,15 @@ func (s *Socket) linger(pipes []*pipe) {
 				return
 			}
 		}
+	}
+}
+
+func (s *Socket) killed() bool {
+	select {
+	case <-s.kill:
+		return true
+	default:
+		return false
 	}
 }
 
