@@ -907,14 +907,18 @@ func (s *Socket) setSub(prefix []byte, on bool) error {
 // It blocks while no peer can take the message, until ctx is done or the
 // socket is closed. REQ prepends, and REP restores, the envelope.
 func (s *Socket) Send(ctx context.Context, m Msg) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.send(ctx, m)
+}
+
+func (s *Socket) send(ctx context.Context, m Msg) error {
 	if len(m.Frames) == 0 {
 		return ErrEmptyMsg
 	}
 	if max := s.opts.maxMsgSize; max > 0 && int64(m.Size()) > max {
 		return ErrMsgTooLarge
-	}
-	if err := ctx.Err(); err != nil {
-		return err
 	}
 	if s.isClosed() {
 		return ErrClosed

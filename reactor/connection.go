@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/zmqgo/zmq"
 )
@@ -229,64 +228,20 @@ func (c *Connection) Shutdown() {
 	})
 }
 
-// send queues m on the socket, waiting at most the send timeout for room.
+// send queues m on the socket, waiting at most the send timeout for room
+// (0: not at all, as txZMQ's NOBLOCK sends).
 func (c *Connection) send(m zmq.Msg) error {
-	ctx := newSendCtx(c.cfg.sendTimeout)
-	defer ctx.release()
-	err := c.sock.Send(ctx, m)
-	if errors.Is(err, ErrQueueFull) {
+	err := c.sock.TrySend(m)
+	if errors.Is(err, zmq.ErrWouldBlock) && c.cfg.sendTimeout > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.sendTimeout)
+		err = c.sock.Send(ctx, m)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = zmq.ErrWouldBlock
+		}
+	}
+	if errors.Is(err, zmq.ErrWouldBlock) {
 		return fmt.Errorf("reactor: %s: %w", c.kind, ErrQueueFull)
 	}
 	return err
-}
-
-// sendCtx is the context of one send. Its time starts when the engine first
-// waits on it (asks for Done), that is, once the message found no room: so
-// a message that fits is always sent, however busy the machine, and one
-// that does not fails after the send timeout, or at once for 0. (The
-// engine refuses a context that is already done before it even tries.)
-type sendCtx struct {
-	wait  time.Duration
-	once  sync.Once
-	done  chan struct{}
-	mu    sync.Mutex
-	timer *time.Timer
-}
-
-func newSendCtx(wait time.Duration) *sendCtx {
-	return &sendCtx{wait: wait, done: make(chan struct{})}
-}
-
-func (c *sendCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-
-func (c *sendCtx) Done() <-chan struct{} {
-	c.once.Do(func() {
-		if c.wait <= 0 {
-			close(c.done)
-			return
-		}
-		c.mu.Lock()
-		c.timer = time.AfterFunc(c.wait, func() { close(c.done) })
-		c.mu.Unlock()
-	})
-	return c.done
-}
-
-func (c *sendCtx) Err() error {
-	select {
-	case <-c.done:
-		return ErrQueueFull
-	default:
-		return nil
-	}
-}
-
-func (c *sendCtx) Value(any) any { return nil }
-
-func (c *sendCtx) release() {
-	c.mu.Lock()
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	c.mu.Unlock()
 }

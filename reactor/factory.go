@@ -22,6 +22,7 @@ type socket interface {
 	Connect(endpoint string) error
 	LastEndpoint() string
 	Send(ctx context.Context, m zmq.Msg) error
+	TrySend(m zmq.Msg) error
 	Recv(ctx context.Context) (zmq.Msg, error)
 	Subscribe(prefix []byte) error
 	Unsubscribe(prefix []byte) error

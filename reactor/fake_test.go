@@ -65,6 +65,17 @@ func (s *fakeSocket) Send(ctx context.Context, m zmq.Msg) error {
 	}
 }
 
+func (s *fakeSocket) TrySend(m zmq.Msg) error {
+	select {
+	case <-s.done:
+		return zmq.ErrClosed
+	case s.out <- m:
+		return nil
+	default:
+		return zmq.ErrWouldBlock
+	}
+}
+
 func (s *fakeSocket) Recv(ctx context.Context) (zmq.Msg, error) {
 	select {
 	case m := <-s.in:
