@@ -457,7 +457,7 @@ func (c *conn) writeLoop() {
 			return
 		}
 		for {
-			msgs, ctl, wasFull := q.take(batch[:0], cap(batch))
+			msgs, ctl, wasFull := q.take(batch[:0], cap(batch), maxBatchBytes)
 			if len(msgs) == 0 && len(ctl) == 0 {
 				break
 			}

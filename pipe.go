@@ -21,6 +21,11 @@ type outQueue struct {
 	idle     chan struct{} // signalled when the queue is empty and flushed (cap 1)
 }
 
+// maxBatchBytes bounds the message data one writer takes from its queue at
+// once: enough to fill a write of many small messages, little next to the
+// memory the high-water mark already allows.
+const maxBatchBytes = 256 << 10
+
 func newOutQueue(limit int) *outQueue {
 	return &outQueue{limit: limit, notify: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
 }
@@ -89,13 +94,23 @@ func (q *outQueue) pushCtl(b []byte) {
 
 // take moves up to max messages and all control frames out of the queue.
 // wasFull reports that the queue was at its limit, so blocked senders may go on.
-func (q *outQueue) take(dst []Msg, max int) (msgs []Msg, ctl [][]byte, wasFull bool) {
+//
+// A batch holds at most maxBytes of message data (but always one message):
+// taken messages are out of the queue yet still in memory, so without the
+// byte bound a sender behind a slow peer would hold its high-water mark plus
+// a whole batch of large messages.
+func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte, wasFull bool) {
 	q.mu.Lock()
 	wasFull = q.limit > 0 && q.n >= q.limit
 	ctl = q.ctl
 	q.ctl = nil
-	for q.n > 0 && len(dst) < max {
-		dst = append(dst, q.ring[q.head])
+	bytes := 0
+	for q.n > 0 && len(dst) < max && (len(dst) == 0 || bytes < maxBytes) {
+		m := q.ring[q.head]
+		for _, f := range m.Frames {
+			bytes += len(f)
+		}
+		dst = append(dst, m)
 		q.ring[q.head] = Msg{}
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--

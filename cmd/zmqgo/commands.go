@@ -56,6 +56,7 @@ var commands = []*command{
 			"message can be pasted back as a reply. A message for an unknown routing\n"+
 			"id is dropped, unless --mandatory makes it an error."),
 	socketCommand("pair", zmq.Pair, duplex, "send stdin lines to the peer and print what arrives", duplexHelp),
+	proxyCommand(), // proxy.go
 }
 
 const (
