@@ -22,7 +22,9 @@ type conn struct {
 	fr      *zmtp.Reader
 	quit    chan struct{} // closed when the connection is being torn down
 	once    sync.Once
-	closeFn func() // inproc: ends the link (both sides share quit)
+	closeFn func()   // inproc: ends the link (both sides share quit)
+	sec     *secConn // CURVE: data-phase encryption (security.go); nil otherwise
+	meta    *msgMeta // what received messages tell about the peer (security.go)
 
 	// Heartbeats: any frame received counts as life.
 	wg     *sync.WaitGroup // the connection's goroutines
@@ -124,11 +126,14 @@ type peerInfo struct {
 	minor    byte
 	typ      string
 	identity []byte
+	sec      *secConn // security.go
+	meta     *msgMeta
 }
 
 var errMechanism = errors.New("security mechanism mismatch")
 
-// handshake runs the greeting and the NULL mechanism. The greeting goes out
+// handshake runs the greeting and the security mechanism (NULL, PLAIN or
+// CURVE; see security.go). The greeting goes out
 // in libzmq's pieces (signature; major; rest), each sent before waiting for
 // the peer's matching piece, so neither side waits for the other's 64 bytes.
 func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
@@ -165,7 +170,8 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 	if err := zmtp.CheckMajor(in[zmtp.SignatureSize]); err != nil {
 		return nil, pi, err
 	}
-	rest := zmtp.AppendRest(make([]byte, 0, zmtp.RestSize), zmtp.MechNull, false)
+	mechName := s.opts.sec.mechanism()
+	rest := zmtp.AppendRest(make([]byte, 0, zmtp.RestSize), mechName, s.opts.sec.server)
 	if _, err := nc.Write(rest); err != nil {
 		return nil, pi, err
 	}
@@ -176,8 +182,8 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 	if err != nil {
 		return nil, pi, err
 	}
-	if g.Mechanism != zmtp.MechNull {
-		return nil, pi, fmt.Errorf("%w: peer uses %s, we use %s", errMechanism, g.Mechanism, zmtp.MechNull)
+	if g.Mechanism != mechName {
+		return nil, pi, fmt.Errorf("%w: peer uses %s, we use %s", errMechanism, g.Mechanism, mechName)
 	}
 	pi.minor = g.Minor
 	// Our major is 3, so a 3.x peer talks 3.x with us; minor 0 is ZMTP 3.0.
@@ -189,36 +195,22 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 	if zmtp.SendsIdentity(s.typ.String()) {
 		md = append(md, zmtp.Property{Name: zmtp.PropIdentity, Value: s.opts.routingID})
 	}
-	mech := &zmtp.Null{Local: md}
-	out, err := mech.Start(nil)
+	mech := s.newMechanism(md)
+	fr := zmtp.NewReader(nc, 0, nil)
+	fr.Max = 64 << 10 // handshake commands are small
+	verdict, err := s.runMechanism(nc, fr, mech)
 	if err != nil {
 		return nil, pi, err
 	}
-	if _, err := nc.Write(out); err != nil {
-		return nil, pi, err
-	}
-	fr := zmtp.NewReader(nc, 0, nil)
-	fr.Max = 64 << 10 // handshake commands are small
-	for done := false; !done; {
-		flags, body, _, err := fr.ReadFrame()
-		if err != nil {
-			return nil, pi, err
-		}
-		if flags&zmtp.FlagCommand == 0 {
-			return nil, pi, fmt.Errorf("%w: data frame during handshake", ErrProtocol)
-		}
-		out, done, err = mech.Next(out[:0], body)
-		if err != nil {
-			return nil, pi, err
-		}
-		if len(out) > 0 {
-			if _, err := nc.Write(out); err != nil {
-				return nil, pi, err
-			}
-		}
-	}
 	fr.Max = s.opts.maxMsgSize
+	if codec, ok := mech.(zmtp.MessageCodec); ok {
+		pi.sec = &secConn{codec: codec}
+		if fr.Max > 0 {
+			fr.Max += int64(codec.Overhead())
+		}
+	}
 	pmd := mech.PeerMetadata()
+	pi.meta = newMsgMeta(nc, pmd, verdict)
 	st, _ := pmd.Get(zmtp.PropSocketType)
 	pi.typ = string(st)
 	if !zmtp.Compatible(s.typ.String(), pi.typ) {
@@ -289,6 +281,11 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		c.rx.Add(1)
+		if c.sec != nil { // CURVE: every frame is a MESSAGE (security.go)
+			if flags, body, err = c.openFrame(flags, body); err != nil {
+				return err
+			}
+		}
 		if flags&zmtp.FlagCommand != 0 {
 			if len(cur) > 0 {
 				return fmt.Errorf("%w: command inside a multipart message", ErrProtocol)
@@ -316,7 +313,7 @@ func (c *conn) readLoop() error {
 		copy(frames[prefix:], cur)
 		clear(cur)
 		cur, total = cur[:0], 0
-		if !s.deliver(c, Msg{Frames: frames}) {
+		if !s.deliver(c, Msg{Frames: frames, meta: c.meta}) {
 			return nil
 		}
 	}
@@ -466,7 +463,7 @@ func (c *conn) writeLoop() {
 			}
 			var err error
 			for _, b := range ctl {
-				if err = fw.raw(b); err != nil {
+				if err = c.writeCtl(fw, b); err != nil { // encrypts under CURVE
 					break
 				}
 			}
@@ -477,7 +474,7 @@ func (c *conn) writeLoop() {
 					if j < len(fr)-1 {
 						flags = zmtp.FlagMore
 					}
-					if err = fw.frame(flags, f); err != nil {
+					if err = c.writeFrame(fw, flags, f); err != nil { // encrypts under CURVE
 						break
 					}
 				}

@@ -1,5 +1,10 @@
 module github.com/zmqgo/zmq
 
-go 1.26
+go 1.26.0
 
 require go.uber.org/goleak v1.3.0
+
+require (
+	golang.org/x/crypto v0.58.0
+	golang.org/x/sys v0.49.0 // indirect
+)

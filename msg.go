@@ -6,6 +6,8 @@ import "strings"
 // not at all.
 type Msg struct {
 	Frames [][]byte
+
+	meta *msgMeta // the connection it arrived on (security.go), nil if none
 }
 
 // NewMsg returns a message with the given frames (not copied).

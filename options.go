@@ -26,6 +26,7 @@ type options struct {
 	tcpKeepAliveIntvl time.Duration
 	tcpKeepAliveCount int
 	logger            *slog.Logger
+	sec               secOptions // security.go
 	heartbeatIvl      time.Duration
 	heartbeatTimeout  time.Duration // 0: the interval
 	heartbeatTTL      time.Duration

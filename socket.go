@@ -258,6 +258,7 @@ func (s *Socket) Connect(endpoint string) error {
 func (s *Socket) dialLoop(d *dialer) {
 	defer s.wg.Done()
 	ivl := s.opts.reconnectIvl
+	var authWait time.Duration // backoff after refused handshakes (security.go)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -288,7 +289,11 @@ func (s *Socket) dialLoop(d *dialer) {
 		nc, err := transport.Dial(ctx, d.ep)
 		if err == nil {
 			s.emit(Event{Type: EventConnected, Endpoint: d.endpoint, PeerAddr: nc.RemoteAddr().String()})
-			s.serve(nc, nil, d)
+			if hsErr := s.serve(nc, nil, d); s.handshakeBackoff(hsErr) {
+				authWait = s.nextAuthBackoff(authWait) // no reconnect storm when refused
+			} else {
+				authWait = 0
+			}
 			ivl = s.opts.reconnectIvl
 		} else {
 			s.opts.logger.Debug("zmq: connect failed", "endpoint", d.endpoint, "err", err)
@@ -298,7 +303,7 @@ func (s *Socket) dialLoop(d *dialer) {
 		}
 		// libzmq waits the interval plus a random jitter of up to one
 		// interval, so a restarted server is not hit by every client at once.
-		wait := ivl
+		wait := max(ivl, authWait)
 		if ivl > 0 {
 			wait += time.Duration(rand.Int64N(int64(ivl)))
 		}
@@ -318,7 +323,8 @@ func (s *Socket) dialLoop(d *dialer) {
 
 // serve runs one connection: handshake, attach, read until it fails, detach.
 // Exactly one of ln and d is set.
-func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
+// It returns the handshake's error if the handshake failed.
+func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	log := s.opts.logger
 	var ka transport.KeepAlive
 	ka.On, ka.Idle, ka.Interval, ka.Count = s.opts.tcpKeepAlive, s.opts.tcpKeepAliveIdle, s.opts.tcpKeepAliveIntvl, s.opts.tcpKeepAliveCount
@@ -357,14 +363,17 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
 			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {
 			lvl, ev = log.Warn, EventHandshakeFailedProtocol
 		}
+		if errors.Is(err, ErrAuthFailed) { // Event.Err is an *AuthError (security.go)
+			lvl, ev = log.Warn, EventHandshakeFailedAuth
+		}
 		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
 		nc.Close()
 		s.emit(Event{Type: ev, Endpoint: endpoint, PeerAddr: peer, Err: err})
 		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, Err: err})
-		return
+		return err
 	}
 	var wg sync.WaitGroup
-	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg}
+	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg, sec: pi.sec, meta: pi.meta}
 	if err := s.attachConn(c, ln, d, pi); err != nil {
 		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
 		nc.Close()
@@ -403,6 +412,7 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) {
 		err = nil
 	}
 	s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Err: err})
+	return nil
 }
 
 // attachConn binds a handshaken connection to its pipe.
@@ -1149,7 +1159,7 @@ func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
 		s.stateMu.Lock()
 		s.reqPending, s.reqPipe = false, nil
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[1:]}, nil
+		return Msg{Frames: m.Frames[1:], meta: m.meta}, nil
 	}
 }
 
@@ -1178,6 +1188,6 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 		s.stateMu.Lock()
 		s.repPipe, s.repEnv, s.repPending = p, m.Frames[:i+1], true
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[i+1:]}, nil
+		return Msg{Frames: m.Frames[i+1:], meta: m.meta}, nil
 	}
 }

@@ -56,7 +56,8 @@ var commands = []*command{
 			"message can be pasted back as a reply. A message for an unknown routing\n"+
 			"id is dropped, unless --mandatory makes it an error."),
 	socketCommand("pair", zmq.Pair, duplex, "send stdin lines to the peer and print what arrives", duplexHelp),
-	proxyCommand(), // proxy.go
+	keygenCommand(), // keygen.go
+	proxyCommand(),  // proxy.go
 }
 
 const (
@@ -208,6 +209,7 @@ func printUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(&b, "\t%-*s  %s\n", width, c.name, c.summary)
 	}
+	b.WriteString("\n" + securityHelp) // keygen.go
 	b.WriteString(usageFooter)
 	io.WriteString(w, b.String())
 }

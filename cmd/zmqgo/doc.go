@@ -28,6 +28,13 @@
 //	--reply TEXT                  rep: fixed reply instead of the echo
 //	--routing-id ID               req, rep, dealer, router: identity shown to ROUTER peers
 //	--mandatory                   router: error, not drop, for an unknown routing id
+//	--curve-server FILE           CURVE server with the secret key in FILE (zmqgo keygen --out)
+//	--curve-client KEY            CURVE client of the server with public KEY (Z85, or a file)
+//	--plain USER:PASS             PLAIN client
+//	--plain-server FILE           PLAIN server accepting the user:password lines of FILE
+//
+// "zmqgo keygen" prints a new CURVE key pair in Z85; "zmqgo keygen --out
+// PREFIX" writes PREFIX.key (the secret key, mode 0600) and PREFIX.pub.
 //
 // # Messages
 //

@@ -44,6 +44,8 @@ type socketCmd struct {
 	replySet  bool
 	routingID string // req, rep, dealer, router
 	mandatory bool   // router
+
+	sec secFlags // --curve-server, --curve-client, --plain, --plain-server (keygen.go)
 }
 
 // socketCommand returns the table entry of a socket subcommand.
@@ -94,6 +96,7 @@ func (c *socketCmd) register(fs *flag.FlagSet) {
 	if c.typ == zmq.Router {
 		fs.BoolVar(&c.mandatory, "mandatory", false, "fail on a message for an unknown routing id instead of dropping it")
 	}
+	c.sec.register(fs)
 }
 
 func (c *socketCmd) validate(args []string) error {
@@ -145,7 +148,7 @@ func (c *socketCmd) validate(args []string) error {
 			return fmt.Errorf("--routing-id %q: %w", c.routingID, err)
 		}
 	}
-	return nil
+	return c.sec.validate()
 }
 
 // checkEndpoint catches endpoints that are not even TRANSPORT://ADDRESS
@@ -174,7 +177,7 @@ func (c *socketCmd) options(e *env) []zmq.Option {
 	if c.mandatory {
 		opts = append(opts, zmq.WithRouterMandatory(true))
 	}
-	return opts
+	return append(opts, c.sec.opts...)
 }
 
 func (c *socketCmd) run(ctx context.Context, e *env) (err error) {
