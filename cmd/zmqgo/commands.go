@@ -58,6 +58,7 @@ var commands = []*command{
 	socketCommand("pair", zmq.Pair, duplex, "send stdin lines to the peer and print what arrives", duplexHelp),
 	keygenCommand(), // keygen.go
 	proxyCommand(),  // proxy.go
+	brokerCommand(), brokerLoadCommand(),
 }
 
 const (

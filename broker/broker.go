@@ -1,0 +1,426 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zmqgo/zmq"
+)
+
+// ErrClosed is returned by the methods of a Broker or Client that was
+// closed. errors.Is(ErrClosed, net.ErrClosed) holds.
+var ErrClosed = zmq.ErrClosed
+
+// Broker is a running message broker: a ROUTER socket for clients and
+// downstream brokers, a DEALER per upstream broker, and one goroutine, the
+// loop, that owns all state and handles every message in turn. Sending
+// never waits: a message for a client whose queue is full is dropped and
+// counted, so one slow client never holds up the others.
+type Broker struct {
+	cfg    Config
+	log    *slog.Logger
+	router *zmq.Socket
+	ups    []*zmq.Socket
+	addrs  []string
+	st     *state
+
+	in        chan event
+	calls     chan func()
+	quit      chan struct{}
+	loopDone  chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	lastStats   Stats
+	lastStatsAt time.Time
+}
+
+// event is what the loop handles: a message or a connection event, from
+// the ROUTER (src -1) or upstream src.
+type event struct {
+	kind   eventKind
+	src    int
+	id     []byte   // ROUTER: the peer's routing id
+	frames [][]byte // evMsg: the frames after the routing id
+}
+
+type eventKind uint8
+
+const (
+	evMsg  eventKind = iota
+	evGone           // a ROUTER peer's connection closed
+	evUp             // an upstream connection is up
+	evDown           // an upstream connection is down
+)
+
+// inbox is how many received messages may wait for the loop; past that the
+// sockets' receive high-water marks, then TCP, push back on the senders.
+const inbox = 4096
+
+// announceDelay gathers the changes of names and routes into one
+// announcement upstream.
+const announceDelay = 20 * time.Millisecond
+
+// New starts a broker: it binds cfg.Bind, connects to cfg.Upstream, and
+// serves until Close.
+func New(cfg Config) (*Broker, error) {
+	named := cfg.Name != ""
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg: cfg, log: cfg.Logger,
+		in: make(chan event, inbox), calls: make(chan func()),
+		quit: make(chan struct{}), loopDone: make(chan struct{}),
+	}
+	b.router, err = zmq.NewSocket(zmq.Router, append([]zmq.Option{
+		zmq.WithRouterMandatory(true), // full queue and gone peer are errors: counted, never waited for
+		zmq.WithRouterHandover(true),  // a client reconnecting with its own identity takes it back
+		zmq.WithSendHWM(cfg.QueueSize),
+		zmq.WithMaxMsgSize(cfg.socketLimit()),
+		zmq.WithLinger(cfg.Linger),
+		zmq.WithLogger(cfg.Logger),
+	}, cfg.SocketOptions...)...)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	routerEvents := b.router.Monitor(context.Background())
+	fail := func(err error) (*Broker, error) {
+		b.router.Close()
+		for _, u := range b.ups {
+			u.Close()
+		}
+		return nil, err
+	}
+	for _, ep := range cfg.Bind {
+		if err := b.router.Bind(ep); err != nil {
+			return fail(fmt.Errorf("broker: bind %s: %w", ep, err))
+		}
+		b.addrs = append(b.addrs, b.router.LastEndpoint())
+	}
+	if !named {
+		cfg.Name = defaultName(b.addrs[0])
+	}
+	cfg.Logger = cfg.Logger.With("broker", cfg.Name)
+	b.cfg, b.log = cfg, cfg.Logger
+	upEvents := make([]<-chan zmq.Event, len(cfg.Upstream))
+	for i, ep := range cfg.Upstream {
+		u, err := zmq.NewSocket(zmq.Dealer, append([]zmq.Option{
+			zmq.WithSendHWM(cfg.QueueSize),
+			zmq.WithMaxMsgSize(cfg.socketLimit()),
+			zmq.WithLinger(cfg.Linger),
+			zmq.WithLogger(cfg.Logger),
+			zmq.WithReconnectIntervalMax(2 * time.Second),
+		}, cfg.SocketOptions...)...)
+		if err != nil {
+			return fail(fmt.Errorf("broker: %w", err))
+		}
+		b.ups = append(b.ups, u)
+		upEvents[i] = u.Monitor(context.Background())
+		if err := u.Connect(ep); err != nil {
+			return fail(fmt.Errorf("broker: upstream %s: %w", ep, err))
+		}
+	}
+	b.st = newState(&b.cfg, b, len(b.ups))
+	b.wg.Add(2 + 2*len(b.ups))
+	go b.read(b.router, -1)
+	go b.watch(routerEvents, -1)
+	for i, u := range b.ups {
+		go b.read(u, i)
+		go b.watch(upEvents[i], i)
+	}
+	b.lastStatsAt = time.Now()
+	go b.loop()
+	limit := "none"
+	if cfg.Rate > 0 {
+		limit = fmt.Sprintf("%g/s, burst %d", cfg.Rate, cfg.Burst)
+	}
+	b.log.Info("broker: started", "bind", b.addrs, "upstream", cfg.Upstream, "expire", cfg.Expire,
+		"queue", cfg.QueueSize, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit)
+	return b, nil
+}
+
+// defaultName names a broker after its host and the port (or ipc path) of
+// its first endpoint, which no other broker has.
+func defaultName(endpoint string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = DefaultName
+	}
+	name := host
+	if _, addr, ok := strings.Cut(endpoint, "://"); ok {
+		if i := strings.LastIndexAny(addr, ":/"); i >= 0 && i < len(addr)-1 {
+			name += ":" + addr[i+1:]
+		}
+	}
+	if len(name) > maxNameLen || checkName(name) != nil {
+		return DefaultName
+	}
+	return name
+}
+
+// Addr returns the first endpoint the broker is bound to, with the port
+// the system chose for a tcp port 0.
+func (b *Broker) Addr() string { return b.addrs[0] }
+
+// Addrs returns every endpoint the broker is bound to, as Addr does.
+func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
+
+// Name returns the broker's name in its federation.
+func (b *Broker) Name() string { return b.cfg.Name }
+
+// Stats returns the broker's counters and counts. After Close they are the
+// final ones.
+func (b *Broker) Stats() Stats {
+	var st Stats
+	if !b.do(func() { st = b.st.snapshot() }) {
+		return b.lastStats
+	}
+	return st
+}
+
+// Clients returns the registered clients by name, as list_clients does
+// (nil after Close).
+func (b *Broker) Clients() []ClientInfo {
+	var list []ClientInfo
+	b.do(func() { list = b.st.clientInfos() })
+	return list
+}
+
+// Close stops the broker: what was received is handled, then its sockets
+// close, giving queued messages up to Config.Linger to be written. Later
+// calls do nothing.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		close(b.quit)
+		<-b.loopDone
+		var wg sync.WaitGroup
+		for _, s := range append([]*zmq.Socket{b.router}, b.ups...) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.Close()
+			}()
+		}
+		wg.Wait()
+		b.wg.Wait()
+		st := b.lastStats
+		b.log.Info("broker: stopped", "received", st.Received, "sent", st.Sent, "errors", st.Errors, "dropped", st.Dropped)
+	})
+	return nil
+}
+
+// do runs fn on the loop and waits for it; false if the loop has ended.
+func (b *Broker) do(fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case b.calls <- func() { fn(); close(done) }:
+		<-done
+		return true
+	case <-b.loopDone:
+		return false
+	}
+}
+
+// waitState waits until cond holds; cond runs on the loop each time names
+// or routes change.
+func (b *Broker) waitState(ctx context.Context, cond func(*state) bool) error {
+	for {
+		var ok bool
+		var changed chan struct{}
+		if !b.do(func() { ok, changed = cond(b.st), b.st.changed }) {
+			return ErrClosed
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *Broker) loop() {
+	defer close(b.loopDone)
+	st := b.st
+	var sweep, stats, announce <-chan time.Time
+	if b.cfg.Expire > 0 {
+		t := time.NewTicker(min(max(b.cfg.Expire/4, 10*time.Millisecond), time.Second))
+		defer t.Stop()
+		sweep = t.C
+	}
+	if b.cfg.StatsInterval > 0 {
+		t := time.NewTicker(b.cfg.StatsInterval)
+		defer t.Stop()
+		stats = t.C
+	}
+	if len(st.ups) > 0 {
+		t := time.NewTicker(b.cfg.AnnounceInterval)
+		defer t.Stop()
+		announce = t.C
+		st.announce(-1)
+	}
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
+	defer delay.Stop()
+	delayed := false
+	defer func() { b.lastStats = st.snapshot() }()
+	for {
+		select {
+		case ev := <-b.in:
+			b.handle(ev)
+		case fn := <-b.calls:
+			fn()
+		case <-sweep:
+			st.sweep()
+		case <-stats:
+			b.logStats()
+		case <-announce:
+			st.announce(-1)
+		case <-delay.C:
+			delayed = false
+			if st.dirty {
+				st.announce(-1)
+			}
+		case <-b.quit:
+			for {
+				select {
+				case ev := <-b.in:
+					b.handle(ev)
+				default:
+					return
+				}
+			}
+		}
+		if st.dirty && len(st.ups) > 0 && !delayed {
+			delay.Reset(announceDelay)
+			delayed = true
+		}
+	}
+}
+
+func (b *Broker) handle(ev event) {
+	switch ev.kind {
+	case evMsg:
+		if ev.src < 0 {
+			b.st.handlePeer(ev.id, ev.frames)
+		} else {
+			b.st.handleUp(ev.src, ev.frames)
+		}
+	case evGone:
+		b.st.gone(ev.id)
+	case evUp:
+		b.st.upState(ev.src, true)
+	case evDown:
+		b.st.upState(ev.src, false)
+	}
+}
+
+func (b *Broker) logStats() {
+	now := time.Now()
+	st := b.st.snapshot()
+	secs := now.Sub(b.lastStatsAt).Seconds()
+	rate := func(n, was uint64) float64 {
+		if secs <= 0 {
+			return 0
+		}
+		return math.Round(float64(n-was)/secs*10) / 10
+	}
+	b.log.Info("broker: stats",
+		"clients", st.Clients, "brokers", st.Brokers, "routes", st.Routes, "upstreams", st.Upstreams,
+		"in_per_sec", rate(st.Received, b.lastStats.Received), "out_per_sec", rate(st.Sent, b.lastStats.Sent),
+		"received", st.Received, "sent", st.Sent, "errors", st.Errors, "dropped", st.Dropped,
+		"rate_limited", st.RateLimited, "expired", st.Expired, "forwarded", st.Forwarded)
+	b.lastStats, b.lastStatsAt = st, now
+}
+
+// read hands what a socket receives to the loop.
+func (b *Broker) read(s *zmq.Socket, src int) {
+	defer b.wg.Done()
+	for {
+		m, err := s.Recv(context.Background())
+		if err != nil {
+			if !errors.Is(err, zmq.ErrClosed) {
+				b.log.Error("broker: receive failed; no more messages from this socket", "err", err)
+			}
+			return
+		}
+		ev := event{kind: evMsg, src: src, frames: m.Frames}
+		if src < 0 {
+			if len(m.Frames) < 2 {
+				continue
+			}
+			ev.id, ev.frames = m.Frames[0], m.Frames[1:]
+		}
+		select {
+		case b.in <- ev:
+		case <-b.quit:
+			return
+		}
+	}
+}
+
+// watch turns a socket's events into the loop's: a closed connection of a
+// client (whose generated routing id no other connection can have), an
+// upstream connection up or down.
+func (b *Broker) watch(events <-chan zmq.Event, src int) {
+	defer b.wg.Done()
+	for e := range events {
+		var ev event
+		switch {
+		case src < 0 && e.Type == zmq.EventDisconnected && generatedID(e.RoutingID):
+			ev = event{kind: evGone, src: src, id: e.RoutingID}
+		case src >= 0 && e.Type == zmq.EventHandshakeSucceeded:
+			ev = event{kind: evUp, src: src}
+		case src >= 0 && e.Type == zmq.EventDisconnected:
+			ev = event{kind: evDown, src: src}
+		default:
+			continue
+		}
+		select {
+		case b.in <- ev:
+		case <-b.quit:
+		}
+	}
+}
+
+// generatedID reports whether a ROUTER generated id (a zero byte and
+// four more): unique to one connection, unlike an id a peer chose, which
+// a new connection may take over before the old one's end is reported.
+func generatedID(id []byte) bool { return len(id) == 5 && id[0] == 0 }
+
+// sendPeer implements sink with the ROUTER.
+func (b *Broker) sendPeer(id []byte, delim bool, body []byte) error {
+	frames := [][]byte{id, body}
+	if delim {
+		frames = [][]byte{id, {}, body}
+	}
+	return sockErr(b.router.TrySend(zmq.Msg{Frames: frames}))
+}
+
+// sendUp implements sink with the upstream DEALERs.
+func (b *Broker) sendUp(i int, body []byte) error {
+	return sockErr(b.ups[i].TrySend(zmq.NewMsg(body)))
+}
+
+func sockErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, zmq.ErrWouldBlock):
+		return errQueueFull
+	case errors.Is(err, zmq.ErrHostUnreachable):
+		return errGone
+	}
+	return err
+}

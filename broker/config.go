@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/zmqgo/zmq"
+)
+
+// Defaults of Config.
+const (
+	DefaultBind       = "tcp://127.0.0.1:5555"
+	DefaultName       = "broker"
+	DefaultExpire     = 60 * time.Second
+	DefaultQueueSize  = 1000
+	DefaultMaxMsgSize = 256 << 10
+	DefaultRate       = 1000 // messages a second, per client
+	DefaultLinger     = 5 * time.Second
+)
+
+// Config configures a Broker. The zero value is a usable broker on
+// DefaultBind; zero fields take their defaults.
+type Config struct {
+	// Bind lists the endpoints clients (and downstream brokers) connect
+	// to. Default: DefaultBind.
+	Bind []string
+	// Upstream lists brokers to federate with (see Federation in the
+	// package documentation); each gets its own connection.
+	Upstream []string
+	// Name is the broker's name in a federation: in route_path, in
+	// routing errors and in its announcements upstream. Every broker of a
+	// federation needs its own. Default: the host name and the port of
+	// the first bound endpoint, "myhost:5555".
+	Name string
+
+	// Expire is how long a peer may stay silent (no message of any kind;
+	// a ping is enough) before it is forgotten: a client then vanishes
+	// from list_clients and its name is free. Default DefaultExpire;
+	// negative: never. Peers whose connection closes are forgotten at once.
+	Expire time.Duration
+	// AnnounceInterval is how often a federated broker repeats its
+	// announcement upstream, which keeps it from expiring there.
+	// Default: a third of Expire (or 20 s if Expire is negative).
+	AnnounceInterval time.Duration
+
+	// QueueSize is the most messages queued for one client (the ROUTER's
+	// send high-water mark). Beyond it messages to that client are
+	// dropped and counted (Stats.Dropped); no other client waits.
+	// Default DefaultQueueSize.
+	QueueSize int
+	// MaxMsgSize is the largest request the broker handles, in bytes;
+	// a larger one is answered with an error. A message over twice that
+	// makes the socket drop the connection without reading it
+	// (zmq.WithMaxMsgSize). Default DefaultMaxMsgSize.
+	MaxMsgSize int
+	// Rate and Burst limit each client's requests (a token bucket): Rate
+	// a second on average, Burst at once. A request over the limit is
+	// answered with an error and not carried out. Defaults DefaultRate,
+	// and a Burst of twice Rate; a negative Rate: no limit. Brokers of
+	// the federation are not limited.
+	Rate  float64
+	Burst int
+
+	// StatsInterval, if positive, makes the broker log its throughput
+	// and counts at Info level that often.
+	StatsInterval time.Duration
+	// Linger is how long Close waits for queued messages to be written.
+	// Default DefaultLinger; negative: no wait.
+	Linger time.Duration
+	// Logger receives the broker's structured logs. Default: none.
+	Logger *slog.Logger
+	// SocketOptions are passed to the broker's sockets after its own.
+	SocketOptions []zmq.Option
+}
+
+// withDefaults returns c with every zero field set, or an error for a
+// setting that cannot work.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Bind) == 0 {
+		c.Bind = []string{DefaultBind}
+	}
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if err := checkName(c.Name); err != nil {
+		return c, fmt.Errorf("broker: Name: %w", err)
+	}
+	if c.Expire == 0 {
+		c.Expire = DefaultExpire
+	}
+	if c.AnnounceInterval <= 0 {
+		c.AnnounceInterval = 20 * time.Second
+		if c.Expire > 0 {
+			c.AnnounceInterval = max(c.Expire/3, time.Millisecond)
+		}
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.QueueSize < 0 {
+		return c, errors.New("broker: QueueSize must not be negative")
+	}
+	if c.MaxMsgSize == 0 {
+		c.MaxMsgSize = DefaultMaxMsgSize
+	}
+	if c.MaxMsgSize < 1024 {
+		return c, fmt.Errorf("broker: MaxMsgSize %d is below the minimum of 1024 bytes", c.MaxMsgSize)
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Rate < 0 {
+		c.Rate = 0 // no limit
+	}
+	if c.Burst <= 0 {
+		c.Burst = max(int(2*c.Rate), 1)
+	}
+	if c.Linger == 0 {
+		c.Linger = DefaultLinger
+	}
+	if c.Linger < 0 {
+		c.Linger = 0
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// socketLimit is the size beyond which the socket drops a peer's
+// connection: twice what the broker handles, so that a message somewhat too
+// large still gets an error reply.
+func (c *Config) socketLimit() int64 { return 2*int64(c.MaxMsgSize) + 4096 }

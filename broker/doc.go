@@ -1,0 +1,128 @@
+// Package broker is a message broker over ROUTER/DEALER: clients register
+// by name and send each other direct messages and broadcasts, list the
+// clients and ping the broker, in JSON messages. It speaks the protocol of
+// the router-dealer pattern (examples/broker) unchanged, so a txZMQ DEALER
+// client written for that protocol works with it as it is; brokers
+// federate into a tree and route messages between their clients as in the
+// multi-hop pattern (examples/multihop). `zmqgo broker` runs one.
+//
+//	b, err := broker.New(broker.Config{Bind: []string{"tcp://127.0.0.1:5555"}})
+//	defer b.Close()
+//
+//	c, err := broker.NewClient("tcp://127.0.0.1:5555", broker.WithHandler(
+//		func(ctx context.Context, m broker.Message) { fmt.Println(m.From, m.Text()) }))
+//	defer c.Close()
+//	c.Register(ctx, "alice")
+//	c.Send(ctx, "bob", "hi Bob")
+//
+// # Protocol
+//
+// Every message is one ZeroMQ frame holding a JSON object, whose "type"
+// says what it is. A client's DEALER sends the frame alone (as txZMQ's
+// ZmqDealerConnection.sendMsg does), so the broker's ROUTER receives
+// [routing id, json] and answers [routing id, json]. A client that puts an
+// empty delimiter frame first (a REQ socket, or a DEALER imitating one)
+// gets its replies with one too. Clients send:
+//
+//	register        {name}
+//	direct_message  {target, content}
+//	broadcast       {content}
+//	list_clients
+//	ping
+//
+// and each request gets one reply, in order:
+//
+//	registration_ack        {status: "success", client_id, message}
+//	delivery_confirmation   {target, status: delivered|forwarded|failed}
+//	broadcast_confirmation  {recipients}
+//	client_list             {clients: [{name, connected_since, last_activity, message_count}], total}
+//	pong                    {timestamp, stats: {received, sent, errors}}
+//	error                   {message, timestamp}
+//
+// What clients send each other arrives unasked:
+//
+//	direct_message  {from, content, timestamp}   (and route_path, if it crossed brokers)
+//	broadcast       {from, content, timestamp}   (likewise)
+//	routing_error   {destination, original_sender, route_path, error,
+//	                failed_destination, failed_route, content, timestamp}
+//
+// content is any JSON value, passed on as it is. Timestamps are seconds
+// since the Unix epoch, as Python's time.time(). Only register, list_clients
+// and ping are allowed before registering. message_count counts a client's
+// messages since it registered, the register included.
+//
+// # Clients that go, names, queues
+//
+// A client whose connection closes is forgotten as soon as the broker
+// sees it close (at once, unless the broker is too busy to take note of
+// connection events; then as for silence); one that sends
+// nothing at all for Config.Expire (a ping is enough) is forgotten then. A
+// forgotten client vanishes from client_list and its name is free again.
+// (A client that chose its own routing id may reconnect under it and
+// carry on; the broker then forgets it only when it expires.)
+//
+// A name belongs to one live client: another client asking for it gets an
+// error; the client that holds it may register again, under the same name
+// or a new one.
+//
+// Each client has a queue of Config.QueueSize messages at the broker (the
+// ROUTER's send high-water mark). The broker never waits for a client:
+// what does not fit is dropped and counted (Stats.Dropped; the sender of a
+// direct message gets the status "failed"), so a client that stops reading
+// loses messages and no one else is held up. A broadcast reaches thousands
+// of clients the same way: queued for each, at once.
+//
+// # Bad input
+//
+// Whatever a client sends harms only itself. A message that is not JSON,
+// not an object, has fields of the wrong type or missing, or an unknown
+// type, is answered with an error and counted in the errors of the stats.
+// A message larger than Config.MaxMsgSize gets an error too; one larger
+// than twice that makes the broker drop the connection without reading
+// it. Each client may send Config.Rate messages a second on average,
+// Config.Burst at once (a token bucket); the messages over the limit are
+// answered with an error and not carried out.
+//
+// # Federation
+//
+// A broker given Config.Upstream connects to those brokers as a DEALER and
+// forms a tree with them: a broker's upstream sees it as a peer of its
+// ROUTER, like a client, that speaks the federation messages (the
+// multi-hop pattern's):
+//
+//	register             {node, routes}: a broker tells its upstream every
+//	                     client name reachable through it (its own clients
+//	                     and those below it); repeated when they change and
+//	                     every Config.AnnounceInterval, in parts
+//	                     (generation, part, parts) if the list is long
+//	message              {destination, original_sender, route_path, content, timestamp}
+//	federated_broadcast  {original_sender, route_path, content, timestamp}
+//	routing_error        {destination, original_sender, route_path, error,
+//	                     failed_destination, failed_route, content, timestamp}
+//
+// Each broker keeps a routing table from the names announced to it to the
+// broker below that announced them. A direct message for a name that is
+// not a client here goes down if the table has it, up otherwise; the
+// sender's confirmation says "forwarded". Every broker on the way appends
+// its name to route_path; the target gets the direct_message with
+// route_path. A broker that can send a message neither down nor up (the
+// root, or a broker whose upstream sent it something it no longer has)
+// sends a routing_error back to the original sender. A broadcast goes to
+// every client of every broker of the tree. Brokers are not rate-limited,
+// and must each have their own Config.Name. With several upstreams the
+// broker announces itself to each and sends up through the first one that
+// is connected.
+//
+// Names are unique per broker and per subtree: a client cannot take a
+// name that a broker below announced. Two clients on unrelated brokers may
+// still take the same name at the same moment; the broker above them then
+// routes it to the one that was announced first.
+//
+// # Operations
+//
+// A Broker logs with log/slog (Config.Logger): its start and stop, brokers
+// joining and leaving, clients whose queue overflows (once per overflow),
+// and, every Config.StatsInterval, its throughput and counts. Close hands
+// on what was received, then gives queued messages up to Config.Linger to
+// be written. All state is in memory.
+package broker

@@ -1,0 +1,782 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// This file is the broker's logic, free of sockets: a state that the
+// broker's loop feeds with messages and events, one at a time, and that
+// sends through a sink. The loop is its only user, so it needs no locks.
+
+// sink is where the state's messages go: to a peer of the ROUTER, or up
+// to an upstream broker.
+type sink interface {
+	// sendPeer queues body for the peer with routing id id, behind an
+	// empty delimiter frame if delim. It never waits: it fails with
+	// errQueueFull if the peer's queue is full, errGone if the peer is
+	// not connected.
+	sendPeer(id []byte, delim bool, body []byte) error
+	// sendUp queues body for upstream i, failing with errQueueFull
+	// rather than waiting.
+	sendUp(i int, body []byte) error
+}
+
+var (
+	errQueueFull = errors.New("queue full")
+	errGone      = errors.New("peer not connected")
+)
+
+type peerKind uint8
+
+const (
+	kindUnknown peerKind = iota // has not registered
+	kindClient                  // registered a name
+	kindBroker                  // a downstream broker: announced its routes
+)
+
+// peer is one routing id of the ROUTER.
+type peer struct {
+	id    []byte
+	kind  peerKind
+	name  string    // client: its name; broker: its node name
+	since time.Time // client: registration; others: first message
+	last  time.Time // last message of any kind
+	count int       // client: messages since it registered (message_count)
+	delim bool      // it sent an empty delimiter frame: replies get one too
+	limit bucket
+
+	drops    uint64 // messages to it dropped at its queue's limit
+	dropping bool   // the last message to it was dropped
+
+	routes     []string // broker: the names routed to it
+	pending    []string // broker: routes of an announcement still arriving in parts
+	pendingGen uint64
+	pendingGot int
+}
+
+// maxRoutes bounds what one downstream broker may announce.
+const maxRoutes = 1 << 20
+
+// announceChunk is the most bytes of names one announcement part carries.
+const announceChunk = 16 << 10
+
+// Stats are a broker's counters since it started, and its current counts.
+type Stats struct {
+	Received    uint64 // messages received, from clients and brokers
+	Sent        uint64 // messages sent
+	Errors      uint64 // error replies, and messages that could not be delivered
+	Dropped     uint64 // messages dropped because the recipient's queue was full
+	RateLimited uint64 // requests refused by the rate limit
+	Expired     uint64 // peers forgotten after Expire of silence
+	Forwarded   uint64 // messages passed to other brokers of the federation
+
+	Clients   int // registered clients
+	Peers     int // routing ids known: clients, brokers and peers yet to register
+	Brokers   int // downstream brokers
+	Routes    int // client names reachable through downstream brokers
+	Upstreams int // upstream connections that are up
+}
+
+type state struct {
+	cfg *Config
+	log *slog.Logger
+	out sink
+	now func() time.Time
+
+	peers  map[string]*peer // by routing id
+	names  map[string]*peer // registered clients by name
+	routes map[string]*peer // names below downstream brokers → the broker
+	ups    []bool           // upstream i is connected
+	gen    uint64           // generation of our announcements
+	stats  Stats
+
+	dirty   bool          // names or routes changed since the last announcement
+	changed chan struct{} // closed and replaced whenever names or routes change
+}
+
+func newState(cfg *Config, out sink, upstreams int) *state {
+	return &state{
+		cfg: cfg, log: cfg.Logger, out: out, now: time.Now,
+		peers:   make(map[string]*peer),
+		names:   make(map[string]*peer),
+		routes:  make(map[string]*peer),
+		ups:     make([]bool, upstreams),
+		changed: make(chan struct{}),
+	}
+}
+
+func (s *state) markChanged() {
+	s.dirty = true
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// handlePeer handles a message from the ROUTER: the frames after the
+// routing id.
+func (s *state) handlePeer(id []byte, frames [][]byte) {
+	if len(frames) == 0 || len(frames) == 1 && len(frames[0]) == 0 {
+		return // a ZMQ_PROBE_ROUTER probe (an empty message): nothing to answer
+	}
+	now := s.now()
+	s.stats.Received++
+	p := s.peers[string(id)]
+	if p == nil {
+		p = &peer{id: []byte(string(id)), since: now}
+		s.peers[string(p.id)] = p
+	}
+	p.last = now
+	if p.kind == kindClient {
+		p.count++
+	}
+	p.delim = len(frames) > 1 && len(frames[0]) == 0
+	body := frames[len(frames)-1]
+	if p.kind != kindBroker && !p.limit.take(s.cfg.Rate, s.cfg.Burst, now) {
+		s.stats.RateLimited++
+		s.fail(p, "rate limit exceeded: at most %g messages a second", s.cfg.Rate)
+		return
+	}
+	size := 0
+	for _, f := range frames {
+		size += len(f)
+	}
+	if size > s.cfg.MaxMsgSize && p.kind != kindBroker { // a forwarded message is a little larger
+		s.fail(p, "message too large: %d bytes, at most %d", size, s.cfg.MaxMsgSize)
+		return
+	}
+	var req request
+	if err := decode(body, &req); err != nil {
+		s.fail(p, "invalid message: %v", err)
+		return
+	}
+	switch req.Type {
+	case TypeRegister:
+		if req.Name == "" && req.Node != "" && p.kind != kindClient {
+			s.brokerRegister(p, body)
+			return
+		}
+		s.register(p, req.Name, now)
+	case TypeDirectMessage:
+		s.direct(p, &req, now)
+	case TypeBroadcast:
+		s.broadcast(p, &req, now)
+	case TypeListClients:
+		s.send(p, clientList{Clients: s.clientInfos(), Total: len(s.names), Type: TypeClientList})
+	case TypePing:
+		s.send(p, pong{Type: TypePong, Timestamp: unix(now),
+			Stats: PongStats{Received: s.stats.Received, Sent: s.stats.Sent, Errors: s.stats.Errors}})
+	case typeMessage, TypeRoutingError, typeFedBroadcast:
+		if p.kind == kindClient {
+			s.fail(p, "unknown message type %q", req.Type)
+			return
+		}
+		var e envelope
+		if err := decode(body, &e); err != nil {
+			s.fail(p, "invalid message: %v", err)
+			return
+		}
+		s.routeIn(&e, p, -1)
+	default:
+		s.fail(p, "unknown message type %q", req.Type)
+	}
+}
+
+// handleUp handles a message from upstream broker i.
+func (s *state) handleUp(i int, frames [][]byte) {
+	s.stats.Received++
+	if len(frames) == 0 {
+		return
+	}
+	body := frames[len(frames)-1]
+	var e envelope
+	if err := decode(body, &e); err != nil {
+		s.stats.Errors++
+		s.log.Warn("broker: bad message from upstream", "upstream", s.cfg.Upstream[i], "err", err)
+		return
+	}
+	switch e.Type {
+	case typeMessage, TypeRoutingError, typeFedBroadcast:
+		s.routeIn(&e, nil, i)
+	case TypeError:
+		// The upstream refused something of ours; it answers errors like
+		// to a client: {message, timestamp}.
+		var r errorReply
+		json.Unmarshal(body, &r)
+		s.stats.Errors++
+		s.log.Warn("broker: upstream reports an error", "upstream", s.cfg.Upstream[i], "message", r.Message)
+	default:
+		s.stats.Errors++
+		s.log.Warn("broker: unexpected message from upstream", "upstream", s.cfg.Upstream[i], "type", e.Type)
+	}
+}
+
+// register handles a client's register{name}.
+func (s *state) register(p *peer, name string, now time.Time) {
+	switch {
+	case p.kind == kindBroker:
+		s.fail(p, "a broker cannot register as a client")
+		return
+	case name == "":
+		s.fail(p, "register needs a name")
+		return
+	}
+	if err := checkName(name); err != nil {
+		s.fail(p, "%v", err)
+		return
+	}
+	if o := s.names[name]; o != nil && o != p {
+		s.fail(p, "name %q is taken", name)
+		return
+	}
+	if s.routes[name] != nil {
+		s.fail(p, "name %q is taken", name)
+		return
+	}
+	if p.kind != kindClient {
+		p.kind, p.since, p.count = kindClient, now, 1
+		s.log.Debug("broker: client registered", "name", name, "id", clientID(p.id))
+	} else if p.name != name {
+		delete(s.names, p.name)
+		s.log.Debug("broker: client renamed", "old", p.name, "name", name, "id", clientID(p.id))
+	}
+	if p.name != name || s.names[name] != p {
+		p.name = name
+		s.names[name] = p
+		s.markChanged()
+	}
+	s.send(p, registrationAck{Type: TypeRegistrationAck, Status: "success", ClientID: clientID(p.id),
+		Message: fmt.Sprintf("Welcome, %s!", name)})
+}
+
+// direct handles direct_message{target, content}.
+func (s *state) direct(p *peer, req *request, now time.Time) {
+	if p.kind != kindClient {
+		s.fail(p, "register first")
+		return
+	}
+	if req.Target == "" || !present(req.Content) {
+		s.fail(p, "direct_message needs target and content")
+		return
+	}
+	status := StatusDelivered
+	if t := s.names[req.Target]; t != nil {
+		if !s.send(t, directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}) {
+			status = StatusFailed
+		}
+	} else {
+		e := &envelope{Type: typeMessage, Destination: req.Target, OriginalSender: p.name,
+			RoutePath: []string{s.cfg.Name}, Content: req.Content, Timestamp: unix(now)}
+		switch err := s.forward(e, nil, -1); {
+		case errors.Is(err, errNoRoute):
+			s.fail(p, "client %q is not registered", req.Target)
+			return
+		case err != nil:
+			status = StatusFailed
+		default:
+			status = StatusForwarded
+		}
+	}
+	s.send(p, deliveryConfirmation{Type: TypeDeliveryConfirmation, Target: req.Target, Status: status})
+}
+
+// broadcast handles broadcast{content}: every other client here gets it,
+// and so does the rest of the federation.
+func (s *state) broadcast(p *peer, req *request, now time.Time) {
+	if p.kind != kindClient {
+		s.fail(p, "register first")
+		return
+	}
+	if !present(req.Content) {
+		s.fail(p, "broadcast needs content")
+		return
+	}
+	ts := unix(now)
+	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
+	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
+		Content: req.Content, Timestamp: ts}, nil, -1)
+	s.send(p, broadcastConfirmation{Type: TypeBroadcastConfirmation, Recipients: n})
+}
+
+// deliverAll sends m to every client but except; it returns how many it
+// reached.
+func (s *state) deliverAll(except *peer, m directMessage) int {
+	if len(s.names) == 0 || len(s.names) == 1 && except != nil && except.kind == kindClient {
+		return 0
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		s.stats.Errors++
+		return 0
+	}
+	n := 0
+	for _, o := range s.names { // deleting the current entry (a client gone) is safe
+		if o != except && s.sendRaw(o, b) {
+			n++
+		}
+	}
+	return n
+}
+
+var errNoRoute = errors.New("no route")
+
+// forward passes a message for a client that is not here on to the broker
+// that has it below, or else upstream. It never sends back where the
+// message came from (fromPeer, or upstream fromUp).
+func (s *state) forward(e *envelope, fromPeer *peer, fromUp int) error {
+	if r := s.routes[e.Destination]; r != nil {
+		if r == fromPeer {
+			return errNoRoute
+		}
+		return s.toBroker(r, e)
+	}
+	if len(s.ups) > 0 && fromUp < 0 {
+		return s.toUpstream(s.primary(), e)
+	}
+	return errNoRoute
+}
+
+// primary is the upstream messages go to: the first one connected, or the
+// first one if none is (its queue holds them until it is).
+func (s *state) primary() int {
+	for i, up := range s.ups {
+		if up {
+			return i
+		}
+	}
+	return 0
+}
+
+// routeIn handles a federation message from a downstream broker (from) or
+// from upstream i.
+func (s *state) routeIn(e *envelope, from *peer, fromUp int) {
+	if len(e.RoutePath) >= maxHops || slices.Contains(e.RoutePath, s.cfg.Name) {
+		s.stats.Errors++
+		s.log.Warn("broker: dropped a message going in circles", "type", e.Type, "route_path", e.RoutePath)
+		return
+	}
+	e.RoutePath = append(e.RoutePath, s.cfg.Name)
+	switch e.Type {
+	case typeMessage:
+		if e.Destination == "" || e.OriginalSender == "" || !present(e.Content) {
+			s.failFrom(from, "message needs destination, original_sender and content")
+			return
+		}
+		s.routeMessage(e, from, fromUp)
+	case TypeRoutingError:
+		if e.Destination == "" {
+			s.failFrom(from, "routing_error needs a destination")
+			return
+		}
+		s.routeError(e, from, fromUp)
+	case typeFedBroadcast:
+		if e.OriginalSender == "" || !present(e.Content) {
+			s.failFrom(from, "federated_broadcast needs original_sender and content")
+			return
+		}
+		s.deliverAll(nil, directMessage{Type: TypeBroadcast, From: e.OriginalSender, Content: e.Content,
+			RoutePath: e.RoutePath, Timestamp: e.Timestamp})
+		s.flood(e, from, fromUp)
+	}
+}
+
+// routeMessage delivers a federated direct message here or passes it on;
+// what cannot go anywhere goes back to its sender as a routing_error.
+func (s *state) routeMessage(e *envelope, from *peer, fromUp int) {
+	if t := s.names[e.Destination]; t != nil {
+		if !s.send(t, directMessage{Type: TypeDirectMessage, From: e.OriginalSender, Content: e.Content,
+			RoutePath: e.RoutePath, Timestamp: e.Timestamp}) {
+			s.bounce(e, fmt.Sprintf("delivery to %s failed", e.Destination))
+		}
+		return
+	}
+	switch err := s.forward(e, from, fromUp); {
+	case errors.Is(err, errNoRoute):
+		s.bounce(e, "no route to "+e.Destination)
+	case err != nil:
+		s.bounce(e, fmt.Sprintf("no way on to %s: %v", e.Destination, err))
+	}
+}
+
+// bounce answers an undeliverable message with a routing_error to its
+// original sender.
+func (s *state) bounce(e *envelope, reason string) {
+	s.stats.Errors++
+	re := &envelope{Type: TypeRoutingError, Destination: e.OriginalSender, OriginalSender: s.cfg.Name,
+		RoutePath: []string{s.cfg.Name}, Error: reason, FailedDestination: e.Destination,
+		FailedRoute: e.RoutePath, Content: e.Content, Timestamp: unix(s.now())}
+	s.routeError(re, nil, -1)
+}
+
+// routeError takes a routing_error to the client it is for. One that
+// cannot get there is dropped: errors about errors are not sent.
+func (s *state) routeError(e *envelope, from *peer, fromUp int) {
+	if t := s.names[e.Destination]; t != nil {
+		if b, err := json.Marshal(e); err == nil {
+			s.sendRaw(t, b)
+		}
+		return
+	}
+	if err := s.forward(e, from, fromUp); err != nil {
+		s.stats.Errors++
+		s.log.Debug("broker: dropped an undeliverable routing error", "destination", e.Destination, "err", err)
+	}
+}
+
+// flood passes a federated broadcast to every neighbouring broker but the
+// one it came from: the downstream brokers, and upstream unless it came
+// from there.
+func (s *state) flood(e *envelope, from *peer, fromUp int) {
+	var b []byte
+	for _, p := range s.peers {
+		if p.kind == kindBroker && p != from {
+			if b == nil {
+				var err error
+				if b, err = json.Marshal(e); err != nil {
+					return
+				}
+			}
+			s.toBrokerRaw(p, b)
+		}
+	}
+	if len(s.ups) > 0 && fromUp < 0 {
+		s.toUpstream(s.primary(), e)
+	}
+}
+
+func (s *state) toBroker(p *peer, e *envelope) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return s.toBrokerRaw(p, b)
+}
+
+func (s *state) toBrokerRaw(p *peer, b []byte) error {
+	if !s.sendRaw(p, b) {
+		return errQueueFull
+	}
+	s.stats.Forwarded++
+	return nil
+}
+
+func (s *state) toUpstream(i int, e *envelope) error {
+	b, err := json.Marshal(e)
+	if err == nil {
+		err = s.out.sendUp(i, b)
+	}
+	if err != nil {
+		s.stats.Errors++
+		if errors.Is(err, errQueueFull) {
+			s.stats.Dropped++
+		}
+		return err
+	}
+	s.stats.Sent++
+	s.stats.Forwarded++
+	return nil
+}
+
+// brokerRegister handles a downstream broker's announcement.
+func (s *state) brokerRegister(p *peer, body []byte) {
+	var e envelope
+	if err := decode(body, &e); err != nil {
+		s.fail(p, "invalid message: %v", err)
+		return
+	}
+	if err := checkName(e.Node); err != nil {
+		s.fail(p, "register: node: %v", err)
+		return
+	}
+	if e.Node == s.cfg.Name {
+		s.fail(p, "register: node %q has this broker's name", e.Node)
+		return
+	}
+	if e.Parts < 0 || e.Parts > maxRoutes || e.Parts > 0 && (e.Part < 1 || e.Part > e.Parts) {
+		s.fail(p, "register: bad part %d of %d", e.Part, e.Parts)
+		return
+	}
+	if p.kind != kindBroker {
+		p.kind, p.name, p.since = kindBroker, e.Node, p.last
+		s.log.Info("broker: downstream broker joined", "node", e.Node, "id", clientID(p.id))
+	}
+	p.name = e.Node
+	if e.Parts <= 1 {
+		s.setRoutes(p, e.Routes)
+		return
+	}
+	if e.Generation != p.pendingGen || e.Part == 1 {
+		p.pending, p.pendingGen, p.pendingGot = nil, e.Generation, 0
+	}
+	if len(p.pending)+len(e.Routes) > maxRoutes {
+		p.pending, p.pendingGot = nil, 0
+		s.fail(p, "register: more than %d routes", maxRoutes)
+		return
+	}
+	p.pending = append(p.pending, e.Routes...)
+	if p.pendingGot++; p.pendingGot == e.Parts {
+		routes := p.pending
+		p.pending, p.pendingGot = nil, 0
+		s.setRoutes(p, routes)
+	}
+}
+
+// setRoutes makes names the routes through downstream broker p. A name of
+// a client here, or routed to another broker already, stays where it is.
+func (s *state) setRoutes(p *peer, names []string) {
+	for _, n := range p.routes {
+		if s.routes[n] == p {
+			delete(s.routes, n)
+		}
+	}
+	kept := make([]string, 0, len(names))
+	for _, n := range names {
+		if n == "" || checkName(n) != nil {
+			continue
+		}
+		if s.names[n] != nil {
+			s.log.Warn("broker: name announced by a downstream broker is a client here", "node", p.name, "name", n)
+			continue
+		}
+		if o := s.routes[n]; o != nil && o != p {
+			s.log.Warn("broker: name announced by two downstream brokers", "node", p.name, "other", o.name, "name", n)
+			continue
+		}
+		s.routes[n] = p
+		kept = append(kept, n)
+	}
+	p.routes = kept
+	s.markChanged()
+}
+
+// announcement returns the messages that tell an upstream broker every
+// name reachable here, split in parts of at most announceChunk bytes.
+func (s *state) announcement() [][]byte {
+	names := make([]string, 0, len(s.names)+len(s.routes))
+	for n := range s.names {
+		names = append(names, n)
+	}
+	for n := range s.routes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var parts [][]string
+	start, size := 0, 0
+	for i, n := range names {
+		l := jsonLen(n) + 1
+		if size+l > announceChunk && i > start {
+			parts = append(parts, names[start:i])
+			start, size = i, 0
+		}
+		size += l
+	}
+	parts = append(parts, names[start:])
+	s.gen++
+	out := make([][]byte, 0, len(parts))
+	for i, p := range parts {
+		e := envelope{Type: TypeRegister, Node: s.cfg.Name, Routes: p}
+		if len(parts) > 1 {
+			e.Generation, e.Part, e.Parts = s.gen, i+1, len(parts)
+		}
+		b, _ := json.Marshal(e)
+		out = append(out, b)
+	}
+	return out
+}
+
+// jsonLen is the length of s as a JSON string, as encoding/json writes it.
+func jsonLen(s string) int {
+	n := 2
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			n += 2
+		case r < ' ' || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029' || r == utf8.RuneError:
+			n += 6
+		default:
+			n += utf8.RuneLen(r)
+		}
+	}
+	return n
+}
+
+// announce sends the announcement to upstream i (-1: to every upstream).
+func (s *state) announce(i int) {
+	if len(s.ups) == 0 {
+		s.dirty = false
+		return
+	}
+	msgs := s.announcement()
+	for u := range s.ups {
+		if i >= 0 && u != i {
+			continue
+		}
+		for _, m := range msgs {
+			if err := s.out.sendUp(u, m); err != nil {
+				s.stats.Errors++
+				s.log.Warn("broker: could not announce upstream", "upstream", s.cfg.Upstream[u], "err", err)
+				break
+			}
+			s.stats.Sent++
+		}
+	}
+	if i < 0 {
+		s.dirty = false
+	}
+}
+
+// upState records whether upstream i is connected; a new connection gets
+// the announcement at once.
+func (s *state) upState(i int, up bool) {
+	s.ups[i] = up
+	if up {
+		s.log.Info("broker: upstream connected", "upstream", s.cfg.Upstream[i])
+		s.announce(i)
+	} else {
+		s.log.Info("broker: upstream disconnected", "upstream", s.cfg.Upstream[i])
+	}
+}
+
+// gone forgets the peer with routing id id, whose connection closed.
+func (s *state) gone(id []byte) {
+	if p := s.peers[string(id)]; p != nil {
+		s.forget(p, "disconnected")
+	}
+}
+
+// sweep forgets the peers silent for longer than Expire.
+func (s *state) sweep() {
+	if s.cfg.Expire <= 0 {
+		return
+	}
+	now := s.now()
+	for _, p := range s.peers {
+		if now.Sub(p.last) > s.cfg.Expire {
+			s.stats.Expired++
+			s.forget(p, "expired")
+		}
+	}
+}
+
+func (s *state) forget(p *peer, why string) {
+	if s.peers[string(p.id)] != p {
+		return
+	}
+	delete(s.peers, string(p.id))
+	switch p.kind {
+	case kindClient:
+		if s.names[p.name] == p {
+			delete(s.names, p.name)
+		}
+		s.log.Debug("broker: client gone", "name", p.name, "id", clientID(p.id), "why", why)
+		s.markChanged()
+	case kindBroker:
+		for _, n := range p.routes {
+			if s.routes[n] == p {
+				delete(s.routes, n)
+			}
+		}
+		s.log.Info("broker: downstream broker gone", "node", p.name, "routes", len(p.routes), "why", why)
+		s.markChanged()
+	}
+}
+
+// send encodes v and sends it to p; it reports whether it could.
+func (s *state) send(p *peer, v any) bool {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.stats.Errors++
+		s.log.Error("broker: cannot encode a reply", "err", err)
+		return false
+	}
+	return s.sendRaw(p, b)
+}
+
+// sendRaw sends b to p, counting what becomes of it. A peer that is no
+// longer connected is forgotten.
+func (s *state) sendRaw(p *peer, b []byte) bool {
+	err := s.out.sendPeer(p.id, p.delim, b)
+	if err == nil {
+		s.stats.Sent++
+		p.dropping = false
+		return true
+	}
+	s.stats.Errors++
+	switch {
+	case errors.Is(err, errQueueFull):
+		s.stats.Dropped++
+		p.drops++
+		if !p.dropping {
+			p.dropping = true
+			s.log.Warn("broker: queue full, dropping messages", "peer", s.describe(p), "dropped_so_far", p.drops)
+		}
+	case errors.Is(err, errGone):
+		s.forget(p, "disconnected")
+	default:
+		s.log.Debug("broker: send failed", "peer", s.describe(p), "err", err)
+	}
+	return false
+}
+
+func (s *state) describe(p *peer) string {
+	if p.name != "" {
+		return p.name
+	}
+	return clientID(p.id)
+}
+
+// fail answers p with an error and counts it.
+func (s *state) fail(p *peer, format string, args ...any) {
+	s.stats.Errors++
+	s.send(p, errorReply{Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
+}
+
+// failFrom answers a malformed federation message: to the downstream broker
+// that sent it, or, from upstream, only in the log.
+func (s *state) failFrom(from *peer, msg string) {
+	if from != nil {
+		s.fail(from, "%s", msg)
+		return
+	}
+	s.stats.Errors++
+	s.log.Warn("broker: bad message from upstream", "err", msg)
+}
+
+// clientInfos lists the clients by name.
+func (s *state) clientInfos() []ClientInfo {
+	list := make([]ClientInfo, 0, len(s.names))
+	for _, c := range s.names {
+		list = append(list, ClientInfo{Name: c.name, ConnectedSince: unix(c.since), LastActivity: unix(c.last), MessageCount: c.count})
+	}
+	slices.SortFunc(list, func(a, b ClientInfo) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return list
+}
+
+// snapshot returns the counters and the current counts.
+func (s *state) snapshot() Stats {
+	st := s.stats
+	st.Clients, st.Peers, st.Routes = len(s.names), len(s.peers), len(s.routes)
+	for _, p := range s.peers {
+		if p.kind == kindBroker {
+			st.Brokers++
+		}
+	}
+	for _, up := range s.ups {
+		if up {
+			st.Upstreams++
+		}
+	}
+	return st
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/zmqgo/zmq"
+	"github.com/zmqgo/zmq/broker"
+	"github.com/zmqgo/zmq/broker/loadtest"
+)
+
+// brokerCommand is `zmqgo broker`: package broker as a program.
+func brokerCommand() *command {
+	return &command{
+		name:    "broker",
+		summary: "run a message broker: named clients, direct messages, broadcasts",
+		help: `Runs the broker of the router-dealer pattern (package broker): clients
+connect with a DEALER socket and send JSON messages, register{name},
+direct_message{target, content}, broadcast{content}, list_clients and
+ping; each gets its reply, and what clients send each other arrives as
+direct_message and broadcast. A txZMQ or pyzmq client written for that
+protocol works unchanged. Binds --bind (default tcp://127.0.0.1:5555);
+every bound endpoint is printed on stderr: "zmqgo: bound ADDR".
+
+Clients silent for --expire are forgotten (a ping keeps one alive), and
+so is a client whose connection closes. Each client has a queue of
+--queue messages; what does not fit is dropped and counted, so a slow
+client holds up no one. Each client may send --rate messages a second
+(--burst at once); requests over --max-msg-size bytes, over the rate, or
+malformed are answered with an error.
+
+Federation: with --upstream ADDR (repeatable) the broker joins the
+broker there as a downstream broker; messages for clients that are not
+here go up or down the tree to them, broadcasts reach every client of
+it. Give each broker of a federation its own --name.
+
+Logs go to stderr (text, or --log-format json): start, stop, brokers
+joining and leaving, clients whose queue overflows, and every
+--stats-interval the throughput and counts. SIGINT or SIGTERM stops the
+broker, giving queued messages up to --linger to be written. State is in
+memory only.`,
+		flags: func(fs *flag.FlagSet) action {
+			c := &brokerCmd{}
+			c.register(fs)
+			return c
+		},
+	}
+}
+
+type brokerCmd struct {
+	bind, upstream listFlag
+	name           string
+	expire         time.Duration
+	statsInterval  time.Duration
+	maxMsgSize     int
+	rate           float64
+	burst          int
+	queue          int
+	linger         time.Duration
+	logFormat      string
+	verbose        bool
+}
+
+func (c *brokerCmd) register(fs *flag.FlagSet) {
+	fs.Var(&c.bind, "bind", "listen on `ADDR` (repeatable; default "+broker.DefaultBind+")")
+	fs.Var(&c.upstream, "upstream", "federate: join the broker at `ADDR` (repeatable)")
+	fs.StringVar(&c.name, "name", "", "the broker's `NAME` in a federation (default: host name and port)")
+	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients silent for `D`; 0: never")
+	fs.DurationVar(&c.statsInterval, "stats-interval", time.Minute, "log throughput and counts every `D`; 0: never")
+	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes; over twice that the\nconnection is dropped")
+	fs.Float64Var(&c.rate, "rate", broker.DefaultRate, "let each client send `N` messages a second on average; 0: no limit")
+	fs.IntVar(&c.burst, "burst", 0, "let each client send `N` messages at once (default twice --rate)")
+	fs.IntVar(&c.queue, "queue", broker.DefaultQueueSize, "queue at most `N` messages per client; drop beyond")
+	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
+	fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: clients registering and going, socket events")
+}
+
+func (c *brokerCmd) validate(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected argument %q", args[0])
+	}
+	for _, ep := range c.bind {
+		if err := checkEndpoint(ep); err != nil {
+			return fmt.Errorf("--bind: %w", err)
+		}
+	}
+	for _, ep := range c.upstream {
+		if err := checkEndpoint(ep); err != nil {
+			return fmt.Errorf("--upstream: %w", err)
+		}
+	}
+	switch {
+	case c.expire < 0:
+		return fmt.Errorf("--expire must not be negative (got %v)", c.expire)
+	case c.statsInterval < 0:
+		return fmt.Errorf("--stats-interval must not be negative (got %v)", c.statsInterval)
+	case c.maxMsgSize < 1024:
+		return fmt.Errorf("--max-msg-size must be at least 1024 (got %d)", c.maxMsgSize)
+	case c.rate < 0:
+		return fmt.Errorf("--rate must not be negative (got %v)", c.rate)
+	case c.burst < 0:
+		return fmt.Errorf("--burst must not be negative (got %d)", c.burst)
+	case c.queue < 1:
+		return fmt.Errorf("--queue must be at least 1 (got %d)", c.queue)
+	case c.logFormat != "text" && c.logFormat != "json":
+		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
+	}
+	return nil
+}
+
+func (c *brokerCmd) config(e *env) broker.Config {
+	level := slog.LevelInfo
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	var h slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	if c.logFormat == "json" {
+		h = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	}
+	cfg := broker.Config{
+		Bind: c.bind, Upstream: c.upstream, Name: c.name,
+		Expire: c.expire, StatsInterval: c.statsInterval,
+		MaxMsgSize: c.maxMsgSize, Rate: c.rate, Burst: c.burst, QueueSize: c.queue,
+		Linger: c.linger, Logger: slog.New(h),
+	}
+	if c.expire == 0 {
+		cfg.Expire = -1
+	}
+	if c.rate == 0 {
+		cfg.Rate = -1
+	}
+	if c.linger == 0 {
+		cfg.Linger = -1
+	}
+	return cfg
+}
+
+func (c *brokerCmd) run(ctx context.Context, e *env) error {
+	b, err := broker.New(c.config(e))
+	if err != nil {
+		if errors.Is(err, zmq.ErrInvalidEndpoint) || errors.Is(err, zmq.ErrUnsupportedTransport) {
+			return &usageError{cmd: "broker", err: err}
+		}
+		return err
+	}
+	for _, a := range b.Addrs() {
+		e.warnf("bound %s", a)
+	}
+	<-ctx.Done()
+	return b.Close()
+}
+
+// brokerLoadCommand is `zmqgo broker-load`: package broker/loadtest.
+func brokerLoadCommand() *command {
+	return &command{
+		name:    "broker-load",
+		summary: "measure a message broker: throughput, latency, a broadcast to many",
+		help: `Connects --clients clients to a broker, each sending --messages direct
+messages of --size bytes to the next (with up to --window in flight), and
+prints the throughput and the delivery latency (from the send to the
+recipient, p50, p99, max). Then connects --broadcast clients, one of them
+broadcasts, and prints how long it took to reach them all. Without
+--connect it measures a broker of its own, in-process, without rate limit;
+a broker given with --connect needs a --rate high enough for the test.`,
+		flags: func(fs *flag.FlagSet) action {
+			c := &brokerLoadCmd{}
+			fs.StringVar(&c.cfg.Addr, "connect", "", "measure the broker at `ADDR` (default: an in-process one)")
+			fs.IntVar(&c.cfg.Clients, "clients", 50, "`N` clients sending direct messages; 0: none")
+			fs.IntVar(&c.cfg.Messages, "messages", 2000, "`N` direct messages per client")
+			fs.IntVar(&c.cfg.Size, "size", 100, "`N` bytes of content per message")
+			fs.IntVar(&c.cfg.Window, "window", 16, "`N` requests in flight per client")
+			fs.IntVar(&c.cfg.Broadcast, "broadcast", 1000, "`N` clients for the broadcast test; 0: none")
+			fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "fail after `D`")
+			return c
+		},
+	}
+}
+
+type brokerLoadCmd struct {
+	cfg     loadtest.Config
+	timeout time.Duration
+}
+
+func (c *brokerLoadCmd) validate(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected argument %q", args[0])
+	}
+	if c.cfg.Addr != "" {
+		if err := checkEndpoint(c.cfg.Addr); err != nil {
+			return fmt.Errorf("--connect: %w", err)
+		}
+	}
+	switch {
+	case c.cfg.Clients < 0 || c.cfg.Messages < 1 || c.cfg.Size < 1 || c.cfg.Window < 1:
+		return errors.New("--clients must not be negative; --messages, --size and --window must be at least 1")
+	case c.cfg.Broadcast < 0 || c.cfg.Broadcast == 1:
+		return errors.New("--broadcast must be 0 or at least 2")
+	case c.timeout <= 0:
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func (c *brokerLoadCmd) run(ctx context.Context, e *env) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	r, err := loadtest.Run(ctx, c.cfg)
+	fmt.Fprint(e.stdout, r)
+	return err
+}
