@@ -444,38 +444,53 @@ func (fw *frameWriter) flush() error {
 // writeLoop drains the pipe's queue onto the connection until it is told to
 // quit or a write fails.
 func (c *conn) writeLoop() {
+	q := c.p.out
 	fw := newFrameWriter(c.nc)
-	c.p.out.drain(c.quit, c.s.wake, func(msgs []Msg, ctl [][]byte) bool {
-		err := c.writeBatch(fw, msgs, ctl)
-		if err != nil {
-			c.s.opts.logger.Debug("zmq: write failed", "endpoint", c.p.endpoint, "peer", c.nc.RemoteAddr().String(), "err", err)
-			c.close()
-			return false
+	batch := make([]Msg, 0, 256)
+	for {
+		select {
+		case <-q.notify:
+		case <-c.quit:
+			return
 		}
-		return true
-	})
-}
-
-// writeBatch encodes commands and messages and writes them with as few
-// system calls as the buffer allows.
-func (c *conn) writeBatch(fw *frameWriter, msgs []Msg, ctl [][]byte) error {
-	for _, b := range ctl {
-		if err := c.writeCtl(fw, b); err != nil { // encrypts under CURVE
-			return err
+		for {
+			msgs, ctl, wasFull := q.take(batch[:0], cap(batch), maxBatchBytes)
+			if len(msgs) == 0 && len(ctl) == 0 {
+				break
+			}
+			if wasFull {
+				c.s.wake()
+			}
+			var err error
+			for _, b := range ctl {
+				if err = c.writeCtl(fw, b); err != nil { // encrypts under CURVE
+					break
+				}
+			}
+			for i := 0; err == nil && i < len(msgs); i++ {
+				fr := msgs[i].Frames
+				for j, f := range fr {
+					var flags byte
+					if j < len(fr)-1 {
+						flags = zmtp.FlagMore
+					}
+					if err = c.writeFrame(fw, flags, f); err != nil { // encrypts under CURVE
+						break
+					}
+				}
+			}
+			if err == nil {
+				err = fw.flush()
+			}
+			clear(msgs)
+			if err != nil {
+				c.s.opts.logger.Debug("zmq: write failed", "endpoint", c.p.endpoint, "peer", c.nc.RemoteAddr().String(), "err", err)
+				c.close()
+				return
+			}
+			q.flushed()
 		}
 	}
-	for _, m := range msgs {
-		for j, f := range m.Frames {
-			var flags byte
-			if j < len(m.Frames)-1 {
-				flags = zmtp.FlagMore
-			}
-			if err := c.writeFrame(fw, flags, f); err != nil { // encrypts under CURVE
-				return err
-			}
-		}
-	}
-	return fw.flush()
 }
 
 // isDisconnect reports the ordinary ways a peer goes away, which are not

@@ -129,49 +129,63 @@ func (s *Socket) serveInproc(b *inprocBinding, d *dialer) {
 
 // moveLoop hands what c's pipe has queued to the peer connection's socket.
 func (c *conn) moveLoop(to *conn) {
-	c.p.out.drain(c.quit, c.s.wake, func(msgs []Msg, ctl [][]byte) bool {
-		for _, b := range ctl {
-			if !c.moveCtl(to, b) {
-				return false
+	q := c.p.out
+	batch := make([]Msg, 0, 256)
+	for {
+		select {
+		case <-q.notify:
+		case <-c.quit:
+			return
+		}
+		for {
+			msgs, ctl, wasFull := q.take(batch[:0], cap(batch), maxBatchBytes)
+			if len(msgs) == 0 && len(ctl) == 0 {
+				break
 			}
-		}
-		for _, m := range msgs {
-			if to.s.typ == Router {
-				f := make([][]byte, 1+len(m.Frames))
-				f[0] = to.p.id
-				copy(f[1:], m.Frames)
-				m.Frames = f
+			if wasFull {
+				c.s.wake()
 			}
-			if !to.s.deliver(to, m) {
-				return false
+			for _, b := range ctl {
+				// Control frames are encoded ZMTP commands; only
+				// subscriptions mean anything between two local sockets.
+				flags, body, _, err := zmtp.ParseFrame(b, 0)
+				if err != nil {
+					continue
+				}
+				if flags&zmtp.FlagCommand == 0 {
+					// A probe (ZMQ_PROBE_ROUTER): an empty message.
+					m := Msg{Frames: [][]byte{{}}}
+					if to.s.typ == Router {
+						m.Frames = [][]byte{to.p.id, {}}
+					}
+					if !to.s.deliver(to, m) {
+						return
+					}
+					continue
+				}
+				if name, data, err := zmtp.ParseCommand(body); err == nil {
+					switch string(name) {
+					case zmtp.CmdSubscribe:
+						to.s.peerSubscribe(to.p, data, true)
+					case zmtp.CmdCancel:
+						to.s.peerSubscribe(to.p, data, false)
+					}
+				}
 			}
-		}
-		return true
-	})
-}
-
-// moveCtl applies a control frame (an encoded ZMTP command) to the peer:
-// only subscriptions and probes mean anything between two local sockets.
-func (c *conn) moveCtl(to *conn, b []byte) bool {
-	flags, body, _, err := zmtp.ParseFrame(b, 0)
-	if err != nil {
-		return true
-	}
-	if flags&zmtp.FlagCommand == 0 {
-		// A probe (ZMQ_PROBE_ROUTER): an empty message.
-		m := Msg{Frames: [][]byte{{}}}
-		if to.s.typ == Router {
-			m.Frames = [][]byte{to.p.id, {}}
-		}
-		return to.s.deliver(to, m)
-	}
-	if name, data, err := zmtp.ParseCommand(body); err == nil {
-		switch string(name) {
-		case zmtp.CmdSubscribe:
-			to.s.peerSubscribe(to.p, data, true)
-		case zmtp.CmdCancel:
-			to.s.peerSubscribe(to.p, data, false)
+			for i, m := range msgs {
+				if to.s.typ == Router {
+					f := make([][]byte, 1+len(m.Frames))
+					f[0] = to.p.id
+					copy(f[1:], m.Frames)
+					m.Frames = f
+				}
+				if !to.s.deliver(to, m) {
+					clear(msgs[i:])
+					return
+				}
+			}
+			clear(msgs)
+			q.flushed()
 		}
 	}
-	return true
 }

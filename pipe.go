@@ -120,36 +120,6 @@ func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte,
 	return dst, ctl, wasFull
 }
 
-// drain hands the queue's contents, a batch at a time, to handle until quit
-// closes or handle reports failure. wake is called when a full queue gets
-// room, so blocked senders go on. It is the body of every consumer of a
-// pipe: the tcp/ipc writer and the inproc mover.
-func (q *outQueue) drain(quit <-chan struct{}, wake func(), handle func(msgs []Msg, ctl [][]byte) bool) {
-	batch := make([]Msg, 0, 256)
-	for {
-		select {
-		case <-q.notify:
-		case <-quit:
-			return
-		}
-		for {
-			msgs, ctl, wasFull := q.take(batch[:0], cap(batch), maxBatchBytes)
-			if len(msgs) == 0 && len(ctl) == 0 {
-				break
-			}
-			if wasFull {
-				wake()
-			}
-			ok := handle(msgs, ctl)
-			clear(msgs)
-			if !ok {
-				return
-			}
-			q.flushed()
-		}
-	}
-}
-
 // flushed tells the queue that what was taken is on the wire; if nothing is
 // left, whoever lingers in Close is told.
 func (q *outQueue) flushed() {
