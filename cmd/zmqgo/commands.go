@@ -59,6 +59,7 @@ var commands = []*command{
 	keygenCommand(), // keygen.go
 	proxyCommand(),  // proxy.go
 	brokerCommand(), brokerLoadCommand(),
+	benchCommand(), // bench.go
 }
 
 const (
