@@ -153,8 +153,8 @@ Subcommands:
 
 const usageFooter = `
 Endpoints:
-	Each subcommand needs at least one --bind ADDR or --connect ADDR; both
-	repeat. ADDR is tcp://HOST:PORT or ipc://PATH. A tcp bind may use * for
+	The socket subcommands (pub ... pair) need at least one --bind ADDR
+	or --connect ADDR; both repeat. ADDR is tcp://HOST:PORT or ipc://PATH. A tcp bind may use * for
 	the host (every IPv4 interface) and 0 or * for the port (any free one);
 	ipc://* binds a fresh temporary path. Each bound endpoint is printed on
 	stderr: "zmqgo: bound tcp://127.0.0.1:40123".
