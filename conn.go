@@ -360,10 +360,11 @@ func (c *conn) command(body []byte) error {
 // system call; bodies of big frames go out from the caller's memory via
 // writev instead of being copied.
 type frameWriter struct {
-	w    io.Writer
-	buf  []byte
-	iov  net.Buffers
-	mark int
+	w       io.Writer
+	buf     []byte
+	iov     net.Buffers
+	pending net.Buffers // what flush hands to WriteTo
+	mark    int
 }
 
 const (
@@ -432,8 +433,11 @@ func (fw *frameWriter) flush() error {
 		if len(fw.buf) > fw.mark {
 			fw.iov = append(fw.iov, fw.buf[fw.mark:])
 		}
-		iov := fw.iov
-		_, err = iov.WriteTo(fw.w)
+		// WriteTo consumes its receiver; a field of fw (already on the heap)
+		// takes it, where a local copy would escape, one allocation a flush.
+		fw.pending = fw.iov
+		_, err = fw.pending.WriteTo(fw.w)
+		fw.pending = nil
 		clear(fw.iov[:cap(fw.iov)])
 		fw.iov = fw.iov[:0]
 	}
