@@ -2,6 +2,7 @@ package zmq
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -42,7 +43,7 @@ func (t EventType) String() string {
 	if n, ok := eventNames[t]; ok {
 		return n
 	}
-	return "EventType(" + itoa(int(t)) + ")"
+	return "EventType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Event is something that happened to one of a socket's endpoints or

@@ -1,6 +1,11 @@
 package zmq
 
-import "github.com/zmqgo/zmq/internal/zmtp"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/zmqgo/zmq/internal/zmtp"
+)
 
 // Type is a socket type.
 type Type int
@@ -29,7 +34,7 @@ var typeNames = [...]string{
 // String returns the ZMTP name of the type ("PUB", "DEALER", ...).
 func (t Type) String() string {
 	if t < 0 || int(t) >= len(typeNames) {
-		return "Type(" + itoa(int(t)) + ")"
+		return "Type(" + strconv.Itoa(int(t)) + ")"
 	}
 	return typeNames[t]
 }
@@ -37,7 +42,7 @@ func (t Type) String() string {
 // ParseType returns the Type whose ZMTP name is s (case-insensitive).
 func ParseType(s string) (Type, bool) {
 	for i, n := range typeNames {
-		if equalFold(n, s) {
+		if strings.EqualFold(n, s) {
 			return Type(i), true
 		}
 	}
@@ -45,44 +50,3 @@ func ParseType(s string) (Type, bool) {
 }
 
 func (t Type) valid() bool { return t >= 0 && int(t) < len(typeNames) }
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	if neg {
-		n--
-		b[n] = '-'
-	}
-	return string(b[n:])
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if 'a' <= ca && ca <= 'z' {
-			ca -= 'a' - 'A'
-		}
-		if 'a' <= cb && cb <= 'z' {
-			cb -= 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
-}
