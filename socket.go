@@ -16,7 +16,7 @@ import (
 )
 
 // Lock order: Socket.stateMu → Socket.mu → outQueue.mu;
-// Socket.mu → Socket.wmu; Socket.mu → Socket.subMu.
+// Socket.mu → Socket.wmu (wake under mu); Socket.mu → Socket.subMu.
 // Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) is
 // taken before any of them.
 
@@ -35,8 +35,11 @@ type Socket struct {
 	dialers   map[string]*dialer
 	lastEP    string
 
-	wmu    sync.Mutex
-	waitCh chan struct{} // closed when a full queue drains or a pipe attaches
+	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
+	wmu     sync.Mutex
+	wgen    uint64          // bumped by every wake
+	waiting []chan struct{} // one per blocked sender, signalled by wake
+	spareCh []chan struct{} // their channels, kept for the next wait
 
 	subMu       sync.RWMutex
 	subs        map[string]int // SUB/XSUB: our own subscriptions, counted
@@ -711,21 +714,22 @@ func (s *Socket) killed() bool {
 // wake releases senders blocked on full queues or missing peers.
 func (s *Socket) wake() {
 	s.wmu.Lock()
-	if s.waitCh != nil {
-		close(s.waitCh)
-		s.waitCh = nil
+	s.wgen++
+	for _, c := range s.waiting {
+		signal(c)
 	}
+	clear(s.waiting)
+	s.waiting = s.waiting[:0]
 	s.wmu.Unlock()
 }
 
-func (s *Socket) waitChan() <-chan struct{} {
+// sendTicket is taken before a send attempt, so that a wake between a
+// failed attempt and block is not lost.
+func (s *Socket) sendTicket() uint64 {
 	s.wmu.Lock()
-	if s.waitCh == nil {
-		s.waitCh = make(chan struct{})
-	}
-	c := s.waitCh
+	t := s.wgen
 	s.wmu.Unlock()
-	return c
+	return t
 }
 
 func (s *Socket) isClosed() bool {
@@ -737,16 +741,44 @@ func (s *Socket) isClosed() bool {
 	}
 }
 
-// block waits for wake, ctx or Close.
-func (s *Socket) block(ctx context.Context, wait <-chan struct{}) error {
-	select {
-	case <-wait:
+// block waits for a wake after ticket t, ctx or Close. Each blocked sender
+// waits on a one-slot channel of its own, reused from wait to wait: a
+// channel closed per wake cost an allocation every time a sender met a full
+// queue, which at 64 KiB was every few messages.
+func (s *Socket) block(ctx context.Context, t uint64) error {
+	s.wmu.Lock()
+	if s.wgen != t {
+		s.wmu.Unlock()
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.done:
-		return ErrClosed
 	}
+	var c chan struct{}
+	if n := len(s.spareCh); n > 0 {
+		c = s.spareCh[n-1]
+		s.spareCh = s.spareCh[:n-1]
+	} else {
+		c = make(chan struct{}, 1)
+	}
+	s.waiting = append(s.waiting, c)
+	s.wmu.Unlock()
+	var err error
+	select {
+	case <-c:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-s.done:
+		err = ErrClosed
+	}
+	s.wmu.Lock()
+	if i := slices.Index(s.waiting, c); i >= 0 { // gave up before a wake
+		s.waiting = slices.Delete(s.waiting, i, i+1)
+	}
+	select { // a wake may have come with ctx or Close
+	case <-c:
+	default:
+	}
+	s.spareCh = append(s.spareCh, c)
+	s.wmu.Unlock()
+	return err
 }
 
 // deliver hands a received message to Recv. It reports false if the
@@ -959,9 +991,7 @@ func (s *Socket) sendRR(ctx context.Context, m Msg) error {
 
 func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
 	for {
-		// Take the wait channel before trying, so a wake between a failed try
-		// and the wait is not lost.
-		wait := s.waitChan()
+		t := s.sendTicket()
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -978,7 +1008,7 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
 			}
 		}
 		s.mu.Unlock()
-		if err := s.block(ctx, wait); err != nil {
+		if err := s.block(ctx, t); err != nil {
 			return nil, err
 		}
 	}
@@ -987,9 +1017,9 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
 func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 	topic := m.Frames[0]
 	for {
-		var wait <-chan struct{}
+		var t uint64
 		if s.opts.xpubNoDrop {
-			wait = s.waitChan()
+			t = s.sendTicket()
 		}
 		s.mu.Lock()
 		if s.closed {
@@ -1017,7 +1047,7 @@ func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 			return nil
 		}
 		s.mu.Unlock()
-		if err := s.block(ctx, wait); err != nil {
+		if err := s.block(ctx, t); err != nil {
 			return err
 		}
 	}
@@ -1048,7 +1078,7 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	id := m.Frames[0]
 	body := Msg{Frames: m.Frames[1:]}
 	for {
-		wait := s.waitChan()
+		t := s.sendTicket()
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -1067,7 +1097,7 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 		if ok || !s.opts.routerMandatory {
 			return nil
 		}
-		if err := s.block(ctx, wait); err != nil {
+		if err := s.block(ctx, t); err != nil {
 			return err
 		}
 	}
