@@ -110,6 +110,7 @@ type secOptions struct {
 	secretKey CurveSecretKey
 	zapDomain string
 	zap       ZAPHandler // WithZAPHandler
+	errorText bool       // WithZAPErrorText
 }
 
 func (o *secOptions) mechanism() string {
@@ -194,6 +195,22 @@ func WithZAPDomain(domain string) Option {
 	}
 }
 
+// WithZAPErrorText makes a server tell refused clients why: the ERROR
+// command carries the ZAP status code and text ("400 unknown user") instead
+// of the bare code. A zmqgo client reports both (AuthError.Status and
+// AuthError.Text, EventHandshakeFailedAuth). Leave it off when libzmq
+// clients connect: libzmq reports an ERROR as an authentication failure
+// (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH with the code) only when its reason is a
+// bare code; for any other reason its monitor shows just the disconnection
+// (libzmq 4.3.4, tested). Without the option, as with libzmq, the text stays
+// on the server: its log and the *AuthError of its EventHandshakeFailedAuth.
+func WithZAPErrorText() Option {
+	return func(o *options) error {
+		o.sec.errorText = true
+		return nil
+	}
+}
+
 // WithZAPHandler gives the socket its own ZAP handler, used instead of the
 // process-wide one (SetZAPHandler, or a socket bound at
 // inproc://zeromq.zap.01). libzmq has no such option; it is handy for tests
@@ -218,8 +235,9 @@ type AuthError struct {
 	// the server's ERROR reason, which libzmq and zmqgo servers set to the
 	// code; 0 if the reason is not a code.
 	Status int
-	// Text is the handler's status text (server side), or the reason of the
-	// ERROR the server sent (client side).
+	// Text is the handler's status text (server side). On a client it is
+	// the reason of the server's ERROR: the status text if the server sent
+	// one (WithZAPErrorText), else the bare code, as libzmq sends it.
 	Text string
 	// Remote is true on the client: the server refused us.
 	Remote bool
@@ -229,6 +247,9 @@ type AuthError struct {
 
 func (e *AuthError) Error() string {
 	if e.Remote {
+		if e.Status != 0 && e.Text != strconv.Itoa(e.Status) {
+			return fmt.Sprintf("%v: server sent ERROR %d %q", ErrAuthFailed, e.Status, e.Text)
+		}
 		return fmt.Sprintf("%v: server sent ERROR %q", ErrAuthFailed, e.Text)
 	}
 	s := fmt.Sprintf("%v: ZAP status %d", ErrAuthFailed, e.Status)
@@ -280,7 +301,11 @@ func (s *Socket) runMechanism(nc net.Conn, fr *zmtp.Reader, mech zmtp.Mechanism)
 		if a, ok := mech.(zmtp.Authenticating); ok {
 			if name, cred, pending := a.AuthPending(); pending {
 				verdict = s.zapAsk(nc, name, cred)
-				out, done, err = a.Authenticated(out, verdict.status)
+				reason := "" // the bare status code
+				if s.opts.sec.errorText && verdict.text != "" {
+					reason = verdict.status + " " + verdict.text
+				}
+				out, done, err = a.Authenticated(out, verdict.status, reason)
 				if err != nil {
 					if len(out) > 0 {
 						nc.Write(out) // ERROR; the connection closes anyway
@@ -312,17 +337,31 @@ func (s *Socket) runMechanism(nc net.Conn, fr *zmtp.Reader, mech zmtp.Mechanism)
 				// NULL with ZAP sends one too); under PLAIN and CURVE any
 				// ERROR is.
 				reason := peerReason(err, body)
-				st, _ := strconv.Atoi(reason)
-				if len(reason) != 3 || st < 300 || st > 599 {
-					st = 0
-				}
+				st, text := splitStatus(reason)
 				if st != 0 || s.opts.sec.mech != "" {
-					return nil, &AuthError{Status: st, Text: reason, Remote: true}
+					return nil, &AuthError{Status: st, Text: text, Remote: true}
 				}
 			}
 			return nil, err
 		}
 	}
+}
+
+// splitStatus reads an ERROR reason that starts with a ZAP status code:
+// the bare code (libzmq) or the code, a space and the status text (a zmqgo
+// server with WithZAPErrorText). Any other reason gives 0 and the reason.
+func splitStatus(reason string) (status int, text string) {
+	if len(reason) < 3 || len(reason) > 3 && reason[3] != ' ' {
+		return 0, reason
+	}
+	st, err := strconv.Atoi(reason[:3])
+	if err != nil || st < 300 || st > 599 {
+		return 0, reason
+	}
+	if len(reason) == 3 {
+		return st, reason
+	}
+	return st, reason[4:]
 }
 
 // peerReason is the reason of the ERROR command that made a mechanism fail.

@@ -820,3 +820,47 @@ func TestCurveServerNonces(t *testing.T) {
 		}
 	}
 }
+
+// TestZAPErrorText: with WithZAPErrorText the refused client learns the
+// handler's status text as well as the code, under every mechanism that
+// asks ZAP; without it the ERROR carries the bare code (libzmq's form).
+func TestZAPErrorText(t *testing.T) {
+	k := testKeys(t)
+	pub, sec, _ := zmq.NewCurveKeypair()
+	deny := zmq.ZAPHandlerFunc(func(_ context.Context, r *zmq.ZAPRequest) zmq.ZAPReply {
+		return zmq.ZAPReply{StatusCode: zmq.ZAPStatusDenied, StatusText: "no entry for " + r.Mechanism}
+	})
+	cases := []struct {
+		name     string
+		srv, cli []zmq.Option
+		want     string
+	}{
+		{"PLAIN", []zmq.Option{zmq.WithPlainServer()}, []zmq.Option{zmq.WithPlainClient("u", "p")}, "no entry for PLAIN"},
+		{"CURVE", []zmq.Option{zmq.WithCurveServer(k.serverSec)}, []zmq.Option{zmq.WithCurveClient(k.serverPub, pub, sec)}, "no entry for CURVE"},
+		{"NULL", []zmq.Option{zmq.WithZAPDomain("d")}, nil, "no entry for NULL"},
+	}
+	for _, c := range cases {
+		for _, withText := range []bool{true, false} {
+			name := c.name + "/code"
+			srvOpts := append([]zmq.Option{zmq.WithZAPHandler(deny)}, c.srv...)
+			want := "400"
+			if withText {
+				name = c.name + "/text"
+				srvOpts = append(srvOpts, zmq.WithZAPErrorText())
+				want = c.want
+			}
+			t.Run(name, func(t *testing.T) {
+				srv := secSock(t, zmq.Pull, srvOpts...)
+				ep := secBind(t, srv)
+				cli := secSock(t, zmq.Push, c.cli...)
+				ev := secMonitor(t, cli)
+				secConnect(t, cli, ep)
+				e := secWaitEvent(t, ev, zmq.EventHandshakeFailedAuth)
+				var ae *zmq.AuthError
+				if !errors.As(e.Err, &ae) || ae.Status != 400 || !ae.Remote || ae.Text != want {
+					t.Errorf("client event error %v (%#v), want status 400 text %q", e.Err, ae, want)
+				}
+			})
+		}
+	}
+}

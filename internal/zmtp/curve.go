@@ -481,7 +481,7 @@ func (m *CurveServer) AuthPending() (string, [][]byte, bool) {
 	return MechCurve, [][]byte{append([]byte(nil), m.clientKey[:]...)}, true
 }
 
-func (m *CurveServer) Authenticated(dst []byte, status string) ([]byte, bool, error) {
+func (m *CurveServer) Authenticated(dst []byte, status, reason string) ([]byte, bool, error) {
 	if m.state != curveWaitAuth {
 		return dst, false, fmt.Errorf("zmtp: CURVE: no authentication pending")
 	}
@@ -490,7 +490,7 @@ func (m *CurveServer) Authenticated(dst []byte, status string) ([]byte, bool, er
 		if !validStatus(status) {
 			return dst, false, fmt.Errorf("zmtp: invalid ZAP status %q", status)
 		}
-		return appendStatusError(dst, status)
+		return appendStatusError(dst, status, reason)
 	}
 	return m.ready(dst)
 }

@@ -175,7 +175,7 @@ func (m *PlainServer) AuthPending() (string, [][]byte, bool) {
 	return MechPlain, [][]byte{m.user, m.pass}, true
 }
 
-func (m *PlainServer) Authenticated(dst []byte, status string) ([]byte, bool, error) {
+func (m *PlainServer) Authenticated(dst []byte, status, reason string) ([]byte, bool, error) {
 	if m.state != plainWaitAuth {
 		return dst, false, fmt.Errorf("zmtp: PLAIN: no authentication pending")
 	}
@@ -189,7 +189,10 @@ func (m *PlainServer) Authenticated(dst []byte, status string) ([]byte, bool, er
 		if status == StatusTemporary {
 			return dst, false, err
 		}
-		return AppendPlainError(dst, status), false, err
+		if reason == "" {
+			reason = status
+		}
+		return AppendPlainError(dst, reason), false, err
 	}
 	m.state = plainWaitInitiate
 	return AppendCommandFrame(dst, CmdWelcome, nil), false, nil

@@ -69,9 +69,9 @@ type Authenticating interface {
 	// Authenticated resumes the handshake with a ZAP status code. For "200"
 	// it returns the next command to send. For "300" it returns no output and
 	// an *AuthRejectedError (close quietly); for "400" and "500" it returns an
-	// ERROR command carrying the status code, as libzmq does, and an
-	// *AuthRejectedError.
-	Authenticated(dst []byte, status string) (out []byte, done bool, err error)
+	// ERROR command and an *AuthRejectedError. The ERROR's reason is reason,
+	// or the bare status code if reason is empty, as libzmq sends it.
+	Authenticated(dst []byte, status, reason string) (out []byte, done bool, err error)
 }
 
 // MessageCodec is implemented by mechanisms that protect the data phase
@@ -115,12 +115,15 @@ func peerError(data []byte) error {
 
 // appendStatusError appends the ERROR command a server sends for a ZAP
 // rejection, and the matching error. 300 sends nothing (close quietly).
-func appendStatusError(dst []byte, status string) ([]byte, bool, error) {
+func appendStatusError(dst []byte, status, reason string) ([]byte, bool, error) {
 	err := &AuthRejectedError{Status: status}
 	if status == StatusTemporary {
 		return dst, false, err
 	}
-	return AppendError(dst, status), false, err
+	if reason == "" {
+		reason = status
+	}
+	return AppendError(dst, reason), false, err
 }
 
 // validStatus reports whether s is one of the four ZAP status codes.
@@ -156,7 +159,7 @@ func (m *NullAuth) AuthPending() (string, [][]byte, bool) {
 	return MechNull, nil, m.state == 1
 }
 
-func (m *NullAuth) Authenticated(dst []byte, status string) ([]byte, bool, error) {
+func (m *NullAuth) Authenticated(dst []byte, status, reason string) ([]byte, bool, error) {
 	if m.state != 1 {
 		return dst, false, fmt.Errorf("zmtp: NULL: no authentication pending")
 	}
@@ -165,7 +168,7 @@ func (m *NullAuth) Authenticated(dst []byte, status string) ([]byte, bool, error
 		if !validStatus(status) {
 			return dst, false, fmt.Errorf("zmtp: invalid ZAP status %q", status)
 		}
-		return appendStatusError(dst, status)
+		return appendStatusError(dst, status, reason)
 	}
 	m.state = 2
 	out, err := m.Null.Start(dst)

@@ -71,7 +71,7 @@ func FuzzCurveServer(f *testing.F) {
 		if _, _, ok := s.AuthPending(); !ok {
 			t.Fatal("INITIATE accepted without a pending verdict")
 		}
-		if _, done, err = s.Authenticated(nil, StatusOK); err != nil || !done {
+		if _, done, err = s.Authenticated(nil, StatusOK, ""); err != nil || !done {
 			t.Fatalf("Authenticated: done %v, %v", done, err)
 		}
 		_, plain, err := s.OpenMessage(bytes.Clone(message))
@@ -148,7 +148,7 @@ func FuzzPlain(f *testing.F) {
 			if !ok || len(cred) != 2 {
 				t.Fatal("HELLO accepted without a pending verdict")
 			}
-			if _, _, err := s.Authenticated(nil, StatusOK); err != nil {
+			if _, _, err := s.Authenticated(nil, StatusOK, ""); err != nil {
 				t.Fatal(err)
 			}
 			if _, done, err := s.Next(nil, initiate); err != nil {

@@ -115,7 +115,7 @@ func curveHandshake(tb testing.TB, c *CurveClient, s *CurveServer, status string
 	if !ok || mech != MechCurve || len(cred) != 1 || !bytes.Equal(cred[0], c.PublicKey[:]) {
 		tb.Fatalf("AuthPending = %q, %x, %v; want CURVE and the client key", mech, cred, ok)
 	}
-	out, done, err = s.Authenticated(nil, status)
+	out, done, err = s.Authenticated(nil, status, "")
 	if err != nil {
 		if len(out) > 0 {
 			_, cerr := cNext(tb, c, out)
@@ -545,7 +545,7 @@ func TestCurveUnexpectedCommands(t *testing.T) {
 	if _, _, err := s.Next(nil, nil); !errors.Is(err, ErrMalformedCommand) {
 		t.Errorf("empty command: %v", err)
 	}
-	if _, _, err := s.Authenticated(nil, StatusOK); err == nil {
+	if _, _, err := s.Authenticated(nil, StatusOK, ""); err == nil {
 		t.Error("Authenticated with nothing pending: no error")
 	}
 }
@@ -573,7 +573,7 @@ func TestPlainHandshake(t *testing.T) {
 	if !ok || mech != MechPlain || len(cred) != 2 || string(cred[0]) != "admin" || string(cred[1]) != "secret" {
 		t.Fatalf("AuthPending = %q %q %v", mech, cred, ok)
 	}
-	out, done, err = s.Authenticated(nil, StatusOK)
+	out, done, err = s.Authenticated(nil, StatusOK, "")
 	if err != nil || done || !bytes.Equal(out, []byte("\x04\x08\x07WELCOME")) {
 		t.Fatalf("WELCOME = %q %v %v", out, done, err)
 	}
@@ -602,7 +602,7 @@ func TestPlainRejections(t *testing.T) {
 		s.Start(nil)
 		out, _ := c.Start(nil)
 		s.Next(nil, oneCommand(t, out))
-		out, done, err := s.Authenticated(nil, st)
+		out, done, err := s.Authenticated(nil, st, "")
 		if err == nil || done {
 			t.Fatalf("%s: %v %v", st, done, err)
 		}
