@@ -125,7 +125,7 @@ func boxSeal(dst []byte, head byte, body []byte, n uint64, key *boxKey) []byte {
 		at := len(dst)
 		dst = append(dst, rest...) // grows dst; the stream overwrites it in place
 		ctr[8] = 1
-		salsa.XORKeyStream(dst[at:], dst[at:], &ctr, (*[32]byte)(key))
+		salsaXORKeyStream(dst[at:], dst[at:], &ctr, (*[32]byte)(key))
 	}
 	var tag [poly1305.TagSize]byte
 	poly1305.Sum(&tag, dst[ct:], (*[32]byte)(blk[:32]))
@@ -152,7 +152,7 @@ func boxOpen(sealed []byte, n uint64, key *boxKey) ([]byte, bool) {
 	}
 	if rest := ct[len(first):]; len(rest) > 0 {
 		ctr[8] = 1
-		salsa.XORKeyStream(rest, rest, &ctr, (*[32]byte)(key))
+		salsaXORKeyStream(rest, rest, &ctr, (*[32]byte)(key))
 	}
 	clear(blk[:])
 	return ct, true
