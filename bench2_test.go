@@ -218,6 +218,7 @@ func benchRecvPath(b *testing.B, t zmq.Type, size int) {
 		if len(m.Frames[0]) != size {
 			b.Fatalf("got %d bytes", len(m.Frames[0]))
 		}
+		m.Release()
 	}
 	c.stop()
 }

@@ -270,12 +270,22 @@ func (c *conn) readLoop() error {
 		sl    slab
 		cur   [][]byte
 		total int64
+		rx    []*rxBuf // pooled buffers of the message being read
 	)
+	c.fr.Alloc = func(n int) []byte {
+		h := getRxBuf(n)
+		if h == nil {
+			return make([]byte, n)
+		}
+		rx = append(rx, h)
+		return h.b
+	}
 	prefix := 0
 	if s.typ == Router {
 		prefix = 1
 	}
 	for {
+		mark := len(rx)
 		flags, body, owned, err := c.fr.ReadFrame()
 		if err != nil {
 			return err
@@ -293,6 +303,7 @@ func (c *conn) readLoop() error {
 			if err := c.command(body); err != nil {
 				return err
 			}
+			rx = rx[:mark] // a command's buffer is not the message's
 			continue
 		}
 		total += int64(len(body))
@@ -313,7 +324,11 @@ func (c *conn) readLoop() error {
 		copy(frames[prefix:], cur)
 		clear(cur)
 		cur, total = cur[:0], 0
-		if !s.deliver(c, Msg{Frames: frames, meta: c.meta}) {
+		m := Msg{Frames: frames, meta: c.meta}
+		m.rx, m.rxGen = chainRx(rx)
+		clear(rx)
+		rx = rx[:0]
+		if !s.deliver(c, m) {
 			return nil
 		}
 	}

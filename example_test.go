@@ -131,3 +131,35 @@ func Example_pubSub() {
 	}
 	// Output: weather.paris	sunny
 }
+
+// A receiver of large messages that is done with each one before the next
+// hands its buffers back with Release: later receives refill them instead of
+// allocating (and faulting in, and collecting) a fresh buffer per message.
+func ExampleMsg_Release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	pull, _ := zmq.NewSocket(zmq.Pull)
+	defer pull.Close()
+	if err := pull.Bind("tcp://127.0.0.1:0"); err != nil {
+		panic(err)
+	}
+	push, _ := zmq.NewSocket(zmq.Push, zmq.WithLinger(time.Second))
+	defer push.Close()
+	push.Connect(pull.LastEndpoint())
+	for range 3 {
+		push.Send(ctx, zmq.NewMsg(make([]byte, 64<<10)))
+	}
+
+	total := 0
+	for range 3 {
+		m, err := pull.Recv(ctx)
+		if err != nil {
+			panic(err)
+		}
+		total += len(m.Frames[0]) // use the message ...
+		m.Release()               // ... then let its buffer serve the next one
+	}
+	fmt.Println(total)
+	// Output: 196608
+}

@@ -1189,7 +1189,7 @@ func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
 		s.stateMu.Lock()
 		s.reqPending, s.reqPipe = false, nil
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[1:], meta: m.meta}, nil
+		return Msg{Frames: m.Frames[1:], meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
 	}
 }
 
@@ -1218,6 +1218,6 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 		s.stateMu.Lock()
 		s.repPipe, s.repEnv, s.repPending = p, m.Frames[:i+1], true
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[i+1:], meta: m.meta}, nil
+		return Msg{Frames: m.Frames[i+1:], meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
 	}
 }

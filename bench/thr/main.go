@@ -36,6 +36,7 @@ func main() {
 			if len(m.Frames[0]) != size {
 				check(fmt.Errorf("got %d bytes, want %d", len(m.Frames[0]), size))
 			}
+			m.Release() // its buffer serves a later receive
 		}
 		el := time.Since(start).Seconds()
 		fmt.Printf("RESULT %.0f msgs/s %.1f MB/s\n", float64(count-1)/el, float64(count-1)*float64(size)/el/1e6)

@@ -500,6 +500,7 @@ func (r *benchRun) receiver(ctx context.Context, s *zmq.Socket, out io.Writer, c
 		if len(f) != c.size {
 			return fmt.Errorf("got a %d-byte message, want --size %d", len(f), c.size)
 		}
+		m.Release() // its buffer serves a later receive
 		if n == 0 {
 			t0 = time.Now()
 		}

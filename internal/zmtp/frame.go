@@ -104,6 +104,9 @@ type Reader struct {
 	end   int
 	// Max bounds a single frame's body; 0 means unlimited.
 	Max int64
+	// Alloc, if set, supplies the buffer for a body bigger than the read
+	// buffer and at most 1 MiB (cap >= n), so the caller can recycle them.
+	Alloc func(n int) []byte
 }
 
 // DefaultReadBuffer is the Reader's buffer size.
@@ -199,7 +202,12 @@ func (fr *Reader) readLarge(size int64) ([]byte, error) {
 	if c > step {
 		c = step
 	}
-	body := make([]byte, 0, c)
+	var body []byte
+	if fr.Alloc != nil && size <= step {
+		body = fr.Alloc(int(size))[:0:size]
+	} else {
+		body = make([]byte, 0, c)
+	}
 	body = append(body, fr.buf[fr.start:fr.end]...)
 	fr.start, fr.end = 0, 0
 	empty := 0

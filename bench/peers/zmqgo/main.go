@@ -83,6 +83,7 @@ func recvSide(a proto.Args, ready func(string), subscribed func()) {
 				proto.Throughput(n, time.Since(t0), a.Size, proto.Sent(f))
 				return
 			}
+			m.Release() // its buffer serves a later receive
 		}
 	case "reqrep":
 		s, err := zmq.NewSocket(zmq.Rep, zmq.WithRecvHWM(a.HWM), zmq.WithSendHWM(a.HWM), zmq.WithLinger(time.Second))

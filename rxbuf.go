@@ -1,0 +1,73 @@
+package zmq
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+)
+
+// Receive buffers for large frames, recycled through Msg.Release. A buffer
+// is handed out with a generation number that the message keeps; Release
+// returns it only if the number still matches, so a stale copy of an old
+// message cannot release a buffer that already holds a newer one.
+type rxBuf struct {
+	b       []byte
+	gen     atomic.Uint64
+	next    *rxBuf // the message's next pooled frame, with its generation
+	nextGen uint64
+}
+
+const (
+	rxMinShift = 15 // 32 KiB: smaller frames are carved from the reader's slabs
+	rxClasses  = 6  // 32 KiB .. 1 MiB, powers of two
+)
+
+var rxPools [rxClasses]sync.Pool
+
+// rxClass is the pool for a body of n bytes, or -1.
+func rxClass(n int) int {
+	if n <= 0 || n > 1<<(rxMinShift+rxClasses-1) {
+		return -1
+	}
+	c := bits.Len(uint(n-1)) - rxMinShift
+	return max(c, 0)
+}
+
+// getRxBuf returns a buffer of at least n bytes, or nil if n has no pool.
+func getRxBuf(n int) *rxBuf {
+	c := rxClass(n)
+	if c < 0 {
+		return nil
+	}
+	h, _ := rxPools[c].Get().(*rxBuf)
+	if h == nil {
+		h = &rxBuf{b: make([]byte, 1<<(rxMinShift+c))}
+	}
+	h.gen.Add(1)
+	h.next, h.nextGen = nil, 0
+	return h
+}
+
+func (h *rxBuf) release(gen uint64) {
+	for h != nil {
+		if !h.gen.CompareAndSwap(gen, gen+1) {
+			return
+		}
+		next, nextGen := h.next, h.nextGen
+		h.next = nil
+		rxPools[rxClass(len(h.b))].Put(h)
+		h, gen = next, nextGen
+	}
+}
+
+// chainRx links a message's pooled buffers for Msg.Release and returns the
+// head and its generation.
+func chainRx(hs []*rxBuf) (*rxBuf, uint64) {
+	if len(hs) == 0 {
+		return nil, 0
+	}
+	for i := len(hs) - 2; i >= 0; i-- {
+		hs[i].next, hs[i].nextGen = hs[i+1], hs[i+1].gen.Load()
+	}
+	return hs[0], hs[0].gen.Load()
+}
