@@ -501,6 +501,9 @@ func (c *conn) writeLoop() {
 			if err == nil {
 				err = fw.flush()
 			}
+			for i := range msgs {
+				msgs[i].sendUnref() // on the wire (or never will be): AllocMsg buffers go back
+			}
 			clear(msgs)
 			if err != nil {
 				c.s.opts.logger.Debug("zmq: write failed", "endpoint", c.p.endpoint, "peer", c.nc.RemoteAddr().String(), "err", err)

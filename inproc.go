@@ -173,6 +173,9 @@ func (c *conn) moveLoop(to *conn) {
 				}
 			}
 			for i, m := range msgs {
+				// The peer gets the frames themselves; an AllocMsg buffer
+				// leaves the pool for good (the garbage collector takes it).
+				m.rx, m.rxGen = nil, 0
 				if to.s.typ == Router {
 					f := make([][]byte, 1+len(m.Frames))
 					f[0] = to.p.id

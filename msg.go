@@ -19,8 +19,12 @@ type Msg struct {
 // once nothing refers to m's frames any more, since their bytes will be
 // overwritten. Calling it is optional (unreleased buffers are garbage
 // collected as usual); calling it twice, on a copy of m, or on a message
-// that was not received is harmless.
+// that was not received is harmless. (AllocMsg messages go back by
+// themselves once sent; Release ignores them.)
 func (m Msg) Release() {
+	if m.rx != nil && m.rx.auto.Load() {
+		return
+	}
 	m.rx.release(m.rxGen)
 }
 

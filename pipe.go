@@ -40,13 +40,18 @@ func signal(c chan struct{}) {
 // push appends m unless the queue is at its limit.
 func (q *outQueue) push(m Msg) bool {
 	q.mu.Lock()
+	m.sendRef()
 	if q.conflate && q.n > 0 {
-		q.ring[(q.head+q.n-1)%len(q.ring)] = m
+		i := (q.head + q.n - 1) % len(q.ring)
+		old := q.ring[i]
+		q.ring[i] = m
 		q.mu.Unlock()
+		old.sendUnref()
 		return true
 	}
 	if q.limit > 0 && q.n >= q.limit && !q.conflate {
 		q.mu.Unlock()
+		m.sendAbandon()
 		return false
 	}
 	if q.n == len(q.ring) {

@@ -15,6 +15,13 @@ type rxBuf struct {
 	gen     atomic.Uint64
 	next    *rxBuf // the message's next pooled frame, with its generation
 	nextGen uint64
+
+	// AllocMsg buffers go back to the pool by themselves once sent: refs
+	// counts the queues holding the message, plus one while Send routes it.
+	auto   atomic.Bool
+	refs   atomic.Int32
+	frames [1][]byte // the AllocMsg message's frame list: no allocation per message
+
 }
 
 const (
@@ -45,7 +52,50 @@ func getRxBuf(n int) *rxBuf {
 	}
 	h.gen.Add(1)
 	h.next, h.nextGen = nil, 0
+	h.auto.Store(false)
 	return h
+}
+
+// AllocMsg returns a one-frame message of n bytes (contents undefined) for
+// the application to fill and send. For 32 KiB to 1 MiB the frame comes
+// from the pool that received messages use, and goes back to it by itself
+// once Send has written it to every peer it went to (or dropped it), so a
+// sender of large messages makes no garbage: its memory stays near what its
+// queues hold. Send such a message once: after a successful Send its frame
+// may already hold another message (if Send fails, the message is still
+// yours to send again). Over inproc the frame passes to the receiver and
+// leaves the pool.
+func AllocMsg(n int) Msg {
+	h := getRxBuf(n)
+	if h == nil {
+		return Msg{Frames: [][]byte{make([]byte, n)}}
+	}
+	h.refs.Store(0)
+	h.auto.Store(true)
+	h.frames[0] = h.b[:n:n]
+	return Msg{Frames: h.frames[:], rx: h, rxGen: h.gen.Load()}
+}
+
+// sendRef and sendUnref track an AllocMsg message through the queues; the
+// last unref after a successful send returns the buffer.
+func (m *Msg) sendRef() {
+	if h := m.rx; h != nil && h.auto.Load() && h.gen.Load() == m.rxGen {
+		h.refs.Add(1)
+	}
+}
+
+func (m *Msg) sendUnref() {
+	if h := m.rx; h != nil && h.auto.Load() && h.gen.Load() == m.rxGen && h.refs.Add(-1) == 0 {
+		h.release(m.rxGen)
+	}
+}
+
+// sendAbandon drops Send's own reference after a failed send without
+// returning the buffer: the caller still owns the message.
+func (m *Msg) sendAbandon() {
+	if h := m.rx; h != nil && h.auto.Load() && h.gen.Load() == m.rxGen {
+		h.refs.Add(-1)
+	}
 }
 
 func (h *rxBuf) release(gen uint64) {

@@ -965,6 +965,19 @@ func (s *Socket) send(ctx context.Context, m Msg) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
+	// An AllocMsg buffer must not go back to the pool while Send still
+	// routes it, nor after a failed Send (the caller keeps the message).
+	m.sendRef()
+	err := s.route(ctx, m)
+	if err != nil {
+		m.sendAbandon()
+	} else {
+		m.sendUnref()
+	}
+	return err
+}
+
+func (s *Socket) route(ctx context.Context, m Msg) error {
 	switch s.typ {
 	case Push, Dealer, Pair:
 		return s.sendRR(ctx, m)
@@ -1076,7 +1089,7 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 		return fmt.Errorf("%w: ROUTER needs a routing id frame and a body", ErrEmptyMsg)
 	}
 	id := m.Frames[0]
-	body := Msg{Frames: m.Frames[1:]}
+	body := Msg{Frames: m.Frames[1:], rx: m.rx, rxGen: m.rxGen}
 	for {
 		t := s.sendTicket()
 		s.mu.Lock()

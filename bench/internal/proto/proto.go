@@ -14,7 +14,8 @@
 // PATTERN is pushpull, pubsub or reqrep. SECONDS is how long the sender
 // sends (or the requester asks). HWM is both the send and the receive
 // high-water mark. Keys: fresh=1 makes the sender allocate (and fill) a new
-// buffer per message instead of sending one buffer again and again;
+// buffer per message instead of sending one buffer again and again; alloc=1
+// (zmqgo) takes each message's buffer from zmq.AllocMsg, which recycles it;
 // delay_us=N makes the receiver sleep N µs after each message (slow
 // consumer); nodrop=1 makes a publisher wait at the high-water mark instead
 // of dropping (ZMQ_XPUB_NODROP, which libzmq and zmqgo allow on PUB; zmq4
@@ -65,6 +66,7 @@ type Args struct {
 	Duration                time.Duration
 	HWM                     int
 	Fresh                   bool          // fresh=1
+	Alloc                   bool          // alloc=1
 	NoDrop                  bool          // nodrop=1
 	Delay                   time.Duration // delay_us=N
 	Extra                   map[string]string
@@ -120,6 +122,8 @@ func ParseArgs(args []string) (Args, error) {
 		switch k {
 		case "fresh":
 			a.Fresh = v == "1"
+		case "alloc":
+			a.Alloc = v == "1"
 		case "nodrop":
 			a.NoDrop = v == "1"
 		case "delay_us":

@@ -187,6 +187,10 @@ func sendData(s *zmq.Socket, a proto.Args) uint64 {
 			if a.Fresh {
 				msg = zmq.NewMsg(proto.Data(a.Size))
 			}
+			if a.Alloc {
+				msg = zmq.AllocMsg(a.Size)
+				clear(msg.Frames[0]) // a data message, written like a fresh one
+			}
 			check("send", s.Send(ctx, msg))
 		}
 		n += proto.CheckEvery
