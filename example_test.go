@@ -163,3 +163,32 @@ func ExampleMsg_Release() {
 	fmt.Println(total)
 	// Output: 196608
 }
+
+// A sender of large messages can take their buffers from zmqgo: each goes
+// back to a pool once written, so the sender makes no garbage and its memory
+// stays near what its queue holds (HWM × size).
+func ExampleAllocMsg() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	pull, _ := zmq.NewSocket(zmq.Pull)
+	defer pull.Close()
+	if err := pull.Bind("tcp://127.0.0.1:0"); err != nil {
+		panic(err)
+	}
+	push, _ := zmq.NewSocket(zmq.Push, zmq.WithLinger(time.Second))
+	defer push.Close()
+	push.Connect(pull.LastEndpoint())
+
+	m := zmq.AllocMsg(64 << 10)
+	copy(m.Frames[0], "payload")
+	push.Send(ctx, m) // m is the socket's now: do not touch or resend it
+
+	r, err := pull.Recv(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(r.Frames[0]), string(r.Frames[0][:7]))
+	r.Release()
+	// Output: 65536 payload
+}
