@@ -3,6 +3,7 @@ package zmq
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 )
 
 // outQueue holds one peer's outgoing messages, bounded by the send
@@ -175,6 +176,7 @@ type pipe struct {
 
 	subMu sync.Mutex
 	subs  map[string]int // PUB/XPUB: the peer's subscriptions, counted
+	all   atomic.Bool    // subs has the empty prefix: matches skips the lock
 }
 
 func newPipe(endpoint string, limit int, persistent bool) *pipe {
@@ -189,6 +191,9 @@ func (p *pipe) subscribe(topic []byte) bool {
 		p.subs = make(map[string]int)
 	}
 	p.subs[string(topic)]++
+	if len(topic) == 0 {
+		p.all.Store(true)
+	}
 	return p.subs[string(topic)] == 1
 }
 
@@ -202,6 +207,9 @@ func (p *pipe) unsubscribe(topic []byte) bool {
 	}
 	if n <= 1 {
 		delete(p.subs, string(topic))
+		if len(topic) == 0 {
+			p.all.Store(false)
+		}
 		return true
 	}
 	p.subs[string(topic)] = n - 1
@@ -210,6 +218,9 @@ func (p *pipe) unsubscribe(topic []byte) bool {
 
 // matches reports whether the peer subscribed to a prefix of topic.
 func (p *pipe) matches(topic []byte) bool {
+	if p.all.Load() {
+		return true
+	}
 	p.subMu.Lock()
 	defer p.subMu.Unlock()
 	if len(p.subs) == 0 {
@@ -232,5 +243,6 @@ func (p *pipe) clearSubs() map[string]int {
 	defer p.subMu.Unlock()
 	s := p.subs
 	p.subs = nil
+	p.all.Store(false)
 	return s
 }

@@ -1003,8 +1003,8 @@ func (s *Socket) sendRR(ctx context.Context, m Msg) error {
 }
 
 func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
+	var w waitTicket
 	for {
-		t := s.sendTicket()
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -1021,35 +1021,41 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
 			}
 		}
 		s.mu.Unlock()
-		if err := s.block(ctx, t); err != nil {
+		if err := w.wait(ctx, s); err != nil {
 			return nil, err
 		}
 	}
 }
 
+// waitTicket makes a sender that found no room try once more after taking
+// a wake ticket before it blocks, so a wake in between is never lost, while
+// the common case (room at once) takes no ticket and no extra lock.
+type waitTicket struct {
+	t    uint64
+	have bool
+}
+
+// wait is called after a failed try: the first time it takes a ticket and
+// returns at once (try again); then it blocks until a wake after the ticket.
+func (w *waitTicket) wait(ctx context.Context, s *Socket) error {
+	if !w.have {
+		w.t, w.have = s.sendTicket(), true
+		return nil
+	}
+	w.have = false
+	return s.block(ctx, w.t)
+}
+
 func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 	topic := m.Frames[0]
+	var w waitTicket
 	for {
-		var t uint64
-		if s.opts.xpubNoDrop {
-			t = s.sendTicket()
-		}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			return ErrClosed
 		}
-		full := false
-		if s.opts.xpubNoDrop {
-			// All or none: wait until every matching subscriber has room.
-			for _, p := range s.pipes {
-				if p.conn != nil && p.matches(topic) && p.out.full() {
-					full = true
-					break
-				}
-			}
-		}
-		if !full {
+		if !s.opts.xpubNoDrop {
 			for _, p := range s.pipes {
 				// A subscriber at its high-water mark loses the message (RFC 29).
 				if p.conn != nil && p.matches(topic) {
@@ -1059,8 +1065,37 @@ func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 			s.mu.Unlock()
 			return nil
 		}
+		// All or none: wait until every matching subscriber has room. No
+		// other sender runs meanwhile (s.mu) and writers only make room, so
+		// room seen here is still there for the push.
+		var buf [8]*pipe
+		match := buf[:0]
+		full := false
+		for _, p := range s.pipes {
+			if p.conn != nil && p.matches(topic) {
+				match = append(match, p)
+			}
+		}
+		if len(match) == 1 {
+			full = !match[0].out.push(m) // one subscriber: one lock
+		} else {
+			for _, p := range match {
+				if p.out.full() {
+					full = true
+					break
+				}
+			}
+			if !full {
+				for _, p := range match {
+					p.out.push(m)
+				}
+			}
+		}
 		s.mu.Unlock()
-		if err := s.block(ctx, t); err != nil {
+		if !full {
+			return nil
+		}
+		if err := w.wait(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -1090,8 +1125,8 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	}
 	id := m.Frames[0]
 	body := Msg{Frames: m.Frames[1:], rx: m.rx, rxGen: m.rxGen}
+	var w waitTicket
 	for {
-		t := s.sendTicket()
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -1110,7 +1145,7 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 		if ok || !s.opts.routerMandatory {
 			return nil
 		}
-		if err := s.block(ctx, t); err != nil {
+		if err := w.wait(ctx, s); err != nil {
 			return err
 		}
 	}
