@@ -22,9 +22,13 @@ type conn struct {
 	fr      *zmtp.Reader
 	quit    chan struct{} // closed when the connection is being torn down
 	once    sync.Once
-	closeFn func()   // inproc: ends the link (both sides share quit)
-	sec     *secConn // CURVE: data-phase encryption (security.go); nil otherwise
-	meta    *msgMeta // what received messages tell about the peer (security.go)
+	closeFn func()          // inproc: ends the link (both sides share quit)
+	sec     *secConn        // CURVE: data-phase encryption (security.go); nil otherwise
+	rd      readState       // the message being read; see readMessage
+	fw      *frameWriter    // owned by whoever holds the pipe queue's busy flag
+	rc      syscall.RawConn // REQ/REP: non-blocking writes from the sender; nil: writer goroutine only
+	bt      *baton          // REQ/REP over tcp and ipc: receivers may read themselves (direct.go)
+	meta    *msgMeta        // what received messages tell about the peer (security.go)
 
 	// Heartbeats: any frame received counts as life.
 	wg     *sync.WaitGroup // the connection's goroutines
@@ -262,73 +266,101 @@ func (sl *slab) frameSlice(n int) [][]byte {
 	return sl.frames[k : k+n : k+n]
 }
 
-// readLoop reads frames until the connection fails. It answers PINGs,
-// applies subscriptions and hands whole messages to the socket.
-func (c *conn) readLoop() error {
-	s, p := c.s, c.p
-	var (
-		sl    slab
-		cur   [][]byte
-		total int64
-		rx    []*rxBuf // pooled buffers of the message being read
-	)
-	c.fr.Alloc = func(n int) []byte {
-		h := getRxBuf(n)
-		if h == nil {
-			return make([]byte, n)
+// readState is the message being assembled, kept in the conn because
+// whoever holds the read baton (direct.go) reads: the readLoop goroutine
+// or, for REQ and REP, a receiver itself.
+type readState struct {
+	sl    slab
+	cur   [][]byte
+	total int64
+	rx    []*rxBuf // pooled buffers of the message being read
+}
+
+// readMessage reads frames until a whole message is in, answering PINGs and
+// applying subscriptions on the way. After a read error it may be called
+// again and goes on where it stopped (a deadline interrupts it; see direct.go).
+func (c *conn) readMessage() (Msg, error) {
+	s, st := c.s, &c.rd
+	if c.fr.Alloc == nil {
+		c.fr.Alloc = func(n int) []byte {
+			h := getRxBuf(n)
+			if h == nil {
+				return make([]byte, n)
+			}
+			st.rx = append(st.rx, h)
+			return h.b
 		}
-		rx = append(rx, h)
-		return h.b
-	}
-	prefix := 0
-	if s.typ == Router {
-		prefix = 1
 	}
 	for {
-		mark := len(rx)
+		mark := len(st.rx)
 		flags, body, owned, err := c.fr.ReadFrame()
 		if err != nil {
-			return err
+			return Msg{}, err
 		}
 		c.rx.Add(1)
 		if c.sec != nil { // CURVE: every frame is a MESSAGE (security.go)
 			if flags, body, err = c.openFrame(flags, body); err != nil {
-				return err
+				return Msg{}, err
 			}
 		}
 		if flags&zmtp.FlagCommand != 0 {
-			if len(cur) > 0 {
-				return fmt.Errorf("%w: command inside a multipart message", ErrProtocol)
+			if len(st.cur) > 0 {
+				return Msg{}, fmt.Errorf("%w: command inside a multipart message", ErrProtocol)
 			}
 			if err := c.command(body); err != nil {
-				return err
+				return Msg{}, err
 			}
-			rx = rx[:mark] // a command's buffer is not the message's
+			st.rx = st.rx[:mark] // a command's buffer is not the message's
 			continue
 		}
-		total += int64(len(body))
-		if max := s.opts.maxMsgSize; max > 0 && total > max {
-			return fmt.Errorf("%w: message over %d bytes", ErrMsgTooLarge, max)
+		st.total += int64(len(body))
+		if max := s.opts.maxMsgSize; max > 0 && st.total > max {
+			return Msg{}, fmt.Errorf("%w: message over %d bytes", ErrMsgTooLarge, max)
 		}
 		if !owned {
-			body = sl.copyBytes(body)
+			body = st.sl.copyBytes(body)
 		}
-		cur = append(cur, body)
+		st.cur = append(st.cur, body)
 		if flags&zmtp.FlagMore != 0 {
 			continue
 		}
-		frames := sl.frameSlice(prefix + len(cur))
-		if prefix == 1 {
-			frames[0] = p.id
+		prefix := 0
+		if s.typ == Router {
+			prefix = 1
 		}
-		copy(frames[prefix:], cur)
-		clear(cur)
-		cur, total = cur[:0], 0
+		frames := st.sl.frameSlice(prefix + len(st.cur))
+		if prefix == 1 {
+			frames[0] = c.p.id
+		}
+		copy(frames[prefix:], st.cur)
+		clear(st.cur)
+		st.cur, st.total = st.cur[:0], 0
 		m := Msg{Frames: frames, meta: c.meta}
-		m.rx, m.rxGen = chainRx(rx)
-		clear(rx)
-		rx = rx[:0]
-		if !s.deliver(c, m) {
+		m.rx, m.rxGen = chainRx(st.rx)
+		clear(st.rx)
+		st.rx = st.rx[:0]
+		return m, nil
+	}
+}
+
+// readLoop reads messages and hands them to the socket until the
+// connection fails; with a read baton (direct.go) it reads only while it
+// holds it.
+func (c *conn) readLoop() error {
+	for {
+		if c.bt != nil {
+			if err := c.bt.acquireLoop(c); err != nil {
+				return err
+			}
+		}
+		m, err := c.readMessage()
+		if err != nil {
+			if c.bt != nil && c.bt.loopInterrupted(err) {
+				continue
+			}
+			return err
+		}
+		if !c.s.deliver(c, m) {
 			return nil
 		}
 	}
@@ -464,7 +496,7 @@ func (fw *frameWriter) flush() error {
 // quit or a write fails.
 func (c *conn) writeLoop() {
 	q := c.p.out
-	fw := newFrameWriter(c.nc)
+	fw := c.fw
 	batch := make([]Msg, 0, 256)
 	for {
 		select {
@@ -473,8 +505,8 @@ func (c *conn) writeLoop() {
 			return
 		}
 		for {
-			msgs, ctl, wasFull := q.take(batch[:0], cap(batch), maxBatchBytes)
-			if len(msgs) == 0 && len(ctl) == 0 {
+			msgs, ctl, wasFull, carry := q.take(batch[:0], cap(batch), maxBatchBytes)
+			if len(msgs) == 0 && len(ctl) == 0 && !carry {
 				break
 			}
 			if wasFull {
@@ -513,6 +545,60 @@ func (c *conn) writeLoop() {
 			q.flushed()
 		}
 	}
+}
+
+// inlineMax bounds the messages a sender writes itself: small enough that
+// every frame lands in the frameWriter's buffer (no writev, no flush midway).
+const inlineMax = writeBuffer / 2
+
+// inlineOK reports whether m may be written inline on c.
+func (c *conn) inlineOK(m Msg) bool {
+	if c == nil || c.rc == nil {
+		return false
+	}
+	total := 0
+	for _, f := range m.Frames {
+		if len(f) >= bigFrame {
+			return false
+		}
+		total += len(f) + zmtp.MaxHeaderSize + zmtp.CurveMessageOverhead
+	}
+	return total <= inlineMax
+}
+
+// writeInline writes m from the sender's goroutine, which claimed the idle
+// wire (outQueue.pushInline) with epoch: handing it to the writer goroutine
+// would wake a second thread, which on small VMs costs as much as the rest
+// of a REQ/REP round trip. It never waits for the peer: one non-blocking
+// write, and what the socket buffer does not take stays in the frameWriter
+// for the writer goroutine, which sends it before anything else.
+func (c *conn) writeInline(m Msg, epoch uint64) {
+	q, fw := c.p.out, c.fw
+	var err error
+	for j, f := range m.Frames {
+		var flags byte
+		if j < len(m.Frames)-1 {
+			flags = zmtp.FlagMore
+		}
+		if err = c.writeFrame(fw, flags, f); err != nil { // encrypts under CURVE
+			break
+		}
+	}
+	n := 0
+	if err == nil {
+		n, err = tryWrite(c.rc, fw.buf)
+	}
+	if err != nil {
+		// The connection is broken; like a message the writer had taken, m is lost.
+		fw.buf = fw.buf[:0]
+		q.release(epoch, false)
+		c.s.opts.logger.Debug("zmq: write failed", "endpoint", c.p.endpoint, "peer", c.nc.RemoteAddr().String(), "err", err)
+		c.close()
+		return
+	}
+	rest := copy(fw.buf, fw.buf[n:])
+	fw.buf = fw.buf[:rest]
+	q.release(epoch, rest > 0)
 }
 
 // isDisconnect reports the ordinary ways a peer goes away, which are not

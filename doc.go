@@ -20,4 +20,15 @@
 // Ownership: Send takes ownership of the message's frames until the message
 // is on the wire; do not modify them after Send. Frames returned by Recv
 // belong to the caller.
+//
+// Buffers: large frames (32 KiB to 1 MiB) can be recycled instead of
+// collected. A receiver done with a message calls Msg.Release; a sender
+// takes its buffer from AllocMsg, which goes back to the pool once written.
+// Both are optional.
+//
+// Latency: REQ and REP sockets with one peer over tcp or ipc read and write
+// that connection from the goroutine calling Recv and Send when they can,
+// sparing the hand-off to the connection's own goroutines (a thread wake-up
+// each); the connection's goroutines take over whenever the application is
+// away, so heartbeats and disconnects are handled as always.
 package zmq

@@ -138,7 +138,7 @@ func (c *conn) moveLoop(to *conn) {
 			return
 		}
 		for {
-			msgs, ctl, wasFull := q.take(batch[:0], cap(batch), maxBatchBytes)
+			msgs, ctl, wasFull, _ := q.take(batch[:0], cap(batch), maxBatchBytes) // inproc has no inline writes
 			if len(msgs) == 0 && len(ctl) == 0 {
 				break
 			}

@@ -80,6 +80,7 @@ func (s *Socket) enqueue(p *pipe, m Msg, quit <-chan struct{}, force bool) bool 
 	if wake {
 		signal(s.inNotify)
 	}
+	s.kickDirect(p.conn) // a REQ/REP receiver may be reading another connection (direct.go)
 	return true
 }
 
@@ -112,6 +113,19 @@ func (s *Socket) recv(ctx context.Context) (*pipe, Msg, error) {
 				signal(s.inNotify)
 			}
 			return p, m, nil
+		}
+		s.inMu.Unlock()
+		if s.typ == Req || s.typ == Rep { // read the connection here (direct.go)
+			if ok, err := s.recvDirect(ctx); err != nil {
+				return nil, Msg{}, err
+			} else if ok {
+				continue
+			}
+		}
+		s.inMu.Lock()
+		if len(s.active) > 0 {
+			s.inMu.Unlock()
+			continue
 		}
 		s.recvWaiters++
 		s.inMu.Unlock()

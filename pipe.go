@@ -17,7 +17,9 @@ type outQueue struct {
 	limit    int  // 0: unlimited
 	conflate bool // keep only the newest message (ZMQ_CONFLATE)
 	ctl      [][]byte
-	busy     bool          // the writer holds taken items it has not flushed yet
+	busy     bool          // someone (the writer, or a sender writing inline) owns the wire
+	carry    bool          // an inline write left bytes in the connection's frameWriter
+	epoch    uint64        // bumped by reset, so a stale inline writer cannot release a new owner
 	notify   chan struct{} // wakes the writer (cap 1)
 	idle     chan struct{} // signalled when the queue is empty and flushed (cap 1)
 }
@@ -68,6 +70,41 @@ func (q *outQueue) push(m Msg) bool {
 	return true
 }
 
+// pushInline is push for a sender that would rather write m itself: when
+// the queue is empty and nobody owns the wire, it claims the wire instead of
+// queueing (claimed true), and the caller must write m and then call
+// release with the returned epoch.
+func (q *outQueue) pushInline(m Msg) (ok, claimed bool, epoch uint64) {
+	q.mu.Lock()
+	if q.n == 0 && len(q.ctl) == 0 && !q.busy && !q.carry {
+		q.busy = true
+		epoch = q.epoch
+		q.mu.Unlock()
+		return true, true, epoch
+	}
+	q.mu.Unlock()
+	return q.push(m), false, 0
+}
+
+// release ends an inline write. carry reports bytes left in the
+// connection's frameWriter, which the writer goroutine must send before
+// anything else.
+func (q *outQueue) release(epoch uint64, carry bool) {
+	q.mu.Lock()
+	if epoch != q.epoch { // the connection went away meanwhile; reset took over
+		q.mu.Unlock()
+		return
+	}
+	q.busy, q.carry = false, carry
+	kick := carry || q.n > 0 || len(q.ctl) > 0
+	q.mu.Unlock()
+	if kick {
+		signal(q.notify)
+	} else {
+		signal(q.idle)
+	}
+}
+
 func (q *outQueue) full() bool {
 	q.mu.Lock()
 	f := q.limit > 0 && q.n >= q.limit && !q.conflate
@@ -99,14 +136,21 @@ func (q *outQueue) pushCtl(b []byte) {
 }
 
 // take moves up to max messages and all control frames out of the queue.
-// wasFull reports that the queue was at its limit, so blocked senders may go on.
+// wasFull reports that the queue was at its limit, so blocked senders may go on;
+// carry that an inline write left bytes in the frameWriter. It takes nothing
+// while an inline writer owns the wire (its release wakes the writer again).
 //
 // A batch holds at most maxBytes of message data (but always one message):
 // taken messages are out of the queue yet still in memory, so without the
 // byte bound a sender behind a slow peer would hold its high-water mark plus
 // a whole batch of large messages.
-func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte, wasFull bool) {
+func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte, wasFull, carry bool) {
 	q.mu.Lock()
+	if q.busy {
+		q.mu.Unlock()
+		return dst, nil, false, false
+	}
+	carry, q.carry = q.carry, false
 	wasFull = q.limit > 0 && q.n >= q.limit
 	ctl = q.ctl
 	q.ctl = nil
@@ -121,9 +165,9 @@ func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte,
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--
 	}
-	q.busy = len(dst) > 0 || len(ctl) > 0
+	q.busy = len(dst) > 0 || len(ctl) > 0 || carry
 	q.mu.Unlock()
-	return dst, ctl, wasFull
+	return dst, ctl, wasFull, carry
 }
 
 // flushed tells the queue that what was taken is on the wire; if nothing is
@@ -140,7 +184,7 @@ func (q *outQueue) flushed() {
 
 func (q *outQueue) empty() bool {
 	q.mu.Lock()
-	e := q.n == 0 && len(q.ctl) == 0 && !q.busy
+	e := q.n == 0 && len(q.ctl) == 0 && !q.busy && !q.carry
 	q.mu.Unlock()
 	return e
 }
@@ -153,7 +197,8 @@ func (q *outQueue) reset(keepData bool) {
 		clear(q.ring)
 		q.head, q.n = 0, 0
 	}
-	q.busy = false
+	q.busy, q.carry = false, false
+	q.epoch++
 	q.mu.Unlock()
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqgo/zmq/internal/transport"
@@ -36,6 +37,8 @@ type Socket struct {
 	lastEP    string
 
 	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
+	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
+
 	wmu     sync.Mutex
 	wgen    uint64          // bumped by every wake
 	waiting []chan struct{} // one per blocked sender, signalled by wake
@@ -377,6 +380,11 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	}
 	var wg sync.WaitGroup
 	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg, sec: pi.sec, meta: pi.meta}
+	c.fw = newFrameWriter(nc)
+	if s.typ == Req || s.typ == Rep {
+		c.bt = newBaton(nc) // direct.go
+		c.rc = rawConn(nc)  // conn.writeInline
+	}
 	if err := s.attachConn(c, ln, d, pi); err != nil {
 		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
 		nc.Close()
@@ -998,11 +1006,16 @@ func (s *Socket) route(ctx context.Context, m Msg) error {
 // sendRR queues m on the next pipe in turn that has room (libzmq's lb_t),
 // waiting while none has.
 func (s *Socket) sendRR(ctx context.Context, m Msg) error {
-	_, err := s.sendRRPipe(ctx, m)
+	_, err := s.sendRRPipe(ctx, m, false)
 	return err
 }
 
-func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
+// sendRRPipe is sendRR reporting the pipe that took m. With inline, a
+// small m bound for an idle connection is written from this goroutine
+// (conn.writeInline): REQ and REP alternate strictly, so their queues are
+// nearly always empty and the hand-off to the writer is pure latency, while
+// streaming sockets keep the writer, which batches.
+func (s *Socket) sendRRPipe(ctx context.Context, m Msg, inline bool) (*pipe, error) {
 	var w waitTicket
 	for {
 		s.mu.Lock()
@@ -1014,6 +1027,18 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg) (*pipe, error) {
 		for i := 0; i < n; i++ {
 			k := (s.rr + i) % n
 			p := s.pipes[k]
+			if c := p.conn; inline && c.inlineOK(m) {
+				ok, claimed, epoch := p.out.pushInline(m)
+				if ok {
+					s.rr = (k + 1) % n
+					s.mu.Unlock()
+					if claimed {
+						c.writeInline(m, epoch)
+					}
+					return p, nil
+				}
+				continue
+			}
 			if p.out.push(m) {
 				s.rr = (k + 1) % n
 				s.mu.Unlock()
@@ -1162,7 +1187,7 @@ func (s *Socket) sendReq(ctx context.Context, m Msg) error {
 	frames := make([][]byte, 1+len(m.Frames))
 	frames[0] = emptyFrame
 	copy(frames[1:], m.Frames)
-	p, err := s.sendRRPipe(ctx, Msg{Frames: frames})
+	p, err := s.sendRRPipe(ctx, Msg{Frames: frames}, true)
 	if err != nil {
 		return err
 	}
@@ -1182,14 +1207,24 @@ func (s *Socket) sendRep(m Msg) error {
 	p := s.repPipe
 	s.repPipe, s.repEnv, s.repPending = nil, nil, false
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
+	}
+	reply := Msg{Frames: frames}
+	if c := p.conn; c.inlineOK(reply) { // see sendRRPipe
+		_, claimed, epoch := p.out.pushInline(reply)
+		s.mu.Unlock()
+		if claimed {
+			c.writeInline(reply, epoch)
+		}
+		return nil
 	}
 	// The requester may be gone; its reply then has nowhere to go (as libzmq).
 	if p.conn != nil || p.persistent && slices.Contains(s.pipes, p) {
-		p.out.push(Msg{Frames: frames})
+		p.out.push(reply)
 	}
+	s.mu.Unlock()
 	return nil
 }
 

@@ -107,6 +107,12 @@ type Reader struct {
 	// Alloc, if set, supplies the buffer for a body bigger than the read
 	// buffer and at most 1 MiB (cap >= n), so the caller can recycle them.
 	Alloc func(n int) []byte
+
+	// A large body being read: a read error (such as a deadline) leaves it
+	// here, and the next ReadFrame goes on with it.
+	large      []byte
+	largeSize  int64
+	largeFlags byte
 }
 
 // DefaultReadBuffer is the Reader's buffer size.
@@ -163,7 +169,13 @@ func (fr *Reader) fill() error {
 // Reader's buffer and is valid only until the next call; an owned body was
 // allocated for this frame and may be kept. A stream that ends between frames
 // gives io.EOF; one that ends inside a frame gives io.ErrUnexpectedEOF.
+// After any other read error (a deadline, say) ReadFrame may be called again
+// and goes on where it stopped: nothing read is lost.
 func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
+	if fr.large != nil {
+		body, err = fr.continueLarge()
+		return fr.largeFlags, body, true, err
+	}
 	for {
 		b := fr.buf[fr.start:fr.end]
 		var size int64
@@ -178,7 +190,7 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 			if size > int64(len(fr.buf)-hn) {
 				// Header and body do not fit in the buffer together.
 				fr.start += hn
-				body, err = fr.readLarge(size)
+				body, err = fr.readLarge(flags, size)
 				return flags, body, true, err
 			}
 		} else if err != io.EOF && err != io.ErrUnexpectedEOF {
@@ -196,7 +208,7 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 // readLarge reads a body bigger than the buffer into its own slice. The slice
 // grows as bytes arrive, so a header that lies about its size costs only what
 // the peer really sends.
-func (fr *Reader) readLarge(size int64) ([]byte, error) {
+func (fr *Reader) readLarge(flags byte, size int64) ([]byte, error) {
 	const step = 1 << 20
 	c := size
 	if c > step {
@@ -210,6 +222,13 @@ func (fr *Reader) readLarge(size int64) ([]byte, error) {
 	}
 	body = append(body, fr.buf[fr.start:fr.end]...)
 	fr.start, fr.end = 0, 0
+	fr.large, fr.largeSize, fr.largeFlags = body, size, flags
+	return fr.continueLarge()
+}
+
+// continueLarge reads the rest of the large body in progress.
+func (fr *Reader) continueLarge() ([]byte, error) {
+	body, size := fr.large, fr.largeSize
 	empty := 0
 	for int64(len(body)) < size {
 		if len(body) == cap(body) {
@@ -223,8 +242,10 @@ func (fr *Reader) readLarge(size int64) ([]byte, error) {
 		}
 		n, err := fr.r.Read(body[len(body):cap(body)])
 		body = body[:len(body)+n]
+		fr.large = body
 		if err != nil && int64(len(body)) < size {
 			if err == io.EOF {
+				fr.large = nil
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
@@ -232,8 +253,10 @@ func (fr *Reader) readLarge(size int64) ([]byte, error) {
 		if n > 0 {
 			empty = 0
 		} else if empty++; empty >= maxEmptyReads {
+			fr.large = nil
 			return nil, io.ErrNoProgress
 		}
 	}
+	fr.large = nil
 	return body, nil
 }

@@ -589,3 +589,54 @@ func TestReaderZeroAllocs(t *testing.T) {
 		t.Errorf("AppendFrame: %v allocs", a)
 	}
 }
+
+// deadlineReader returns at most step bytes a call and, before every other
+// chunk, a timeout-like error with nothing read.
+type deadlineReader struct {
+	r    io.Reader
+	step int
+	flip bool
+}
+
+var errStutter = errors.New("stutter: deadline")
+
+func (s *deadlineReader) Read(p []byte) (int, error) {
+	if s.flip = !s.flip; s.flip {
+		return 0, errStutter
+	}
+	return s.r.Read(p[:min(len(p), s.step)])
+}
+
+// TestReaderResumes: after a read error ReadFrame goes on where it stopped,
+// inside small and large frames alike, so a reader can be interrupted by a
+// deadline and resumed without losing a byte.
+func TestReaderResumes(t *testing.T) {
+	bodies := [][]byte{[]byte("a"), bytes.Repeat([]byte("L"), 100<<10), {}, []byte("small again"), bytes.Repeat([]byte("M"), 300<<10)}
+	var stream []byte
+	for i, b := range bodies {
+		stream = AppendFrameHeader(stream, byte(i)&FlagMore, len(b))
+		stream = append(stream, b...)
+	}
+	for _, step := range []int{1, 7, 4096, 70000} {
+		fr := NewReader(&deadlineReader{r: bytes.NewReader(stream), step: step}, 64<<10, nil)
+		for i, want := range bodies {
+			var (
+				flags byte
+				body  []byte
+				err   error
+			)
+			for {
+				flags, body, _, err = fr.ReadFrame()
+				if !errors.Is(err, errStutter) {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("step %d frame %d: %v", step, i, err)
+			}
+			if flags&FlagMore != byte(i)&FlagMore || !bytes.Equal(body, want) {
+				t.Fatalf("step %d frame %d: flags %d, %d bytes, want %d", step, i, flags, len(body), len(want))
+			}
+		}
+	}
+}

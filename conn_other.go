@@ -1,0 +1,17 @@
+//go:build !unix
+
+package zmq
+
+import (
+	"errors"
+	"net"
+	"syscall"
+)
+
+// rawConn: inline writes are built on unix non-blocking write(2); elsewhere
+// the writer goroutine sends everything.
+func rawConn(net.Conn) syscall.RawConn { return nil }
+
+func tryWrite(syscall.RawConn, []byte) (int, error) {
+	return 0, errors.New("zmq: inline writes are not supported here")
+}
