@@ -22,10 +22,11 @@ import (
 // later where it stopped, see readMessage); after its message the receiver
 // leaves the baton parked, so that the next Recv, moments later in a
 // request-reply exchange, takes it without a kick. If no receiver comes back
-// within batonIdle, the loop takes the baton back, so PINGs, disconnects and
-// queued messages are still read while the application is away.
+// within batonIdle (at most twice that, see idleReturn), the loop takes the
+// baton back, so PINGs, disconnects and queued messages are still read while
+// the application is away.
 
-const batonIdle = time.Millisecond
+const batonIdle = 5 * time.Millisecond
 
 const (
 	batonLoop   = iota // the readLoop reads, or may
@@ -41,6 +42,8 @@ type baton struct {
 	loopCh chan struct{} // cap 1: the baton is the loop's again
 	recvCh chan struct{} // cap 1: the loop let go for the receiver
 	idle   *time.Timer   // gives a parked baton back to the loop
+	armed  bool          // idle is pending
+	parked time.Time     // when the baton was last parked
 	nc     net.Conn
 }
 
@@ -54,23 +57,43 @@ func newBaton(nc net.Conn) *baton {
 	return b
 }
 
+// idleReturn gives the baton back to the loop once it has been parked for
+// batonIdle. Receivers never touch the timer on their way (arming a timer
+// can wake the thread waiting in the network poller, the very cost direct
+// reads avoid): it re-arms itself while the baton is away from the loop,
+// firing every batonIdle, and looks at when the baton was last parked.
 func (b *baton) idleReturn() {
 	b.mu.Lock()
-	back := b.state == batonParked && !b.want
-	if back {
-		b.state = batonLoop
+	if b.state == batonLoop {
+		b.armed = false
+		b.mu.Unlock()
+		return
 	}
+	if b.state == batonRecv || b.want {
+		b.idle.Reset(batonIdle)
+		b.mu.Unlock()
+		return
+	}
+	if wait := batonIdle - time.Since(b.parked); wait > 0 {
+		b.idle.Reset(wait)
+		b.mu.Unlock()
+		return
+	}
+	b.armed = false
+	b.state = batonLoop
 	b.mu.Unlock()
-	if back {
-		signal(b.loopCh)
-	}
+	signal(b.loopCh)
 }
 
 // park leaves the baton for the next receiver (or, after batonIdle, the loop).
 func (b *baton) park() {
 	b.mu.Lock()
 	b.state = batonParked
-	b.idle.Reset(batonIdle)
+	b.parked = time.Now()
+	if !b.armed {
+		b.armed = true
+		b.idle.Reset(batonIdle)
+	}
 	b.mu.Unlock()
 }
 
@@ -151,7 +174,6 @@ func (s *Socket) recvDirect(ctx context.Context) (bool, error) {
 	switch b.state {
 	case batonParked:
 		b.state = batonRecv
-		b.idle.Stop()
 		b.mu.Unlock()
 	case batonLoop:
 		b.want = true
@@ -173,7 +195,6 @@ func (s *Socket) recvDirect(ctx context.Context) (bool, error) {
 			b.mu.Lock()
 			if taken = b.state == batonParked && !b.want; taken { // else a stale token: wait on
 				b.state = batonRecv
-				b.idle.Stop()
 			}
 			b.mu.Unlock()
 		}
