@@ -62,15 +62,15 @@ func (f *secFlags) validate() error {
 		}
 		f.opts = []zmq.Option{zmq.WithCurveServer(sec)}
 	case f.curveClient != "":
-		server, err := zmq.ParseCurvePublicKey(strings.TrimSpace(f.curveClient))
-		if err != nil {
-			b, ferr := os.ReadFile(f.curveClient)
-			if ferr != nil {
-				return fmt.Errorf("--curve-client: %q is neither a Z85 public key (%v) nor a readable file", f.curveClient, err)
-			}
+		// A file wins: a 40-character path can also be valid Z85.
+		var server zmq.CurvePublicKey
+		var err error
+		if b, ferr := os.ReadFile(f.curveClient); ferr == nil {
 			if server, err = parseKeyFile(b, "public-key"); err != nil {
 				return fmt.Errorf("--curve-client %s: %w", f.curveClient, err)
 			}
+		} else if server, err = zmq.ParseCurvePublicKey(strings.TrimSpace(f.curveClient)); err != nil {
+			return fmt.Errorf("--curve-client: %q is neither a readable file (%v) nor a Z85 public key (%v)", f.curveClient, ferr, err)
 		}
 		pub, sec, err := zmq.NewCurveKeypair()
 		if err != nil {

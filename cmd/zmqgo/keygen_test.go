@@ -207,3 +207,30 @@ func TestParseKeyFile(t *testing.T) {
 		}
 	}
 }
+
+// TestCurveClientKeyFile40: a .pub file whose path is 40 characters, all of
+// them Z85, is read as a file, not decoded as a key. (t.TempDir paths are
+// sometimes exactly that long, which once made TestCurveFlags flaky.)
+func TestCurveClientKeyFile40(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if code, _, stderr := runSync("keygen", "--out", "srv"); code != exitOK {
+		t.Fatal(stderr)
+	}
+	name := strings.Repeat("k", 36) + ".pub"
+	if len(name) != 40 {
+		t.Fatal(len(name))
+	}
+	if _, err := zmq.ParseCurvePublicKey(name); err != nil {
+		t.Fatalf("the name must be valid Z85 for this test: %v", err)
+	}
+	if err := os.Rename("srv.pub", name); err != nil {
+		t.Fatal(err)
+	}
+	pull := start(t, strings.NewReader(""), "pull", "--bind", anyPort, "--count", "1", "--curve-server", "srv.key")
+	push := start(t, nil, "push", "--connect", pull.endpoint(t), "--curve-client", name)
+	push.write(t, "via a 40-character file name")
+	pull.expectExit(t, exitOK)
+	expectLines(t, "pull", pull.stdout, "via a 40-character file name")
+	push.closeStdin()
+	push.expectExit(t, exitOK)
+}
