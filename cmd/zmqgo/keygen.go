@@ -70,7 +70,7 @@ func (f *secFlags) validate() error {
 				return fmt.Errorf("--curve-client %s: %w", f.curveClient, err)
 			}
 		} else if server, err = zmq.ParseCurvePublicKey(strings.TrimSpace(f.curveClient)); err != nil {
-			return fmt.Errorf("--curve-client: %q is neither a readable file (%v) nor a Z85 public key (%v)", f.curveClient, ferr, err)
+			return fmt.Errorf("--curve-client: %q is neither a Z85 public key (%v) nor a readable file (%v)", f.curveClient, err, ferr)
 		}
 		pub, sec, err := zmq.NewCurveKeypair()
 		if err != nil {
