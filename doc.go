@@ -21,10 +21,10 @@
 // is on the wire; do not modify them after Send. Frames returned by Recv
 // belong to the caller.
 //
-// Buffers: large frames (32 KiB to 1 MiB) can be recycled instead of
-// collected. A receiver done with a message calls Msg.Release; a sender
-// takes its buffer from AllocMsg, which goes back to the pool once written.
-// Both are optional.
+// Buffers: large frames can be recycled instead of collected. A receiver
+// done with a message calls Msg.Release (frames over 64 KiB, up to 1 MiB); a
+// sender takes its buffer from AllocMsg (32 KiB to 1 MiB), which goes back to
+// the pool once written. Both are optional.
 //
 // Latency: REQ and REP sockets with one peer over tcp or ipc read and write
 // that connection from the goroutine calling Recv and Send when they can,

@@ -12,10 +12,10 @@ type Msg struct {
 	rxGen uint64   // rx's generation when handed out
 }
 
-// Release gives the buffers behind m's large received frames (32 KiB to 1
-// MiB) back to zmqgo, which fills them again on later receives, sparing the
-// allocation, page faults and garbage collection of a fresh buffer per
-// message: at 64 KiB that roughly doubles receive throughput. Call it only
+// Release gives the buffers behind m's large received frames (those over
+// the 64 KiB read buffer, up to 1 MiB) back to zmqgo, which fills them again
+// on later receives, sparing the allocation and garbage collection of a
+// fresh buffer per message. Call it only
 // once nothing refers to m's frames any more, since their bytes will be
 // overwritten. Calling it is optional (unreleased buffers are garbage
 // collected as usual); calling it twice, on a copy of m, or on a message

@@ -21,7 +21,6 @@ type rxBuf struct {
 	auto   atomic.Bool
 	refs   atomic.Int32
 	frames [1][]byte // the AllocMsg message's frame list: no allocation per message
-
 }
 
 const (
@@ -66,7 +65,10 @@ func getRxBuf(n int) *rxBuf {
 // yours to send again). Over inproc the frame passes to the receiver and
 // leaves the pool.
 func AllocMsg(n int) Msg {
-	h := getRxBuf(n)
+	var h *rxBuf
+	if n >= 1<<rxMinShift {
+		h = getRxBuf(n)
+	}
 	if h == nil {
 		return Msg{Frames: [][]byte{make([]byte, n)}}
 	}
@@ -90,8 +92,9 @@ func (m *Msg) sendUnref() {
 	}
 }
 
-// sendAbandon drops Send's own reference after a failed send without
-// returning the buffer: the caller still owns the message.
+// sendAbandon drops a reference without returning the buffer: after a
+// push that found the queue full, or a failed Send (the caller still owns
+// the message).
 func (m *Msg) sendAbandon() {
 	if h := m.rx; h != nil && h.auto.Load() && h.gen.Load() == m.rxGen {
 		h.refs.Add(-1)

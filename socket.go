@@ -36,9 +36,9 @@ type Socket struct {
 	dialers   map[string]*dialer
 	lastEP    string
 
-	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
 	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
 
+	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
 	wmu     sync.Mutex
 	wgen    uint64          // bumped by every wake
 	waiting []chan struct{} // one per blocked sender, signalled by wake
@@ -731,8 +731,8 @@ func (s *Socket) wake() {
 	s.wmu.Unlock()
 }
 
-// sendTicket is taken before a send attempt, so that a wake between a
-// failed attempt and block is not lost.
+// sendTicket is taken after a failed send attempt and before the retry
+// that precedes block (waitTicket), so a wake in between is not lost.
 func (s *Socket) sendTicket() uint64 {
 	s.wmu.Lock()
 	t := s.wgen
