@@ -22,7 +22,7 @@
 // belong to the caller.
 //
 // Buffers: large frames can be recycled instead of collected. A receiver
-// done with a message calls Msg.Release (frames over 64 KiB, up to 1 MiB); a
+// done with a message calls Msg.Release (frames of 64 KiB and more, up to 1 MiB); a
 // sender takes its buffer from AllocMsg (32 KiB to 1 MiB), which goes back to
 // the pool once written. Both are optional.
 //

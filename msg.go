@@ -12,8 +12,8 @@ type Msg struct {
 	rxGen uint64   // rx's generation when handed out
 }
 
-// Release gives the buffers behind m's large received frames (those over
-// the 64 KiB read buffer, up to 1 MiB) back to zmqgo, which fills them again
+// Release gives the buffers behind m's large received frames (those that
+// do not fit the 64 KiB read buffer: 64 KiB and more, up to 1 MiB) back to zmqgo, which fills them again
 // on later receives, sparing the allocation and garbage collection of a
 // fresh buffer per message. Call it only
 // once nothing refers to m's frames any more, since their bytes will be
