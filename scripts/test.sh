@@ -9,6 +9,12 @@ need=()
 /usr/bin/python3 -c 'import zmq' 2>/dev/null || need+=(python3-zmq)
 /usr/bin/python3 -c 'import txzmq' 2>/dev/null || need+=(python3-txzmq)
 [ -e /usr/include/zmq.h ] || need+=(libzmq3-dev)
+/usr/bin/python3 -c 'import msgpack' 2>/dev/null || need+=(python3-msgpack)
+/usr/bin/python3 -c 'import django' 2>/dev/null || need+=(python3-django)
+/usr/bin/python3 -c 'import channels' 2>/dev/null || need+=(python3-django-channels)
+/usr/bin/python3 -c 'import channels_redis' 2>/dev/null || need+=(python3-channels-redis)
+command -v redis-server >/dev/null || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing test peers: ${need[*]}"
   sudo=""
