@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -80,6 +81,10 @@ type Layer struct {
 	groupExpiry time.Duration
 	prefix      string // for NewChannel
 
+	// gen counts the events after which the server may have forgotten
+	// our subscriptions (a flush, a reconnection): waiting Receives renew.
+	gen atomic.Uint64
+
 	mu      sync.Mutex
 	queues  map[string]*localQueue
 	pending map[string]chan reply
@@ -116,6 +121,13 @@ func Dial(addr string, opts ...LayerOption) (*Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return dialEndpoints(joinBind(host, port), joinBind(host, port+1), opts...)
+}
+
+// dialEndpoints connects the data and signalling sockets to the
+// endpoints given (tests put a proxy in front of one).
+func dialEndpoints(dataEP, sigEP string, opts ...LayerOption) (*Layer, error) {
+	var err error
 	l := &Layer{log: slog.New(slog.DiscardHandler), queues: map[string]*localQueue{},
 		pending: map[string]chan reply{}, closed: make(chan struct{})}
 	for _, o := range opts {
@@ -134,20 +146,56 @@ func Dial(addr string, opts ...LayerOption) (*Layer, error) {
 		l.data.Close()
 		return nil, fmt.Errorf("channels: %w", err)
 	}
-	if err := l.data.Connect(joinBind(host, port)); err != nil {
+	if err := l.data.Connect(dataEP); err != nil {
 		l.data.Close()
 		l.sig.Close()
 		return nil, fmt.Errorf("channels: %w", err)
 	}
-	if err := l.sig.Connect(joinBind(host, port+1)); err != nil {
+	if err := l.sig.Connect(sigEP); err != nil {
 		l.data.Close()
 		l.sig.Close()
 		return nil, fmt.Errorf("channels: %w", err)
 	}
-	l.wg.Add(2)
+	events := l.data.Monitor(context.Background())
+	l.wg.Add(3)
 	go l.read(l.data, false)
 	go l.read(l.sig, true)
+	go l.watch(events)
 	return l, nil
+}
+
+// watch renews subscriptions after a reconnection: a restarted server
+// knows none of them.
+func (l *Layer) watch(events <-chan zmq.Event) {
+	defer l.wg.Done()
+	first := true
+	for e := range events {
+		if e.Type != zmq.EventHandshakeSucceeded {
+			continue
+		}
+		if first {
+			first = false
+			continue
+		}
+		l.forget(false)
+	}
+}
+
+// forget wakes every waiting Receive to renew its subscription; with
+// drop, the undelivered messages go too (a flush).
+func (l *Layer) forget(drop bool) {
+	l.gen.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, q := range l.queues {
+		select {
+		case q.signal <- struct{}{}:
+		default:
+		}
+	}
+	if drop {
+		clear(l.queues)
+	}
 }
 
 // Close closes the layer; blocked calls return ErrClosed.
@@ -188,9 +236,7 @@ func (l *Layer) read(s *zmq.Socket, sig bool) {
 				continue
 			}
 			if sm.Command == CmdFlushClient {
-				l.mu.Lock()
-				clear(l.queues)
-				l.mu.Unlock()
+				l.forget(true)
 				continue
 			}
 			l.answer(sm.ID, reply{sm.Command, sm.Props, rest[2]})
@@ -393,6 +439,7 @@ func (l *Layer) Receive(ctx context.Context, channel string) (Message, error) {
 	q := l.queue(channel)
 	l.mu.Unlock()
 	var tick <-chan time.Time
+	var gen uint64
 	for {
 		l.mu.Lock()
 		if q != l.queues[channel] { // flushed
@@ -416,13 +463,16 @@ func (l *Layer) Receive(ctx context.Context, channel string) (Message, error) {
 			return DecodeMessage(d.body)
 		}
 		l.mu.Unlock()
-		if tick == nil {
+		if g := l.gen.Load(); tick == nil || g != gen {
+			gen = g
 			if err := l.subscribe(ctx, channel); err != nil {
 				return nil, err
 			}
-			t := time.NewTicker(resubscribe)
-			defer t.Stop()
-			tick = t.C
+			if tick == nil {
+				t := time.NewTicker(resubscribe)
+				defer t.Stop()
+				tick = t.C
+			}
 		}
 		select {
 		case <-q.signal:
@@ -438,8 +488,8 @@ func (l *Layer) Receive(ctx context.Context, channel string) (Message, error) {
 	}
 }
 
-// subscribe sends SUBCHANX without ack, as DMB's layer does (acked, a
-// refused process channel would be reported; we do want that).
+// subscribe sends SUBCHANX, acked (DMB's layer does not ask, so it never
+// hears that a process channel it wants is taken).
 func (l *Layer) subscribe(ctx context.Context, channel string) error {
 	return l.dataRequest(ctx, CmdSubscribe, channel, Props{{"subscriber_name", []byte(channel)}, {"ack", true}}, nil)
 }
@@ -486,9 +536,7 @@ func (l *Layer) GroupDiscard(ctx context.Context, group, channel string) error {
 // this layer's undelivered messages (other layers get FLUSHCXX).
 func (l *Layer) Flush(ctx context.Context) error {
 	_, err := l.signalRequest(ctx, CmdFlush, Props{{"ack", true}})
-	l.mu.Lock()
-	clear(l.queues)
-	l.mu.Unlock()
+	l.forget(true)
 	return err
 }
 

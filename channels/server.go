@@ -292,10 +292,18 @@ func (s *Server) loop() {
 	st := s.st
 	sweep := time.NewTicker(sweepInterval)
 	defer sweep.Stop()
-	retry := time.NewTicker(retryInterval)
+	// The retry timer runs only while some channel waits for a full
+	// subscriber, so an idle server does not wake.
+	retry := time.NewTimer(retryInterval)
+	retry.Stop()
 	defer retry.Stop()
+	armed := false
 	defer func() { s.final = st.stats() }()
 	for {
+		if !armed && len(st.block) > 0 {
+			retry.Reset(retryInterval)
+			armed = true
+		}
 		select {
 		case ev := <-s.in:
 			s.handle(ev)
@@ -304,6 +312,7 @@ func (s *Server) loop() {
 		case <-sweep.C:
 			st.sweep(time.Now())
 		case <-retry.C:
+			armed = false
 			st.retryBlocked()
 		case <-s.quit:
 			for {
@@ -322,8 +331,8 @@ func (s *Server) loop() {
 // members go, as DMB's 1 s message sweep.
 const sweepInterval = time.Second
 
-// retryInterval is how often a channel whose subscribers were all full
-// is tried again.
+// retryInterval is how soon a channel whose subscribers were all full is
+// tried again.
 const retryInterval = 5 * time.Millisecond
 
 func (s *Server) handle(ev event) {

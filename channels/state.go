@@ -173,6 +173,7 @@ func (s *state) onData(env [][]byte, frames [][]byte) {
 	case CmdGroupSend:
 		err = s.groupSend(&m)
 	case CmdHeartbeat:
+		s.refresh(string(env[0]))
 		reply = func() { s.replyData(env, m.Channel, m.ID, CmdHeartbeat, nil) }
 	default:
 		err = reqErr("MessageCommandUnknown", "%q is not a data command", m.Command)
@@ -405,6 +406,15 @@ func (s *state) retryBlocked() {
 		delete(s.block, q)
 		q.blocked = false
 		s.pump(q)
+	}
+}
+
+// refresh renews every subscription of a data peer that shows it is
+// alive (HARTBEAT).
+func (s *state) refresh(peer string) {
+	exp := s.now().Add(s.cfg.SubscriberExpiry)
+	for e := range s.peers[peer] {
+		e.expires = exp
 	}
 }
 

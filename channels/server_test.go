@@ -1,0 +1,169 @@
+package channels
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freezer is a TCP proxy that can stop forwarding while keeping the
+// connections open: a hung process, or a network that drops everything.
+type freezer struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	frozen bool
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln, target: target}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, c, u)
+			f.mu.Unlock()
+			f.wg.Add(2)
+			go f.pipe(c, u)
+			go f.pipe(u, c)
+		}
+	}()
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *freezer) pipe(dst, src net.Conn) {
+	defer f.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			dst.Close()
+			return
+		}
+		f.mu.Lock()
+		frozen := f.frozen
+		f.mu.Unlock()
+		if frozen {
+			continue // swallowed
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			src.Close()
+			return
+		}
+	}
+}
+
+func (f *freezer) freeze() { f.mu.Lock(); f.frozen = true; f.mu.Unlock() }
+
+func (f *freezer) close() {
+	f.ln.Close()
+	f.mu.Lock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+func (f *freezer) port() int { return f.ln.Addr().(*net.TCPAddr).Port }
+
+// A subscriber that stops answering heartbeats (its connection still
+// open) is dropped within 3 heartbeat intervals and stops getting
+// round-robin deliveries; the live one gets them all (channels #686).
+func TestHungSubscriberDropped(t *testing.T) {
+	const hb = 50 * time.Millisecond
+	s := startServer(t, Config{Heartbeat: hb})
+	fz := newFreezer(t, strings.TrimPrefix(s.Addr(), "tcp://"))
+	// The hung layer's data port goes through the proxy, its signalling
+	// port (unused here) anywhere.
+	hl, err := dialEndpoints(fmt.Sprintf("tcp://127.0.0.1:%d", fz.port()), s.SignalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hl.Close()
+	live := dial(t, s)
+	ctx := ctxT(t, 20*time.Second)
+	for _, l := range []*Layer{hl, live} {
+		c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		l.Receive(c, "work") // subscribes
+		cancel()
+	}
+	if n := s.ChannelInfo("work").Subscribers; n != 2 {
+		t.Fatalf("%d subscribers", n)
+	}
+	fz.freeze()
+	start := time.Now()
+	for s.ChannelInfo("work").Subscribers != 1 {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("hung subscriber never dropped")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("hung subscriber dropped after %v (heartbeat %v)", time.Since(start).Round(time.Millisecond), hb)
+	for i := range 6 {
+		if err := live.Send(ctx, "work", Message{"n": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 6 {
+		if m, err := live.Receive(ctx, "work"); err != nil || m["n"] != int64(i) {
+			t.Fatal(m, err)
+		}
+	}
+}
+
+// After the server restarts, a waiting Receive subscribes again at once.
+func TestLayerResubscribesAfterRestart(t *testing.T) {
+	s := startServer(t, Config{})
+	addr := s.Addr()
+	l := dial(t, s)
+	ctx := ctxT(t, 20*time.Second)
+	got := make(chan Message, 1)
+	go func() {
+		m, err := l.Receive(ctx, "survivor")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- m
+	}()
+	for s.ChannelInfo("survivor").Subscribers != 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Close()
+	s2 := startServer(t, Config{Bind: addr})
+	start := time.Now()
+	for s2.ChannelInfo("survivor").Subscribers != 1 {
+		if time.Since(start) > 4*time.Second { // the periodic renewal is 5 s
+			t.Fatal("not resubscribed after reconnection")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	sender := dial(t, s2)
+	if err := sender.Send(ctx, "survivor", Message{"type": "after.restart"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m["type"] != "after.restart" {
+		t.Fatal(m)
+	}
+}
