@@ -71,7 +71,7 @@ func TestInteropGoLayerWithPythonPeer(t *testing.T) {
 	if err := l.Send(ctx, "to.python", Message{"type": "go.says", "n": 7, "raw": []byte{1, 2}, "f": 0.5}); err != nil {
 		t.Fatal(err)
 	}
-	if out := runPeer(t, ctx, "recv", s.Addr(), "to.python"); out != `{"type": "go.says", "n": 7, "raw": "0102", "f": 0.5}` {
+	if out := runPeer(t, ctx, "recv", s.Addr(), "to.python"); out != `{"f": 0.5, "n": 7, "raw": "0102", "type": "go.says"}` {
 		t.Fatal(out)
 	}
 	runPeer(t, ctx, "send", s.Addr(), "to.go", `{"type": "py.says", "list": [1, "a"]}`)

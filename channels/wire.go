@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -279,11 +281,13 @@ func encodeValue(enc *msgpack.Encoder, v any, depth int) error {
 		if err := enc.EncodeMapLen(len(v)); err != nil {
 			return err
 		}
-		for k, e := range v {
+		// Sorted: Go maps have no order, and the same message should
+		// encode the same way every time.
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			if err := enc.EncodeString(k); err != nil {
 				return err
 			}
-			if err := encodeValue(enc, e, depth+1); err != nil {
+			if err := encodeValue(enc, v[k], depth+1); err != nil {
 				return err
 			}
 		}
