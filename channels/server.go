@@ -386,20 +386,13 @@ func (s *Server) watch(events <-chan zmq.Event, sig bool) {
 	}
 }
 
-// sendData sends frames to the data peer env; errors as sockErr.
-func (s *Server) sendData(env [][]byte, frames [][]byte) error {
-	return sockErr(s.data.TrySend(zmq.Msg{Frames: envelope(env, frames)}))
-}
-
-func (s *Server) sendSignal(env [][]byte, frames [][]byte) error {
-	return sockErr(s.sig.TrySend(zmq.Msg{Frames: envelope(env, frames)}))
-}
-
-func envelope(env, frames [][]byte) [][]byte {
-	out := make([][]byte, 0, len(env)+1+len(frames))
-	out = append(out, env...)
-	out = append(out, nil)
-	return append(out, frames...)
+// send implements sink with the two ROUTERs; errors as sockErr.
+func (s *Server) send(sig bool, msg [][]byte) error {
+	sock := s.data
+	if sig {
+		sock = s.sig
+	}
+	return sockErr(sock.TrySend(zmq.Msg{Frames: msg}))
 }
 
 var (

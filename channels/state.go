@@ -74,10 +74,27 @@ func (q *queue) pop() {
 	}
 }
 
+// sink sends whole messages (envelope, empty frame, message) on the data
+// or signalling socket.
 type sink interface {
-	sendData(env, frames [][]byte) error
-	sendSignal(env, frames [][]byte) error
+	send(sig bool, msg [][]byte) error
 }
+
+func (s *state) sendData(env, frames [][]byte) error { return s.out.send(false, envelope(env, frames)) }
+
+func (s *state) sendSignal(env, frames [][]byte) error {
+	return s.out.send(true, envelope(env, frames))
+}
+
+func envelope(env, frames [][]byte) [][]byte {
+	out := make([][]byte, 0, len(env)+1+len(frames))
+	out = append(out, env...)
+	out = append(out, nil)
+	return append(out, frames...)
+}
+
+// deliveryCmd is shared by every DELIVERY: sockets only read frames.
+var deliveryCmd = []byte(CmdDelivery)
 
 type state struct {
 	cfg    *Config
@@ -198,7 +215,7 @@ func (s *state) replyData(env [][]byte, channel, id []byte, cmd string, p Props)
 	dm := DataMessage{Channel: channel, Command: cmd, ID: id, Props: p}
 	fr, err := dm.Frames()
 	if err == nil {
-		err = s.out.sendData(env, fr)
+		err = s.sendData(env, fr)
 	}
 	if err != nil {
 		s.cfg.Logger.Debug("channels: data reply not sent", "command", cmd, "err", err)
@@ -377,7 +394,10 @@ func (s *state) pump(q *queue) {
 				q.next = 0
 			}
 			e := q.subs[q.next]
-			err := s.out.sendData(e.env, [][]byte{e.name, []byte(CmdDelivery), msg.id, msg.seq, msg.props, msg.body})
+			full := make([][]byte, 0, len(e.env)+7) // the one allocation of a delivery
+			full = append(full, e.env...)
+			full = append(full, nil, e.name, deliveryCmd, msg.id, msg.seq, msg.props, msg.body)
+			err := s.out.send(false, full)
 			if err == nil {
 				q.next++
 				sent = true
@@ -595,7 +615,7 @@ func (s *state) replySignal(env [][]byte, id []byte, cmd string, p Props, raw []
 		raw, err = AppendProps(nil, p)
 	}
 	if err == nil {
-		err = s.out.sendSignal(env, [][]byte{id, []byte(cmd), raw})
+		err = s.sendSignal(env, [][]byte{id, []byte(cmd), raw})
 	}
 	if err != nil {
 		s.cfg.Logger.Debug("channels: signalling reply not sent", "command", cmd, "err", err)

@@ -22,7 +22,11 @@ type sentMsg struct {
 	frames [][]byte
 }
 
-func (r *recorder) send(sig bool, env, frames [][]byte) error {
+func (r *recorder) send(sig bool, msg [][]byte) error {
+	env, frames, err := splitEnvelope(msg)
+	if err != nil {
+		panic(err)
+	}
 	p := string(env[0])
 	if r.gone[p] {
 		return errPeerGone
@@ -33,8 +37,6 @@ func (r *recorder) send(sig bool, env, frames [][]byte) error {
 	r.sent = append(r.sent, sentMsg{sig, p, frames})
 	return nil
 }
-func (r *recorder) sendData(env, frames [][]byte) error   { return r.send(false, env, frames) }
-func (r *recorder) sendSignal(env, frames [][]byte) error { return r.send(true, env, frames) }
 
 // cmdOf is a sent message's command (frame 1 on data, 1 on signalling).
 func (m sentMsg) cmd() string { return string(m.frames[1]) }

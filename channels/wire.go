@@ -456,6 +456,9 @@ func keyString(k any) any {
 // checkValue reports whether b starts with one well-formed msgpack value
 // (the sequence frame; DMB decodes it and sends back whatever it held).
 func checkValue(b []byte) error {
+	if len(b) > 0 && b[0] < 0x80 {
+		return nil // a positive fixint: DMB's 0, without a decoder
+	}
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
 	dec.Reset(bytes.NewReader(b))
