@@ -330,3 +330,24 @@ func TestServerBindForms(t *testing.T) {
 		}
 	}
 }
+
+// A per-message TTL on a group send (channels #1361): a member that does
+// not read in time never gets it.
+func TestLayerGroupSendTTL(t *testing.T) {
+	s := startServer(t, Config{})
+	l := dial(t, s)
+	ctx := ctxT(t, 10*time.Second)
+	if err := l.GroupAdd(ctx, "ttl-group", "ttl-member"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.GroupSend(ctx, "ttl-group", Message{"type": "stale"}, WithTTL(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.GroupSend(ctx, "ttl-group", Message{"type": "fresh"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond) // the TTL itself is what is tested
+	if m, err := l.Receive(ctx, "ttl-member"); err != nil || m["type"] != "fresh" {
+		t.Fatal(m, err)
+	}
+}
