@@ -40,14 +40,22 @@ func needPython(t testing.TB) {
 
 func runPeer(t testing.TB, ctx context.Context, args ...string) string {
 	t.Helper()
+	out, err := peerOutput(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func peerOutput(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, python, append([]string{"testdata/dmb_peer.py"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("dmb_peer.py %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
+		return "", fmt.Errorf("dmb_peer.py %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), nil
 }
 
 // Every command of both ports, as DMB's client frames them.
@@ -85,5 +93,37 @@ func TestInteropGoLayerWithPythonPeer(t *testing.T) {
 	runPeer(t, ctx, "gsend", s.Addr(), "mixed", `{"type": "to.group"}`)
 	if m, err := l.Receive(ctx, "go.member"); err != nil || m["type"] != "to.group" {
 		t.Fatal(m, err)
+	}
+}
+
+// libzmq answers the server's ZMTP heartbeats by itself, so a DMB client
+// that is alive but quiet keeps its subscription however short the
+// heartbeat.
+func TestInteropHeartbeatKeepsLibzmqPeer(t *testing.T) {
+	needPython(t)
+	const hb = 20 * time.Millisecond
+	s := startServer(t, Config{Heartbeat: hb})
+	l := dial(t, s)
+	ctx := ctxT(t, 30*time.Second)
+	done := make(chan string, 1)
+	go func() {
+		out, err := peerOutput(ctx, "recv", s.Addr(), "quiet.peer")
+		if err != nil {
+			out = err.Error()
+		}
+		done <- out
+	}()
+	for s.ChannelInfo("quiet.peer").Subscribers != 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(25 * hb) // what is tested: time passing, heartbeats going
+	if n, st := s.ChannelInfo("quiet.peer").Subscribers, s.Stats(); n != 1 || st.GonePeers != 0 {
+		t.Fatalf("live libzmq peer dropped: %d subscribers, %+v", n, st)
+	}
+	if err := l.Send(ctx, "quiet.peer", Message{"type": "still.there"}); err != nil {
+		t.Fatal(err)
+	}
+	if out := <-done; out != `{"type": "still.there"}` {
+		t.Fatal(out)
 	}
 }
