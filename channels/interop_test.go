@@ -113,9 +113,7 @@ func TestInteropHeartbeatKeepsLibzmqPeer(t *testing.T) {
 		}
 		done <- out
 	}()
-	for s.ChannelInfo("quiet.peer").Subscribers != 1 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitSubscribers(t, s, "quiet.peer", 1, 10*time.Second)
 	time.Sleep(25 * hb) // what is tested: time passing, heartbeats going
 	if n, st := s.ChannelInfo("quiet.peer").Subscribers, s.Stats(); n != 1 || st.GonePeers != 0 {
 		t.Fatalf("live libzmq peer dropped: %d subscribers, %+v", n, st)

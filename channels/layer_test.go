@@ -33,6 +33,16 @@ func dial(t testing.TB, s *Server, opts ...LayerOption) *Layer {
 	return l
 }
 
+// waitSubscribers waits until channel has n subscribers.
+func waitSubscribers(t testing.TB, s *Server, channel string, n int, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := s.waitChannel(ctx, channel, func(ci ChannelInfo) bool { return ci.Subscribers == n }); err != nil {
+		t.Fatalf("%s: %d subscribers never seen: %v (now %d)", channel, n, err, s.ChannelInfo(channel).Subscribers)
+	}
+}
+
 func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -260,7 +270,7 @@ func TestLayerReceiveCancelAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _, err := l.Receive(context.Background(), "never"); errc <- err }()
-	time.Sleep(20 * time.Millisecond)
+	waitSubscribers(t, s, "never", 1, 10*time.Second) // Receive is waiting
 	l.Close()
 	if err := <-errc; !errors.Is(err, net.ErrClosed) {
 		t.Fatal(err)
@@ -288,13 +298,7 @@ func TestLayerDeadSubscriber(t *testing.T) {
 		t.Fatal(ci)
 	}
 	a.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.ChannelInfo("rr").Subscribers != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("closed layer still subscribed")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitSubscribers(t, s, "rr", 1, 5*time.Second)
 	for i := range 4 {
 		if err := b.Send(ctx, "rr", Message{"n": i}); err != nil {
 			t.Fatal(err)

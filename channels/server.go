@@ -262,6 +262,26 @@ func (s *Server) ChannelInfo(channel string) ChannelInfo {
 	return ci
 }
 
+// waitChannel waits until cond holds for channel's info, checking each
+// time a subscription comes or goes.
+func (s *Server) waitChannel(ctx context.Context, channel string, cond func(ChannelInfo) bool) error {
+	for {
+		var ok bool
+		var changed chan struct{}
+		if !s.do(func() { ok, changed = cond(s.st.channelInfo(channel)), s.st.changed }) {
+			return ErrClosed
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Close stops the server: what was received is handled, then both
 // sockets close. Later calls do nothing.
 func (s *Server) Close() error {

@@ -114,12 +114,7 @@ func TestHungSubscriberDropped(t *testing.T) {
 	}
 	fz.freeze()
 	start := time.Now()
-	for s.ChannelInfo("work").Subscribers != 1 {
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("hung subscriber never dropped")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitSubscribers(t, s, "work", 1, 5*time.Second)
 	t.Logf("hung subscriber dropped after %v (heartbeat %v)", time.Since(start).Round(time.Millisecond), hb)
 	for i := range 6 {
 		if err := live.Send(ctx, "work", Message{"n": i}); err != nil {
@@ -147,18 +142,10 @@ func TestLayerResubscribesAfterRestart(t *testing.T) {
 		}
 		got <- m
 	}()
-	for s.ChannelInfo("survivor").Subscribers != 1 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitSubscribers(t, s, "survivor", 1, 10*time.Second)
 	s.Close()
 	s2 := startServer(t, Config{Bind: addr})
-	start := time.Now()
-	for s2.ChannelInfo("survivor").Subscribers != 1 {
-		if time.Since(start) > 4*time.Second { // the periodic renewal is 5 s
-			t.Fatal("not resubscribed after reconnection")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitSubscribers(t, s2, "survivor", 1, 4*time.Second) // the periodic renewal is 5 s
 	sender := dial(t, s2)
 	if err := sender.Send(ctx, "survivor", Message{"type": "after.restart"}); err != nil {
 		t.Fatal(err)

@@ -106,6 +106,10 @@ type state struct {
 	sigs   map[string][][]byte             // signalling peers, for FLUSHCXX
 	block  map[*queue]struct{}
 
+	// changed is closed and replaced whenever a subscription comes or
+	// goes, for those waiting on it (tests, through Server.waitChannel).
+	changed chan struct{}
+
 	st              Stats
 	badFrames       atomic.Uint64 // counted by the readers
 	lastIn, lastOut uint64
@@ -118,7 +122,7 @@ func newState(cfg *Config, out sink) *state {
 	return &state{cfg: cfg, out: out, now: time.Now,
 		queues: map[string]*queue{}, groups: map[string]map[string]time.Time{},
 		peers: map[string]map[*endpoint]*queue{}, sigs: map[string][][]byte{},
-		block: map[*queue]struct{}{}, lastRate: now, started: now}
+		block: map[*queue]struct{}{}, lastRate: now, started: now, changed: make(chan struct{})}
 }
 
 // A requestError is answered with EXCEPTON {"exception": repr}.
@@ -252,8 +256,14 @@ func (s *state) subscribe(env [][]byte, m *DataMessage) error {
 		s.peers[peer] = ps
 	}
 	ps[e] = q
+	s.notify()
 	s.pump(q)
 	return nil
+}
+
+func (s *state) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 func (s *state) unsubscribe(env [][]byte, m *DataMessage) error {
@@ -283,6 +293,7 @@ func (s *state) dropEndpoint(q *queue, e *endpoint) {
 	if q.next > i {
 		q.next--
 	}
+	s.notify()
 	if ps := s.peers[e.peer]; ps != nil {
 		delete(ps, e)
 		if len(ps) == 0 {
@@ -682,6 +693,7 @@ func (s *state) flush(env [][]byte) {
 	clear(s.groups)
 	clear(s.peers)
 	clear(s.block)
+	s.notify()
 	for _, e := range s.sigs {
 		s.replySignal(e, newID(), CmdFlushClient, Props{}, nil)
 	}
