@@ -175,6 +175,7 @@ func (s *state) onData(env [][]byte, frames [][]byte) {
 	m, err := ParseData(frames)
 	if err != nil {
 		s.st.Errors++
+		s.cfg.Logger.Debug("channels: malformed data message", "err", err)
 		if m.ID != nil {
 			// Framed but undecodable: answer by id, ack unknown.
 			s.replyData(env, m.Channel, m.ID, CmdException, Props{{"exception", exceptionText(err)}})
@@ -204,6 +205,7 @@ func (s *state) onData(env [][]byte, frames [][]byte) {
 		reply()
 	case err != nil:
 		s.st.Errors++
+		s.cfg.Logger.Debug("channels: data request refused", "command", m.Command, "channel", string(m.Channel), "err", err)
 		if m.Props.truthy("ack") {
 			s.replyData(env, m.Channel, m.ID, CmdException, Props{{"exception", exceptionText(err)}})
 		}
@@ -461,6 +463,7 @@ func (s *state) gone(sig bool, peer string) {
 		return
 	}
 	s.st.GonePeers++
+	s.cfg.Logger.Debug("channels: subscriber gone", "peer", fmt.Sprintf("%x", peer), "subscriptions", len(ps))
 	for e, q := range ps {
 		s.dropEndpoint(q, e)
 	}
@@ -559,6 +562,7 @@ func (s *state) onSignal(env [][]byte, frames [][]byte) {
 	m, err := ParseSignal(frames)
 	if err != nil {
 		s.st.Errors++
+		s.cfg.Logger.Debug("channels: malformed signalling message", "err", err)
 		if m.ID != nil {
 			s.replySignal(env, m.ID, CmdException, Props{{"exception", exceptionText(err)}}, nil)
 		} else {
@@ -611,6 +615,7 @@ func (s *state) onSignal(env [][]byte, frames [][]byte) {
 	switch {
 	case err != nil:
 		s.st.Errors++
+		s.cfg.Logger.Debug("channels: signalling request refused", "command", m.Command, "err", err)
 		if ack || m.Command == CmdGroupList || m.Command == CmdChannelInfo {
 			s.replySignal(env, m.ID, CmdException, Props{{"exception", exceptionText(err)}}, nil)
 		}
