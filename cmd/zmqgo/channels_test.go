@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/zmqgo/zmq/channels"
@@ -59,5 +60,41 @@ func TestChannelsCommandUsage(t *testing.T) {
 	} {
 		p := start(t, strings.NewReader(""), args...)
 		p.expectExit(t, exitUsage)
+	}
+}
+
+// The built binary: both ports printed, SIGTERM and SIGINT stop it with
+// exit 0 and a stop log.
+func TestBinaryChannelsSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := startBinary(t, "channels", "--bind", "tcp://127.0.0.1:0")
+			var bound []string
+			for len(bound) < 2 {
+				if l := p.line(t, p.stderr); strings.HasPrefix(l, "zmqgo: bound ") {
+					bound = append(bound, strings.TrimPrefix(l, "zmqgo: bound "))
+				}
+			}
+			l, err := channels.Dial(bound[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			if _, err := l.Report(ctx); err != nil { // the signalling port answers
+				t.Fatal(err)
+			}
+			l.Close()
+			if err := p.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			stopped := false
+			for l := range p.stderr {
+				stopped = stopped || strings.Contains(l, `msg="channels: stopped"`)
+			}
+			if code := p.exit(t); code != 0 || !stopped {
+				t.Errorf("exit %d after %v, stop logged: %v", code, sig, stopped)
+			}
+		})
 	}
 }
