@@ -51,3 +51,21 @@ func BenchmarkServerGroupSend1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(out.n), "ns/delivery")
 }
+
+// Send (acked, as the Go client always asks) and Receive over tcp, one
+// message at a time: the Go client's round trip through the server.
+func BenchmarkLayerSendReceive(b *testing.B) {
+	s := startServer(b, Config{})
+	send, recv := dial(b, s), dial(b, s)
+	ctx := ctxT(b, 5*time.Minute)
+	msg := Message{"type": "bench.message", "text": "0123456789012345678901234567890123456789012345678901234567890123"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := send.Send(ctx, "bench.layer", msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := recv.Receive(ctx, "bench.layer"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

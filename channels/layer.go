@@ -86,6 +86,7 @@ type Layer struct {
 	gen atomic.Uint64
 
 	mu      sync.Mutex
+	subs    map[string]subscription // channels subscribed, when
 	queues  map[string]*localQueue
 	pending map[string]chan reply
 	wg      sync.WaitGroup
@@ -97,6 +98,11 @@ type reply struct {
 	cmd   string
 	props Props
 	raw   []byte
+}
+
+type subscription struct {
+	gen uint64
+	at  time.Time
 }
 
 type localQueue struct {
@@ -128,7 +134,7 @@ func Dial(addr string, opts ...LayerOption) (*Layer, error) {
 // endpoints given (tests put a proxy in front of one).
 func dialEndpoints(dataEP, sigEP string, opts ...LayerOption) (*Layer, error) {
 	var err error
-	l := &Layer{log: slog.New(slog.DiscardHandler), queues: map[string]*localQueue{},
+	l := &Layer{log: slog.New(slog.DiscardHandler), queues: map[string]*localQueue{}, subs: map[string]subscription{},
 		pending: map[string]chan reply{}, closed: make(chan struct{})}
 	for _, o := range opts {
 		o(l)
@@ -196,6 +202,7 @@ func (l *Layer) forget(drop bool) {
 	if drop {
 		clear(l.queues)
 	}
+	clear(l.subs)
 }
 
 // Close closes the layer; blocked calls return ErrClosed.
@@ -465,8 +472,19 @@ func (l *Layer) Receive(ctx context.Context, channel string) (Message, error) {
 		l.mu.Unlock()
 		if g := l.gen.Load(); tick == nil || g != gen {
 			gen = g
-			if err := l.subscribe(ctx, channel); err != nil {
-				return nil, err
+			// Subscribe unless done lately in this generation: the
+			// server holds subscriptions for a day; renewing every
+			// resubscribe interval is plenty.
+			l.mu.Lock()
+			sub, ok := l.subs[channel]
+			l.mu.Unlock()
+			if !ok || sub.gen != g || time.Since(sub.at) >= resubscribe {
+				if err := l.subscribe(ctx, channel); err != nil {
+					return nil, err
+				}
+				l.mu.Lock()
+				l.subs[channel] = subscription{g, time.Now()}
+				l.mu.Unlock()
 			}
 			if tick == nil {
 				t := time.NewTicker(resubscribe)
