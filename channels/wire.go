@@ -37,7 +37,7 @@ const (
 	CmdFlushClient  = "FLUSHCXX" // server: a flush happened, drop local queues
 	// Ours; DMB's client never sends them. Both always get a COMPLETE
 	// carrying the answer in its properties, or an EXCEPTON.
-	CmdGroupList   = "GROUPLST" // group_name -> channels (array of bin)
+	CmdGroupList   = "GROUPLST" // group_name -> channels (array of str, sorted)
 	CmdChannelInfo = "CHANINFO" // channel_name -> subscribers, queued, capacity, groups
 )
 
