@@ -111,3 +111,42 @@ func runPeerScript(t *testing.T, script string, args ...string) string {
 	}
 	return string(out)
 }
+
+// DMB 0.2.1's own layer, unchanged (msgspec shimmed), against our server,
+// with the Go client in the same group. Needs DMB_SOURCE and
+// python3-tornado, as TestAgainstDMBServer.
+func TestDMBOwnLayer(t *testing.T) {
+	src := os.Getenv("DMB_SOURCE")
+	if src == "" {
+		t.Skip("skipping: set DMB_SOURCE to a django-message-broker 0.2.1 checkout (bench/channels.sh clones one into bench/bin/dmb)")
+	}
+	needPython(t)
+	if out, err := exec.Command(python, "-c", "import tornado").CombinedOutput(); err != nil {
+		t.Skipf("skipping: DMB's layer needs python3-tornado: %s", out)
+	}
+	s := startServer(t, Config{})
+	l := dial(t, s)
+	ctx := ctxT(t, 60*time.Second)
+	cmd := exec.CommandContext(ctx, python, "testdata/dmb_layer.py", src, strings.TrimPrefix(s.Addr(), "tcp://"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "joined specific.zmq_id_00!") {
+		cmd.Wait()
+		t.Fatalf("DMB layer: %q\n%s", lines.Text(), stderr.Bytes())
+	}
+	if err := l.GroupSend(ctx, "mixed", Message{"type": "from.go", "n": 2}); err != nil {
+		t.Fatal(err)
+	}
+	ok := lines.Scan() && lines.Text() == "ok"
+	if err := cmd.Wait(); err != nil || !ok {
+		t.Fatalf("DMB layer: %v %q\n%s", err, lines.Text(), stderr.Bytes())
+	}
+	if st := s.Stats(); st.Errors != 1 { // the refused GROUPADD
+		t.Fatalf("%+v", st)
+	}
+}
