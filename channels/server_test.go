@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -152,5 +153,29 @@ func TestLayerResubscribesAfterRestart(t *testing.T) {
 	}
 	if m := <-got; m["type"] != "after.restart" {
 		t.Fatal(m)
+	}
+}
+
+// Bytes that are not ZMTP at all, on both ports: those connections go,
+// everyone else carries on.
+func TestServerNonZMTPGarbage(t *testing.T) {
+	s := startServer(t, Config{})
+	l := dial(t, s)
+	ctx := ctxT(t, 10*time.Second)
+	for _, ep := range []string{s.Addr(), s.SignalAddr()} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n" + strings.Repeat("\xff", 4096)))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, c) // the server hangs up
+		c.Close()
+	}
+	if err := l.Send(ctx, "after.garbage", Message{"ok": true}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := l.Receive(ctx, "after.garbage"); err != nil || m["ok"] != true {
+		t.Fatal(m, err)
 	}
 }
