@@ -59,7 +59,8 @@ var commands = []*command{
 	keygenCommand(), // keygen.go
 	proxyCommand(),  // proxy.go
 	brokerCommand(), brokerLoadCommand(),
-	benchCommand(), // bench.go
+	benchCommand(),    // bench.go
+	channelsCommand(), // channels.go
 }
 
 const (

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/zmqgo/zmq/channels"
+)
+
+// channelsCommand is `zmqgo channels`: package channels as a program.
+func channelsCommand() *command {
+	return &command{
+		name:    "channels",
+		summary: "run a Django Channels layer server (django-message-broker compatible)",
+		help: `Runs a channel-layer server that django-message-broker 0.2.1's layer
+(django_message_broker.ChannelsServerLayer) uses unchanged, and that Go
+services reach with package channels' Layer. Binds --bind
+(default ` + channels.DefaultBind + `) for data and the next port for
+signalling, as DMB; both are printed on stderr: "zmqgo: bound ADDR".
+HOST may be an IP address, [IPv6], a host name or *.
+
+Point Django at it (and leave django_message_broker out of
+INSTALLED_APPS, or set RUN_MAIN=true, so DMB does not start its own):
+
+	CHANNEL_LAYERS = {"default": {
+	    "BACKEND": "django_message_broker.ChannelsServerLayer",
+	    "CONFIG": {"ip_address": "127.0.0.1", "port": 5556}}}
+
+Each channel holds --capacity messages (--channel-capacity PATTERN=N
+overrides it for matching channels, a glob as channels_redis's
+channel_capacity); a send over it is refused with ChannelFull when the
+sender asked for an acknowledgement, dropped and counted otherwise, and
+group sends skip full channels. Messages live --expiry unless the sender
+gave a ttl; group members --group-expiry. A subscriber whose connection
+closes, or which misses heartbeats (--heartbeat), stops receiving at once.
+
+With --http ADDR it serves /metrics (Prometheus) and /api/status (JSON;
+?group=NAME lists a group, ?channel=NAME shows a channel). SIGINT or
+SIGTERM stops it. State is in memory only.`,
+		flags: func(fs *flag.FlagSet) action {
+			c := &channelsCmd{}
+			fs.StringVar(&c.bind, "bind", channels.DefaultBind, "data port `ADDR` tcp://HOST:PORT; signalling on PORT+1")
+			fs.IntVar(&c.capacity, "capacity", 100, "hold at most `N` messages per channel")
+			fs.Var(&c.rules, "channel-capacity", "`PATTERN=N`: capacity of the channels matching PATTERN (repeatable)")
+			fs.DurationVar(&c.expiry, "expiry", 60*time.Second, "message time to live `D` when the request gives none")
+			fs.DurationVar(&c.groupExpiry, "group-expiry", 86400*time.Second, "keep a channel in a group `D` after group_add")
+			fs.DurationVar(&c.subExpiry, "subscriber-expiry", 86400*time.Second, "drop a subscription `D` after it was last renewed")
+			fs.DurationVar(&c.heartbeat, "heartbeat", 5*time.Second, "ZMTP heartbeat every `D`; a peer silent for 3 is dropped; 0: none")
+			fs.StringVar(&c.http, "http", "", "serve /metrics and /api/status on `ADDR` (host:port)")
+			fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
+			fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: refused requests, socket events")
+			return c
+		},
+	}
+}
+
+type channelsCmd struct {
+	bind                           string
+	capacity                       int
+	rules                          listFlag
+	expiry, groupExpiry, subExpiry time.Duration
+	heartbeat                      time.Duration
+	http, logFormat                string
+	verbose                        bool
+	parsed                         []channels.CapacityRule
+}
+
+func (c *channelsCmd) validate(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected argument %q", args[0])
+	}
+	if _, _, err := channels.SplitBind(c.bind); err != nil {
+		return fmt.Errorf("--bind: %w", err)
+	}
+	for _, r := range c.rules {
+		rule, err := channels.ParseCapacityRule(r)
+		if err != nil {
+			return fmt.Errorf("--channel-capacity: %w", err)
+		}
+		c.parsed = append(c.parsed, rule)
+	}
+	switch {
+	case c.capacity < 1:
+		return fmt.Errorf("--capacity must be at least 1 (got %d)", c.capacity)
+	case c.expiry <= 0 || c.groupExpiry <= 0 || c.subExpiry <= 0:
+		return errors.New("--expiry, --group-expiry and --subscriber-expiry must be positive")
+	case c.heartbeat < 0:
+		return fmt.Errorf("--heartbeat must not be negative (got %v)", c.heartbeat)
+	case c.logFormat != "text" && c.logFormat != "json":
+		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
+	}
+	if c.http != "" {
+		if _, _, err := net.SplitHostPort(c.http); err != nil {
+			return fmt.Errorf("--http: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *channelsCmd) run(ctx context.Context, e *env) error {
+	level := slog.LevelInfo
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	var h slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	if c.logFormat == "json" {
+		h = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	}
+	hb := c.heartbeat
+	if hb == 0 {
+		hb = -1
+	}
+	s, err := channels.NewServer(channels.Config{
+		Bind: c.bind, Capacity: c.capacity, ChannelCapacity: c.parsed,
+		Expiry: c.expiry, GroupExpiry: c.groupExpiry, SubscriberExpiry: c.subExpiry,
+		Heartbeat: hb, Logger: slog.New(h),
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	e.warnf("bound %s", s.Addr())
+	e.warnf("bound %s", s.SignalAddr())
+	if c.http != "" {
+		ln, err := net.Listen("tcp", c.http)
+		if err != nil {
+			return fmt.Errorf("--http: %w", err)
+		}
+		hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		done := make(chan struct{})
+		go func() { defer close(done); hs.Serve(ln) }()
+		defer func() { hs.Close(); <-done }()
+		e.warnf("serving http://%s/metrics and /api/status", ln.Addr())
+	}
+	<-ctx.Done()
+	return nil
+}
