@@ -61,7 +61,7 @@ func NeedRedis(t testing.TB) string {
 }
 
 // StartRedis starts a redis-server on a free 127.0.0.1 port with no
-// persistence (--save '' --appendonly no, working directory in t.TempDir)
+// persistence (--save "" --appendonly no, working directory in t.TempDir)
 // and returns once it answers PING. It is stopped by t.Cleanup. A missing
 // redis-server skips the test, or fails it when CI=true.
 func StartRedis(t testing.TB) *Redis {
