@@ -353,3 +353,32 @@ func TestInteropExpiry(t *testing.T) {
 		t.Fatalf("got %v", m)
 	}
 }
+
+// Pop serves DMB-style process channels, whose non-local part is the same
+// for every client: a server pops the shared key and routes by name.
+func TestInteropPopSharedProcessKey(t *testing.T) {
+	srv, rdb := newRedis(t)
+	py := startPy(t, srv.URL(), nil)
+	l := newLayer(t, rdb, Config{})
+	ctx := ctxT(t, 10*time.Second)
+	a, b := "specific.zmq_id_00!aaa", "specific.zmq_id_00!bbb"
+	py.must(map[string]any{"op": "send", "channel": a, "msg": map[string]any{"type": "to.a"}})
+	py.must(map[string]any{"op": "group_add", "group": "g", "channel": a})
+	py.must(map[string]any{"op": "group_add", "group": "g", "channel": b})
+	py.must(map[string]any{"op": "group_send", "group": "g", "msg": map[string]any{"type": "to.g"}})
+	chans, m, err := l.Pop(ctx, "specific.zmq_id_00!")
+	if err != nil || !reflect.DeepEqual(chans, []string{a}) || typ(m) != "to.a" || len(m) != 1 {
+		t.Fatalf("pop: %v %v %v", chans, m, err)
+	}
+	chans, m, err = l.Pop(ctx, "specific.zmq_id_00!")
+	if err != nil || !reflect.DeepEqual(chans, []string{a, b}) && !reflect.DeepEqual(chans, []string{b, a}) || typ(m) != "to.g" {
+		t.Fatalf("pop group message: %v %v %v", chans, m, err)
+	}
+	py.must(map[string]any{"op": "send", "channel": "plain", "msg": map[string]any{"type": "p"}})
+	if chans, m, err := l.Pop(ctx, "plain"); err != nil || !reflect.DeepEqual(chans, []string{"plain"}) || typ(m) != "p" {
+		t.Fatalf("pop plain: %v %v %v", chans, m, err)
+	}
+	if _, _, err := l.Pop(ctx, "specific.zmq_id_00!aaa"); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("pop of a full process name: %v", err)
+	}
+}

@@ -364,6 +364,49 @@ func (l *Layer) Receive(ctx context.Context, channel string) (map[string]any, er
 	}
 }
 
+// Pop waits for one message stored under name's key and returns it with
+// the channels it is for. name is a normal channel or the non-local part
+// ("prefix.id!") shared by process channels, whoever created them: it is
+// for servers that route process-channel messages to their receivers
+// themselves (DMB clients all name theirs "specific.zmq_id_00!..."). A
+// normal channel's message is for [name]; a group send's, for the listed
+// channels sharing the key. Unlike Receive, Pop does not check that this
+// layer made the process channels.
+func (l *Layer) Pop(ctx context.Context, name string) (channels []string, msg map[string]any, err error) {
+	if err := checkChannel(name); err != nil {
+		return nil, nil, err
+	}
+	if strings.Contains(name, "!") && !strings.HasSuffix(name, "!") {
+		return nil, nil, fmt.Errorf("%w: %q: pop takes the part up to the !", ErrInvalidName, name)
+	}
+	for {
+		target, m, err := l.popOne(ctx, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if m == nil {
+			continue
+		}
+		l.received.Add(1)
+		switch v := target.(type) {
+		case string:
+			return []string{v}, m, nil
+		case []any:
+			for _, c := range v {
+				if s, ok := c.(string); ok {
+					channels = append(channels, s)
+				}
+			}
+			if strings.HasSuffix(name, "!") {
+				return channels, m, nil
+			}
+		}
+		// A normal channel's message is for that channel, whatever a group
+		// send listed.
+		return []string{name}, m, nil
+	}
+}
+
 func (l *Layer) done(ctx context.Context) error {
 	select {
 	case <-l.closed:
