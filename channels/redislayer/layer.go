@@ -326,14 +326,21 @@ func (l *Layer) Send(ctx context.Context, channel string, msg map[string]any) er
 	return nil
 }
 
-// restoreScript moves parked in-flight messages back into the channel with
-// their scores, then deletes the park. KEYS[1] channel, KEYS[2] park.
-var restoreScript = redis.NewScript(`
+// restorePopScript moves parked in-flight messages back into the channel
+// with their scores, deletes the park, then pops the oldest message if
+// there is one: a receive that finds a message waiting takes one round
+// trip. KEYS[1] channel, KEYS[2] park.
+var restorePopScript = redis.NewScript(`
 local parked = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 for i = #parked, 1, -2 do
 	redis.call('ZADD', KEYS[1], parked[i], parked[i - 1])
 end
 redis.call('DEL', KEYS[2])
+local m = redis.call('ZPOPMIN', KEYS[1])
+if #m == 0 then
+	return false
+end
+return m[1]
 `)
 
 // Receive waits for the next message on channel and returns it. For a
@@ -424,18 +431,25 @@ func (l *Layer) popOne(ctx context.Context, name string) (target any, msg map[st
 		return nil, nil, err
 	}
 	key := l.prefix + name
-	if err := restoreScript.Run(ctx, l.rdb, []string{key, key + "$inflight"}).Err(); err != nil && err != redis.Nil {
-		return nil, nil, fmt.Errorf("redislayer: receive on %s: %w", name, err)
-	}
-	step := blockStep
-	if dl, ok := ctx.Deadline(); ok {
-		step = min(step, max(time.Until(dl), 10*time.Millisecond))
-	}
-	// Do, not BZPopMin: go-redis rounds BZPOPMIN timeouts up to whole
-	// seconds, and Redis takes fractions.
-	res, err := l.rdb.Do(ctx, "BZPOPMIN", key, strconv.FormatFloat(step.Seconds(), 'f', 3, 64)).Slice()
+	member, err := restorePopScript.Run(ctx, l.rdb, []string{key, key + "$inflight"}).Text()
 	if err == redis.Nil {
-		return nil, nil, nil
+		step := blockStep
+		if dl, ok := ctx.Deadline(); ok {
+			step = min(step, max(time.Until(dl), 10*time.Millisecond))
+		}
+		// Do, not BZPopMin: go-redis rounds BZPOPMIN timeouts up to whole
+		// seconds, and Redis takes fractions.
+		var res []any
+		res, err = l.rdb.Do(ctx, "BZPOPMIN", key, strconv.FormatFloat(step.Seconds(), 'f', 3, 64)).Slice()
+		if err == redis.Nil {
+			return nil, nil, nil
+		}
+		if err == nil && len(res) != 3 {
+			err = fmt.Errorf("BZPOPMIN answered %d items", len(res))
+		}
+		if err == nil {
+			member, _ = res[1].(string)
+		}
 	}
 	if err != nil {
 		if cerr := l.done(ctx); cerr != nil {
@@ -443,10 +457,6 @@ func (l *Layer) popOne(ctx context.Context, name string) (target any, msg map[st
 		}
 		return nil, nil, fmt.Errorf("redislayer: receive on %s: %w", name, err)
 	}
-	if len(res) != 3 {
-		return nil, nil, fmt.Errorf("redislayer: receive on %s: BZPOPMIN answered %d items", name, len(res))
-	}
-	member, _ := res[1].(string)
 	m, err := decode([]byte(member))
 	if err != nil {
 		l.undecodable.Add(1)

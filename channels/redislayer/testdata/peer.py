@@ -68,6 +68,20 @@ async def handle(layer, req):
         return described(layer.deserialize(bytes.fromhex(req["data"])))
     if op == "hash":
         return _consistent_hash(req["value"], req["ring"])
+    if op == "time_group_send":
+        # n group sends, timed here so process start-up is not counted.
+        import time
+        t0 = time.perf_counter()
+        for _ in range(req["n"]):
+            await layer.group_send(req["group"], from_json(req["msg"]))
+        return time.perf_counter() - t0
+    if op == "time_send_receive":
+        import time
+        t0 = time.perf_counter()
+        for i in range(req["n"]):
+            await layer.send(req["channel"], {"type": "x", "i": i})
+            await layer.receive(req["channel"])
+        return time.perf_counter() - t0
     if op == "group_key":
         return layer._group_key(req["group"]).decode()
     raise ValueError("unknown op " + op)
