@@ -382,3 +382,34 @@ func TestInteropPopSharedProcessKey(t *testing.T) {
 		t.Fatalf("pop of a full process name: %v", err)
 	}
 }
+
+// Bodies sent as msgpack (as a DMB server would pass them on) reach
+// channels_redis unchanged, on normal and process channels and groups.
+func TestInteropSendMsgpack(t *testing.T) {
+	srv, rdb := newRedis(t)
+	py := startPy(t, srv.URL(), nil)
+	l := newLayer(t, rdb, Config{})
+	ctx := ctxT(t, 10*time.Second)
+	body, err := appendMap(nil, richMsg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := py.str(map[string]any{"op": "new_channel"})
+	for _, c := range []string{"raw", pc} {
+		if err := l.SendMsgpack(ctx, c, body); err != nil {
+			t.Fatal(err)
+		}
+		got := py.mustReceive(c)
+		checkRich(t, got.Msg)
+		if !reflect.DeepEqual(got.Types, richTypes) {
+			t.Fatalf("python types %v", got.Types)
+		}
+	}
+	py.must(map[string]any{"op": "group_add", "group": "rawg", "channel": pc})
+	py.must(map[string]any{"op": "group_add", "group": "rawg", "channel": "raw"})
+	if err := l.GroupSendMsgpack(ctx, "rawg", body); err != nil {
+		t.Fatal(err)
+	}
+	checkRich(t, py.mustReceive(pc).Msg)
+	checkRich(t, py.mustReceive("raw").Msg)
+}

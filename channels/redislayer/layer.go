@@ -256,12 +256,47 @@ func (l *Layer) ChannelKey(channel string) string { return l.channelKey(channel)
 
 // encode returns the stored form of msg: 12 random bytes, then msgpack.
 func encode(msg map[string]any) ([]byte, error) {
-	b := make([]byte, randomPrefixLen, 64)
+	body, err := appendMap(nil, msg, 0)
+	if err != nil {
+		return nil, err
+	}
+	return stored(body, nil)
+}
+
+// stored returns 12 random bytes followed by body, a msgpack map, with
+// "__asgi_channel__": field added to the map unless field is nil. The map
+// is extended in place (new count in the header, pair appended), not
+// re-encoded: channels_redis readers do not care where the key sits.
+func stored(body []byte, field any) ([]byte, error) {
+	b := make([]byte, randomPrefixLen, randomPrefixLen+len(body)+32)
 	for i := 0; i < randomPrefixLen; i += 4 {
 		v := mrand.Uint32()
 		b[i], b[i+1], b[i+2], b[i+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 	}
-	return appendMap(b, msg, 0)
+	if field == nil {
+		return append(b, body...), nil
+	}
+	n, hdr, err := mapHeader(body)
+	if err != nil {
+		return nil, err
+	}
+	b = appendMapHeader(b, n+1)
+	b = append(b, body[hdr:]...)
+	b = appendStr(b, channelField)
+	return appendValue(b, field, 1)
+}
+
+// mapHeader reads the entry count and header length of a msgpack map.
+func mapHeader(b []byte) (n, hdr int, err error) {
+	switch {
+	case len(b) >= 1 && b[0]&0xf0 == 0x80:
+		return int(b[0] & 0x0f), 1, nil
+	case len(b) >= 3 && b[0] == 0xde:
+		return int(b[1])<<8 | int(b[2]), 3, nil
+	case len(b) >= 5 && b[0] == 0xdf:
+		return int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]), 5, nil
+	}
+	return 0, 0, fmt.Errorf("%w: message is not a map", ErrDecode)
 }
 
 // decode undoes encode.
@@ -300,15 +335,44 @@ func (l *Layer) Send(ctx context.Context, channel string, msg map[string]any) er
 	if _, ok := msg[channelField]; ok {
 		return ErrReservedKey
 	}
-	if strings.Contains(channel, "!") {
-		m := make(map[string]any, len(msg)+1)
-		for k, v := range msg {
-			m[k] = v
-		}
-		m[channelField] = channel
-		msg = m
+	body, err := appendMap(nil, msg, 0)
+	if err != nil {
+		return err
 	}
-	payload, err := encode(msg)
+	return l.sendBody(ctx, channel, body)
+}
+
+// SendMsgpack is Send for a message already encoded as a MessagePack map
+// (a DMB body, say): it is checked and stored as it is, not re-encoded
+// (only "__asgi_channel__" is added for process channels). A body that is
+// not a map with string keys fails with ErrDecode.
+func (l *Layer) SendMsgpack(ctx context.Context, channel string, body []byte) error {
+	if err := checkChannel(channel); err != nil {
+		return err
+	}
+	if err := checkBody(body); err != nil {
+		return err
+	}
+	return l.sendBody(ctx, channel, body)
+}
+
+func checkBody(body []byte) error {
+	m, err := decodeMessage(body)
+	if err != nil {
+		return err
+	}
+	if _, ok := m[channelField]; ok {
+		return ErrReservedKey
+	}
+	return nil
+}
+
+func (l *Layer) sendBody(ctx context.Context, channel string, body []byte) error {
+	var field any
+	if strings.Contains(channel, "!") {
+		field = channel
+	}
+	payload, err := stored(body, field)
 	if err != nil {
 		return err
 	}
@@ -647,9 +711,32 @@ return full
 // (counted in Stats().GroupFull and logged at Info). Process channels that
 // share a key get one stored message listing them all.
 func (l *Layer) GroupSend(ctx context.Context, group string, msg map[string]any) error {
+	if err := checkGroup(group); err != nil {
+		return err
+	}
 	if _, ok := msg[channelField]; ok {
 		return ErrReservedKey
 	}
+	body, err := appendMap(nil, msg, 0)
+	if err != nil {
+		return err
+	}
+	return l.groupSendBody(ctx, group, body)
+}
+
+// GroupSendMsgpack is GroupSend for a message already encoded as a
+// MessagePack map, stored as it is (see SendMsgpack).
+func (l *Layer) GroupSendMsgpack(ctx context.Context, group string, body []byte) error {
+	if err := checkGroup(group); err != nil {
+		return err
+	}
+	if err := checkBody(body); err != nil {
+		return err
+	}
+	return l.groupSendBody(ctx, group, body)
+}
+
+func (l *Layer) groupSendBody(ctx context.Context, group string, body []byte) error {
 	names, err := l.GroupChannels(ctx, group)
 	if err != nil || len(names) == 0 {
 		return err
@@ -666,13 +753,8 @@ func (l *Layer) GroupSend(ctx context.Context, group string, msg map[string]any)
 		targets[k] = append(targets[k], ch)
 	}
 	args := make([]any, 0, 2*len(keys)+3)
-	m := make(map[string]any, len(msg)+1)
-	for k, v := range msg {
-		m[k] = v
-	}
 	for _, k := range keys {
-		m[channelField] = targets[k]
-		payload, err := encode(m)
+		payload, err := stored(body, targets[k])
 		if err != nil {
 			return err
 		}

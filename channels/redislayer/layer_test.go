@@ -492,3 +492,78 @@ func TestConsistentHashVectors(t *testing.T) {
 		}
 	}
 }
+
+// stored adds __asgi_channel__ by extending the map header, across the
+// fixmap -> map16 -> map32 boundaries.
+func TestStoredSplicesField(t *testing.T) {
+	for _, n := range []int{0, 1, 14, 15, 16, 65534, 65535, 65536} {
+		m := make(map[string]any, n)
+		for i := range n {
+			m[fmt.Sprintf("k%d", i)] = i
+		}
+		body, err := appendMap(nil, m, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := stored(body, []string{"a!x", "a!y"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decode(b)
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if len(got) != n+1 || fmt.Sprint(got[channelField]) != "[a!x a!y]" || (n > 0 && got["k0"] != int64(0)) {
+			t.Fatalf("n=%d: %d entries, field %v", n, len(got), got[channelField])
+		}
+	}
+	if _, err := stored([]byte{0x90}, "x"); !errors.Is(err, ErrDecode) {
+		t.Fatalf("array body: %v", err)
+	}
+}
+
+func TestSendMsgpackChecksBody(t *testing.T) {
+	l, _ := suiteLayer(t)
+	ctx := ctxT(t, 5*time.Second)
+	for name, body := range map[string][]byte{
+		`DMB's b"{}"`: []byte("{}"),
+		"array":       {0x90},
+		"truncated":   {0x81, 0xa1},
+		"int keys":    {0x81, 0x01, 0xc0},
+	} {
+		if err := l.SendMsgpack(ctx, "c", body); !errors.Is(err, ErrDecode) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := l.GroupSendMsgpack(ctx, "g", body); !errors.Is(err, ErrDecode) {
+			t.Errorf("group %s: %v", name, err)
+		}
+	}
+	reserved, _ := appendMap(nil, map[string]any{channelField: "x"}, 0)
+	if err := l.SendMsgpack(ctx, "c", reserved); !errors.Is(err, ErrReservedKey) {
+		t.Fatalf("reserved: %v", err)
+	}
+	if err := l.SendMsgpack(ctx, "bad name", []byte{0x80}); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("bad name: %v", err)
+	}
+}
+
+// A message a cancelled channels_redis receiver parked in $inflight is
+// moved back and received, oldest first.
+func TestReceiveRestoresParked(t *testing.T) {
+	_, rdb := newRedis(t)
+	l := newLayer(t, rdb, Config{})
+	ctx := ctxT(t, 5*time.Second)
+	if err := l.Send(ctx, "park", map[string]any{"type": "queued"}); err != nil {
+		t.Fatal(err)
+	}
+	parked, _ := encode(map[string]any{"type": "parked"})
+	rdb.ZAdd(ctx, "asgipark$inflight", redisZ(1, parked))
+	for _, want := range []string{"parked", "queued"} {
+		if m := mustReceive(t, l, "park"); typ(m) != want {
+			t.Fatalf("got %v, want %s", m, want)
+		}
+	}
+	if n := rdb.Exists(ctx, "asgipark$inflight").Val(); n != 0 {
+		t.Fatal("park not deleted")
+	}
+}
