@@ -39,10 +39,11 @@
 // Where channels_redis runs several commands, Layer runs one Lua script with
 // the same effect, so sends are atomic and take one round trip.
 //
-// Layer uses one Redis (any redis.UniversalClient: a single node, Sentinel
-// or a Cluster for the single-key operations; group sends and Flush touch
-// many keys, which a Cluster refuses across slots, as with channels_redis).
-// Several hosts sharded the channels_redis way are not supported.
+// Layer uses one Redis, standalone or behind Sentinel (a
+// redis.UniversalClient). Redis Cluster is not supported, nor by
+// channels_redis: its keys carry no hash tags, and a receive (channel and
+// park) or a group send touches several keys in one script. Sharding over
+// several hosts the channels_redis way is not supported either.
 package redislayer
 
 import (
@@ -161,6 +162,9 @@ var blockStep = time.Second
 
 // New returns a layer on rdb. The caller keeps ownership of rdb.
 func New(rdb redis.UniversalClient, cfg Config) (*Layer, error) {
+	if rdb == nil {
+		return nil, errors.New("redislayer: nil Redis client")
+	}
 	l := &Layer{
 		rdb:         rdb,
 		prefix:      cfg.Prefix,

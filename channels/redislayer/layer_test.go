@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zmqgo/zmq/internal/ztest"
 )
 
@@ -323,7 +324,7 @@ func TestGroupKeyFormat(t *testing.T) {
 }
 
 func TestReceiveBufferRespectsCapacity(t *testing.T) {
-	l, err := New(nil, Config{})
+	l, err := New(offline(t), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +344,7 @@ func TestReceiveBufferRespectsCapacity(t *testing.T) {
 
 // Buffered messages nobody receives are swept after the expiry.
 func TestReceiveBufferSweep(t *testing.T) {
-	l, _ := New(nil, Config{Expiry: 10 * time.Second})
+	l, _ := New(offline(t), Config{Expiry: 10 * time.Second})
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.bufferLocked("specific.x!old", "specific.x!", map[string]any{})
@@ -565,5 +566,21 @@ func TestReceiveRestoresParked(t *testing.T) {
 	}
 	if n := rdb.Exists(ctx, "asgipark$inflight").Val(); n != 0 {
 		t.Fatal("park not deleted")
+	}
+}
+
+// offline is a client for tests that never reach Redis.
+func offline(t *testing.T) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestNewRejectsNil(t *testing.T) {
+	if _, err := New(nil, Config{}); err == nil {
+		t.Fatal("New(nil) succeeded")
+	}
+	if _, err := New(offline(t), Config{ChannelCapacity: []ChannelCapacity{{"[", 1}}}); err != nil {
+		t.Fatalf("unclosed [ is a literal, as in fnmatch: %v", err)
 	}
 }
