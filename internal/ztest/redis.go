@@ -124,11 +124,12 @@ func (r *Redis) Restart() {
 	r.stop()
 	var err error
 	// The old listening socket can linger a moment; redis-server sets
-	// SO_REUSEADDR, so one retry after a failed bind is plenty.
-	for range 3 {
+	// SO_REUSEADDR, so a retry after a failed bind is plenty.
+	for i := range 3 {
 		if err = r.start(); err == nil {
 			return
 		}
+		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond) // backoff, not synchronisation
 	}
 	r.t.Fatalf("ztest: restart redis-server on port %d: %v", r.port, err)
 }
