@@ -8,3 +8,5 @@ require (
 	golang.org/x/crypto v0.58.0
 	golang.org/x/sys v0.49.0
 )
+
+require golang.org/x/text v0.44.0

@@ -134,6 +134,8 @@ type clientConfig struct {
 	queue   int
 	logger  *slog.Logger
 	opts    []zmq.Option
+	sec     []zmq.Option
+	curve   *zmq.CurvePublicKey // WithCurve without a key pair: make one
 }
 
 // WithHandler sets the handler of incoming messages. Without one they are
@@ -154,6 +156,33 @@ func WithSocketOptions(opts ...zmq.Option) ClientOption {
 	return func(c *clientConfig) { c.opts = append(c.opts, opts...) }
 }
 
+// WithPlain makes the client log in with PLAIN credentials, for a broker
+// whose Config.Security has zmq.WithPlainServer (`zmqgo broker
+// --plain-server`). The user name is the client's identity at the broker
+// (Config.Names). PLAIN sends the password in clear: use it only on
+// trusted networks, or use WithCurve.
+func WithPlain(user, password string) ClientOption {
+	return func(c *clientConfig) {
+		c.sec, c.curve = []zmq.Option{zmq.WithPlainClient(user, password)}, nil
+	}
+}
+
+// WithCurve makes the client a CURVE client of the broker whose public key
+// is server (`zmqgo broker --curve-server`): the connection is encrypted
+// and the broker authenticated. The client proves its identity with the
+// key pair pub, sec (its identity at the broker is pub in Z85, for
+// Config.Names); with zero keys it makes a key pair of its own, which
+// gives it an identity no rule names.
+func WithCurve(server, pub zmq.CurvePublicKey, sec zmq.CurveSecretKey) ClientOption {
+	return func(c *clientConfig) {
+		if sec == (zmq.CurveSecretKey{}) {
+			c.sec, c.curve = nil, &server
+			return
+		}
+		c.sec, c.curve = []zmq.Option{zmq.WithCurveClient(server, pub, sec)}, nil
+	}
+}
+
 // NewClient connects a client to the broker at endpoint. The connection
 // is made, and remade if it breaks, in the background; requests wait for
 // it. Register before sending.
@@ -165,7 +194,14 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	sock, err := zmq.NewSocket(zmq.Dealer, append([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger)}, cfg.opts...)...)
+	if cfg.curve != nil {
+		pub, sec, err := zmq.NewCurveKeypair()
+		if err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		cfg.sec = []zmq.Option{zmq.WithCurveClient(*cfg.curve, pub, sec)}
+	}
+	sock, err := zmq.NewSocket(zmq.Dealer, slices.Concat([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger)}, cfg.sec, cfg.opts)...)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}

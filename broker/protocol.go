@@ -214,16 +214,3 @@ func kindName(t reflect.Type) string {
 
 // present reports whether a JSON value was given (and is not null).
 func present(v json.RawMessage) bool { return len(v) > 0 && string(v) != "null" }
-
-// checkName vets a client or broker name.
-func checkName(name string) error {
-	if len(name) > maxNameLen {
-		return fmt.Errorf("name too long (%d bytes, at most %d)", len(name), maxNameLen)
-	}
-	for _, r := range name {
-		if r < ' ' || r == 0x7f || r == utf8.RuneError {
-			return fmt.Errorf("name %q contains a control or invalid character", name)
-		}
-	}
-	return nil
-}

@@ -3,17 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/zmqgo/zmq"
 	"github.com/zmqgo/zmq/broker"
 )
 
-func brokerClient(t *testing.T, addr, name string) *broker.Client {
+func brokerClient(t *testing.T, addr, name string, opts ...broker.ClientOption) *broker.Client {
 	t.Helper()
-	c, err := broker.NewClient(addr)
+	c, err := broker.NewClient(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +52,20 @@ func TestBrokerCommand(t *testing.T) {
 	}
 }
 
-// --upstream: two brokers of one federation, JSON logs.
+// --upstream: two brokers of one federation, JSON logs. The top admits
+// east by its PLAIN user.
 func TestBrokerCommandFederation(t *testing.T) {
-	top := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "top", "--log-format", "json")
+	dir := t.TempDir()
+	users, peers := filepath.Join(dir, "users"), filepath.Join(dir, "peers")
+	os.WriteFile(users, []byte("east:secret\nbob:pw\n"), 0o600)
+	os.WriteFile(peers, []byte("# downstream brokers\neast\n"), 0o600)
+	top := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "top", "--log-format", "json",
+		"--plain-server", users, "--federation-peers", peers)
 	topAddr := top.endpoint(t)
-	east := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "east", "--upstream", topAddr)
+	east := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "east", "--upstream", topAddr,
+		"--upstream-plain", "east:secret")
 	alice := brokerClient(t, east.endpoint(t), "alice")
-	brokerClient(t, topAddr, "bob")
+	brokerClient(t, topAddr, "bob", broker.WithPlain("bob", "pw"))
 	top.stderr.waitLine(t, "downstream broker joining", func(l string) bool {
 		return strings.Contains(l, `"msg":"broker: downstream broker joined"`) && strings.Contains(l, `"node":"east"`)
 	})
@@ -76,6 +87,12 @@ func TestBrokerCommandUsage(t *testing.T) {
 		{"broker", "--queue", "0"},
 		{"broker", "--log-format", "xml"},
 		{"broker", "--bind", "foo://x"},
+		{"broker", "--max-routes", "0"},
+		{"broker", "--federation-peers", "/dev/null"},
+		{"broker", "--plain-server", "testdata/nonexistent", "--names", "x"},
+		{"broker", "--names", "/dev/zero"},
+		{"broker", "--upstream-curve", "nope"},
+		{"broker", "--upstream-curve", "x", "--upstream-plain", "a:b"},
 		{"broker-load", "--broadcast", "1"},
 		{"broker-load", "--messages", "0"},
 	} {
@@ -133,5 +150,25 @@ func TestBrokerSIGTERM(t *testing.T) {
 	}
 	if all := strings.Join(log, "\n"); !strings.Contains(all, `msg="broker: stopped"`) || !strings.Contains(all, "received=1") {
 		t.Fatalf("log:\n%s", all)
+	}
+}
+
+// --curve-server with --names: a CURVE client registers the names its key
+// is allowed, and no other.
+func TestBrokerCommandCurveNames(t *testing.T) {
+	dir := t.TempDir()
+	serverPub, serverSec, _ := zmq.NewCurveKeypair()
+	clientPub, clientSec, _ := zmq.NewCurveKeypair()
+	key, names := filepath.Join(dir, "broker.key"), filepath.Join(dir, "names")
+	os.WriteFile(key, []byte(serverSec.String()+"\n"), 0o600)
+	os.WriteFile(names, []byte(clientPub.String()+": sensor-*\n"), 0o600)
+	p := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--curve-server", key, "--names", names)
+	addr := p.endpoint(t)
+	c := brokerClient(t, addr, "sensor-1", broker.WithCurve(serverPub, clientPub, clientSec))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	var be *broker.Error
+	if _, err := c.Register(ctx, "alice"); !errors.As(err, &be) || !strings.Contains(be.Message, "not allowed") {
+		t.Fatalf("alice: %v", err)
 	}
 }
