@@ -46,6 +46,11 @@
 //	routing_error   {destination, original_sender, route_path, error,
 //	                failed_destination, failed_route, content, timestamp}
 //
+// A register with "limits": true (the Go client sends it) gets
+// max_msg_size, the broker's Config.MaxMsgSize, in its registration_ack;
+// without it the ack is the seed's, byte for byte. Extra fields in
+// requests are ignored, as the seed's broker does.
+//
 // content is any JSON value, passed on as it is. Timestamps are seconds
 // since the Unix epoch, as Python's time.time(). Only register, list_clients
 // and ping are allowed before registering. message_count counts a client's

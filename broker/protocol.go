@@ -67,9 +67,13 @@ type PongStats struct {
 type (
 	registrationAck struct {
 		ClientID string `json:"client_id"`
-		Message  string `json:"message"`
-		Status   string `json:"status"`
-		Type     string `json:"type"`
+		// MaxMsgSize is sent only to clients that ask (register with
+		// "limits": true, as the Go client does): the seed's clients get
+		// the seed's bytes.
+		MaxMsgSize int    `json:"max_msg_size,omitempty"`
+		Message    string `json:"message"`
+		Status     string `json:"status"`
+		Type       string `json:"type"`
 	}
 	directMessage struct {
 		Content   json.RawMessage `json:"content"`
@@ -112,6 +116,7 @@ type request struct {
 	Target  string          `json:"target"`
 	Content json.RawMessage `json:"content"`
 	Node    string          `json:"node"`
+	Limits  bool            `json:"limits"` // register: tell max_msg_size in the ack
 }
 
 // envelope is a message between brokers, in the multi-hop pattern's format:

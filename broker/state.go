@@ -174,7 +174,7 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 			s.brokerRegister(p, body)
 			return
 		}
-		s.register(p, req.Name, now)
+		s.register(p, req.Name, req.Limits, now)
 	case TypeDirectMessage:
 		s.direct(p, &req, now)
 	case TypeBroadcast:
@@ -234,7 +234,7 @@ func (s *state) handleUp(i int, frames [][]byte) {
 }
 
 // register handles a client's register{name}.
-func (s *state) register(p *peer, name string, now time.Time) {
+func (s *state) register(p *peer, name string, limits bool, now time.Time) {
 	switch {
 	case p.kind == kindBroker:
 		s.fail(p, "a broker cannot register as a client")
@@ -278,8 +278,12 @@ func (s *state) register(p *peer, name string, now time.Time) {
 		s.names[key] = p
 		s.markChanged()
 	}
-	s.send(p, registrationAck{Type: TypeRegistrationAck, Status: "success", ClientID: clientID(p.id),
-		Message: fmt.Sprintf("Welcome, %s!", name)})
+	ack := registrationAck{Type: TypeRegistrationAck, Status: "success", ClientID: clientID(p.id),
+		Message: fmt.Sprintf("Welcome, %s!", name)}
+	if limits {
+		ack.MaxMsgSize = s.cfg.MaxMsgSize
+	}
+	s.send(p, ack)
 }
 
 // direct handles direct_message{target, content}.

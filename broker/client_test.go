@@ -1,0 +1,115 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 16 item 5: Register against an address where nothing listens said
+// only "context deadline exceeded". Now it says no broker answered, and
+// that no connection was ever made.
+func TestClientNoBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "tcp://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c, err := NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = c.Register(ctx, "alice")
+	if !errors.Is(err, ErrNoBroker) || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), "never connected") || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("register: %v", err)
+	}
+	t.Log(err)
+}
+
+// Issue 17 item 5 and issue 16 item 5: a message over the broker's limit
+// cost the connection; the request then timed out, the next one paired
+// with the lost request's reply, and the client had silently lost its
+// registration. Now the client knows the limit from registration_ack and
+// refuses at once; and when a connection is cut anyway, the request fails
+// at once saying so, the client registers again, and the next request
+// gets its own reply.
+func TestClientOversized(t *testing.T) {
+	ctx := testCtx(t)
+	b := startBroker(t, Config{MaxMsgSize: 4096})
+	alice, _ := client(t, b.Addr(), "alice")
+	_, bobIn := client(t, b.Addr(), "bob")
+	big := strings.Repeat("x", 5000)
+	start := time.Now()
+	if _, err := alice.Broadcast(ctx, big); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "the limit is 4096") {
+		t.Fatalf("broadcast: %v", err)
+	}
+	if _, err := alice.Send(ctx, "bob", big); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("send: %v", err)
+	}
+
+	// A client that does not know the limit: the broker cuts the
+	// connection of a message over twice it.
+	alice.mu.Lock()
+	alice.maxSize = 0
+	alice.mu.Unlock()
+	huge := strings.Repeat("x", 1<<20)
+	if _, err := alice.Send(ctx, "bob", huge); !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "bytes") {
+		t.Fatalf("send: %v", err)
+	}
+	if d := time.Since(start); d > waitTimeout/2 {
+		t.Fatalf("failing took %v", d)
+	}
+	// Reconnected and registered again; the next request gets its own reply.
+	if st, err := alice.Send(ctx, "bob", "small"); err != nil || st != StatusDelivered {
+		t.Fatalf("send after the cut: %q, %v", st, err)
+	}
+	if m := bobIn.next(t, TypeDirectMessage); m.From != "alice" || m.Text() != "small" {
+		t.Fatalf("bob got %s", m.Raw)
+	}
+	if alice.Name() != "alice" || clientNames(b) != "alice,bob" {
+		t.Fatalf("name %q, clients %s", alice.Name(), clientNames(b))
+	}
+}
+
+// Registering again after a reconnection can fail: here the restarted
+// broker no longer allows the name. Name says so, and the requests that
+// need a registration fail with an error that tells why.
+func TestClientReRegisterRefused(t *testing.T) {
+	ctx := testCtx(t)
+	b := startBroker(t, Config{})
+	addr := b.Addr()
+	alice, _ := client(t, addr, "alice")
+	b.Close()
+	rules := NewNameRules()
+	rules.Allow(AnyIdentity, "bob")
+	startBroker(t, Config{Bind: []string{addr}, Names: rules})
+	// The first request after the reconnection: the register went before
+	// it. (A request sent before the client saw the old connection break
+	// fails with ErrConnectionLost.)
+	for {
+		_, err := alice.List(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrConnectionLost) {
+			t.Fatal(err)
+		}
+	}
+	if alice.Name() != "" {
+		t.Fatalf("name %q", alice.Name())
+	}
+	_, err := alice.Send(ctx, "bob", "hi")
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(err.Error(), `registering again as "alice" failed`) ||
+		!strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("send: %v", err)
+	}
+}
