@@ -81,10 +81,12 @@ type Handler func(ctx context.Context, m Message)
 // direct_message, broadcast or routing_error (or a type this package does
 // not know).
 type Message struct {
-	Type      string          `json:"type"`
-	From      string          `json:"from,omitempty"`    // the sender's name
-	Content   json.RawMessage `json:"content,omitempty"` // as the sender gave it
-	Timestamp float64         `json:"timestamp,omitempty"`
+	Type    string          `json:"type"`
+	From    string          `json:"from,omitempty"`    // the sender's name
+	Content json.RawMessage `json:"content,omitempty"` // as the sender gave it
+	// Time is when the sender's broker took the message (the wire's
+	// timestamp, seconds since the epoch); zero if it had none.
+	Time time.Time `json:"-"`
 	// RoutePath lists the brokers a federated message went through.
 	RoutePath []string `json:"route_path,omitempty"`
 
@@ -109,9 +111,6 @@ func (m Message) Text() string {
 	}
 	return string(m.Content)
 }
-
-// Time returns the timestamp: when the sender's broker took the message.
-func (m Message) Time() time.Time { return fromUnix(m.Timestamp) }
 
 // Registration is a registration_ack.
 type Registration struct {
@@ -411,6 +410,7 @@ func marshalContent(v any) (json.RawMessage, error) {
 // wire is any message from the broker: a Message, or a reply.
 type wire struct {
 	Message
+	Timestamp  float64      `json:"timestamp"`
 	Status     string       `json:"status"`
 	ClientID   string       `json:"client_id"`
 	Text       string       `json:"message"`
@@ -696,7 +696,7 @@ func (c *Client) recvLoop() {
 			continue
 		}
 		msg := w.Message
-		msg.Raw = body
+		msg.Raw, msg.Time = body, fromUnix(w.Timestamp)
 		select {
 		case c.inbox <- msg:
 		case <-c.ctx.Done():

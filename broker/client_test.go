@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -111,5 +112,44 @@ func TestClientReRegisterRefused(t *testing.T) {
 	if !errors.As(err, &e) || !strings.Contains(err.Error(), `registering again as "alice" failed`) ||
 		!strings.Contains(err.Error(), "not allowed") {
 		t.Fatalf("send: %v", err)
+	}
+}
+
+// Issue 16 item 9: times in the Go API are time.Time (the wire keeps the
+// seed's float seconds).
+func TestClientInfoTimes(t *testing.T) {
+	ctx := testCtx(t)
+	before := time.Now()
+	b := startBroker(t, Config{})
+	alice, aliceIn := client(t, b.Addr(), "alice")
+	bob, _ := client(t, b.Addr(), "bob")
+	if _, err := bob.Send(ctx, "alice", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if m := aliceIn.next(t, TypeDirectMessage); m.Time.Before(before.Add(-time.Millisecond)) || time.Since(m.Time) > time.Minute {
+		t.Fatalf("message time %v", m.Time)
+	}
+	list, err := alice.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	within := func(tm time.Time) bool {
+		return !tm.Before(before.Add(-time.Millisecond)) && !tm.After(after.Add(time.Millisecond))
+	}
+	for _, infos := range [][]ClientInfo{list, b.Clients()} {
+		if len(infos) != 2 || !within(infos[0].ConnectedSince) || !within(infos[0].LastActivity) ||
+			infos[0].LastActivity.Before(infos[0].ConnectedSince) {
+			t.Fatalf("%+v", infos)
+		}
+	}
+	// Encoded, it is the wire's entry.
+	js, _ := json.Marshal(ClientInfo{Name: "x", ConnectedSince: time.Unix(1700000000, 500000000), MessageCount: 2})
+	if string(js) != `{"name":"x","connected_since":1700000000.5,"last_activity":0,"message_count":2}` {
+		t.Fatalf("%s", js)
+	}
+	var back ClientInfo
+	if err := json.Unmarshal(js, &back); err != nil || !back.ConnectedSince.Equal(time.Unix(1700000000, 500000000)) || !back.LastActivity.IsZero() {
+		t.Fatalf("%+v, %v", back, err)
 	}
 }

@@ -46,12 +46,42 @@ const (
 	StatusFailed    = "failed"    // the target's queue was full, or it had gone
 )
 
-// ClientInfo is one entry of client_list.
+// ClientInfo is one entry of client_list. On the wire (and in its JSON
+// encoding) the times are seconds since the Unix epoch, as the seed's.
 type ClientInfo struct {
+	Name           string
+	ConnectedSince time.Time // when it registered
+	LastActivity   time.Time // its last message of any kind
+	MessageCount   int       // its messages since it registered, the register included
+}
+
+// clientEntry is a ClientInfo as the wire has it.
+type clientEntry struct {
 	Name           string  `json:"name"`
-	ConnectedSince float64 `json:"connected_since"` // seconds since the Unix epoch
+	ConnectedSince float64 `json:"connected_since"`
 	LastActivity   float64 `json:"last_activity"`
 	MessageCount   int     `json:"message_count"`
+}
+
+func (e clientEntry) info() ClientInfo {
+	return ClientInfo{Name: e.Name, ConnectedSince: fromUnix(e.ConnectedSince), LastActivity: fromUnix(e.LastActivity),
+		MessageCount: e.MessageCount}
+}
+
+// MarshalJSON encodes c as client_list does.
+func (c ClientInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(clientEntry{Name: c.Name, ConnectedSince: unix(c.ConnectedSince), LastActivity: unix(c.LastActivity),
+		MessageCount: c.MessageCount})
+}
+
+// UnmarshalJSON decodes an entry of client_list.
+func (c *ClientInfo) UnmarshalJSON(b []byte) error {
+	var e clientEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return err
+	}
+	*c = e.info()
+	return nil
 }
 
 // PongStats are the broker's counters as a pong carries them.
@@ -92,9 +122,9 @@ type (
 		Type       string `json:"type"`
 	}
 	clientList struct {
-		Clients []ClientInfo `json:"clients"`
-		Total   int          `json:"total"`
-		Type    string       `json:"type"`
+		Clients []clientEntry `json:"clients"`
+		Total   int           `json:"total"`
+		Type    string        `json:"type"`
 	}
 	pong struct {
 		Stats     PongStats `json:"stats"`
@@ -157,8 +187,14 @@ const maxHops = 32
 // maxNameLen bounds client and broker names, in bytes.
 const maxNameLen = 128
 
-// unix is t as Python's time.time() gives it: seconds since the epoch.
-func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+// unix is t as Python's time.time() gives it: seconds since the epoch (0
+// for the zero time).
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
 
 // fromUnix is the inverse of unix.
 func fromUnix(f float64) time.Time {

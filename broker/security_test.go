@@ -341,9 +341,19 @@ func TestRoutingIDReusedByAnotherIdentity(t *testing.T) {
 	b := fedBroker(t, "top", nil)
 	rid := zmq.WithRoutingID([]byte("rid"))
 	reg := `{"type":"register","name":"alice"}`
+	// Each newcomer connects once the broker's ROUTER saw the previous
+	// connection end; before, it would be refused (no handover).
+	events := b.router.Monitor(ctx)
+	gone := func() {
+		t.Helper()
+		for e := waitEvent(t, events, zmq.EventDisconnected); string(e.RoutingID) != "rid"; {
+			e = waitEvent(t, events, zmq.EventDisconnected)
+		}
+	}
 	alice := dialRaw(t, b.Addr(), zmq.WithPlainClient("alice", "pw"), rid)
 	alice.call(reg, TypeRegistrationAck)
 	alice.sock.Close()
+	gone()
 	// The same user again, under the same id: still alice.
 	again := dialRaw(t, b.Addr(), zmq.WithPlainClient("alice", "pw"), rid)
 	again.call(`{"type":"list_clients"}`, TypeClientList)
@@ -351,6 +361,7 @@ func TestRoutingIDReusedByAnotherIdentity(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	again.sock.Close()
+	gone()
 	mallory := dialRaw(t, b.Addr(), zmq.WithPlainClient("mallory", "pw"), rid)
 	if m := mallory.call(`{"type":"direct_message","target":"alice","content":"x"}`, TypeError); m["message"] != "register first" {
 		t.Fatal(m)
@@ -358,5 +369,4 @@ func TestRoutingIDReusedByAnotherIdentity(t *testing.T) {
 	if st := b.Stats(); st.Clients != 0 || st.TakenOver != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	_ = ctx
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -180,7 +181,7 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 	case TypeBroadcast:
 		s.broadcast(p, &req, now)
 	case TypeListClients:
-		s.send(p, clientList{Clients: s.clientInfos(), Total: len(s.names), Type: TypeClientList})
+		s.send(p, clientList{Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
 	case TypePing:
 		s.send(p, pong{Type: TypePong, Timestamp: unix(now),
 			Stats: PongStats{Received: s.stats.Received, Sent: s.stats.Sent, Errors: s.stats.Errors}})
@@ -796,21 +797,23 @@ func (s *state) failFrom(from *peer, msg string) {
 	s.log.Warn("broker: bad message from upstream", "err", msg)
 }
 
+// clientEntries lists the clients by name, as client_list has them.
+func (s *state) clientEntries() []clientEntry {
+	list := make([]clientEntry, 0, len(s.names))
+	for _, c := range s.names {
+		list = append(list, clientEntry{Name: c.name, ConnectedSince: unix(c.since), LastActivity: unix(c.last), MessageCount: c.count})
+	}
+	slices.SortFunc(list, func(a, b clientEntry) int { return strings.Compare(a.Name, b.Name) })
+	return list
+}
+
 // clientInfos lists the clients by name.
 func (s *state) clientInfos() []ClientInfo {
 	list := make([]ClientInfo, 0, len(s.names))
 	for _, c := range s.names {
-		list = append(list, ClientInfo{Name: c.name, ConnectedSince: unix(c.since), LastActivity: unix(c.last), MessageCount: c.count})
+		list = append(list, ClientInfo{Name: c.name, ConnectedSince: c.since, LastActivity: c.last, MessageCount: c.count})
 	}
-	slices.SortFunc(list, func(a, b ClientInfo) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(list, func(a, b ClientInfo) int { return strings.Compare(a.Name, b.Name) })
 	return list
 }
 

@@ -171,7 +171,7 @@ func TestWireBytes(t *testing.T) {
 	check("\x00\x01\x02\x03\x04", map[string]any{"type": "broadcast", "from": "alice", "content": "hi all", "timestamp": ts})
 	check("A", map[string]any{"type": "broadcast_confirmation", "recipients": 1})
 	h.send("A", `{"type":"list_clients"}`)
-	check("A", map[string]any{"type": "client_list", "total": 2, "clients": []ClientInfo{
+	check("A", map[string]any{"type": "client_list", "total": 2, "clients": []clientEntry{
 		{Name: "alice", ConnectedSince: ts, LastActivity: ts, MessageCount: 4},
 		{Name: "bob", ConnectedSince: ts, LastActivity: ts, MessageCount: 1},
 	}})
