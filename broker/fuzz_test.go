@@ -152,3 +152,23 @@ func checkFuzzState(t *testing.T, s *state, sink *fakeSink, from string, before 
 		}
 	}
 }
+
+// FuzzNameRules: a names file never panics the parser, and what it allows
+// is stable under the normalisation (a name and its key are allowed
+// alike).
+func FuzzNameRules(f *testing.F) {
+	f.Add([]byte("alice: alice, alice-*\n*: guest-*\n"), "alice", "ALICE-2")
+	f.Add([]byte("tSe}/:(/N:0PcPNAN$-pdiA.&S{U0Gyw?&Bw!EVX: s*x*y\n# c\n"), "tSe}/:(/N:0PcPNAN$-pdiA.&S{U0Gyw?&Bw!EVX", "sxy")
+	f.Fuzz(func(t *testing.T, file []byte, id, name string) {
+		r, err := ParseNameRules(bytes.NewReader(file))
+		if err != nil {
+			return
+		}
+		if checkName(name) != nil {
+			return
+		}
+		if r.Allowed(id, name) != r.Allowed(id, nameKey(name)) {
+			t.Fatalf("%q and its key %q judged differently", name, nameKey(name))
+		}
+	})
+}

@@ -172,3 +172,45 @@ func TestBrokerCommandCurveNames(t *testing.T) {
 		t.Fatalf("alice: %v", err)
 	}
 }
+
+// Federation over CURVE: each broker's --curve-server key pair is also its
+// identity upstream (--upstream-curve), which the top lists in
+// --federation-peers. A broker with another key is refused.
+func TestBrokerCommandCurveFederation(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	topPub, topSec, _ := zmq.NewCurveKeypair()
+	eastPub, eastSec, _ := zmq.NewCurveKeypair()
+	_, rogueSec, _ := zmq.NewCurveKeypair()
+	top := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "top",
+		"--curve-server", write("top.key", topSec.String()+"\n"), "--federation-peers", write("peers", eastPub.String()+"\n"))
+	topAddr := top.endpoint(t)
+	topKey := write("top.pub", topPub.String()+"\n")
+	east := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "east",
+		"--curve-server", write("east.key", eastSec.String()+"\n"), "--upstream", topAddr, "--upstream-curve", topKey)
+	rogue := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "rogue",
+		"--curve-server", write("rogue.key", rogueSec.String()+"\n"), "--upstream", topAddr, "--upstream-curve", topPub.String())
+	alice := brokerClient(t, east.endpoint(t), "alice", broker.WithCurve(eastPub, zmq.CurvePublicKey{}, zmq.CurveSecretKey{}))
+	brokerClient(t, rogue.endpoint(t), "bob", broker.WithCurve(rogueSec.Public(), zmq.CurvePublicKey{}, zmq.CurveSecretKey{}))
+	brokerClient(t, topAddr, "carol", broker.WithCurve(topPub, zmq.CurvePublicKey{}, zmq.CurveSecretKey{}))
+	top.stderr.waitLine(t, "east joining", func(l string) bool {
+		return strings.Contains(l, `msg="broker: downstream broker joined"`) && strings.Contains(l, "node=east")
+	})
+	rogue.stderr.waitLine(t, "rogue refused", func(l string) bool {
+		return strings.Contains(l, "upstream reports an error") && strings.Contains(l, "not admitted")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if st, err := alice.Send(ctx, "carol", "hi"); err != nil || st != broker.StatusForwarded {
+		t.Fatalf("send: %q, %v", st, err)
+	}
+	if _, err := alice.Send(ctx, "bob", "hi"); err != nil { // forwarded up, bounced: bob is not routed
+		t.Fatalf("send: %v", err)
+	}
+}
