@@ -149,7 +149,8 @@ func New(cfg Config) (*Broker, error) {
 		limit = fmt.Sprintf("%g/s, burst %d", cfg.Rate, cfg.Burst)
 	}
 	b.log.Info("broker: started", "bind", b.addrs, "upstream", cfg.Upstream, "expire", cfg.Expire,
-		"queue", cfg.QueueSize, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit)
+		"queue", cfg.QueueSize, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit,
+		"name_rules", cfg.Names != nil, "federation_peers", len(cfg.FederationPeers))
 	return b, nil
 }
 
@@ -345,7 +346,8 @@ func (b *Broker) logStats() {
 		"clients", st.Clients, "brokers", st.Brokers, "routes", st.Routes, "upstreams", st.Upstreams,
 		"in_per_sec", rate(st.Received, b.lastStats.Received), "out_per_sec", rate(st.Sent, b.lastStats.Sent),
 		"received", st.Received, "sent", st.Sent, "errors", st.Errors, "dropped", st.Dropped,
-		"rate_limited", st.RateLimited, "expired", st.Expired, "forwarded", st.Forwarded)
+		"rate_limited", st.RateLimited, "expired", st.Expired, "forwarded", st.Forwarded,
+		"names_refused", st.NamesRefused, "federation_refused", st.FederationRefused, "taken_over", st.TakenOver)
 	b.lastStats, b.lastStatsAt = st, now
 }
 
