@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqgo/zmq"
@@ -20,13 +22,14 @@ import (
 //
 // Register, Send, Broadcast, List and Ping send a request and wait for
 // its reply, until their context is done. They are safe for concurrent
-// use, and may be issued from several goroutines at once: the broker
-// answers each client's requests in order, on one connection, and the
-// client pairs replies with requests in that order. A request whose
-// context ends before the reply keeps its place, so the replies after it
-// still pair up. A reply the broker could not deliver (its queue for this
-// client was full) fails its request with ErrNoReply once a later reply
-// arrives.
+// use, and may be issued from several goroutines at once. Each request
+// carries a request_id, which a zmqgo broker echoes in its reply: a reply
+// pairs with its own request, never with another. (With a broker that does
+// not echo it, such as the seed's, replies pair in order: the broker
+// answers each client's requests in order, on one connection.) A request
+// whose context ends before the reply keeps its place until the reply
+// comes. A reply the broker could not deliver (its queue for this client
+// was full) fails its request with ErrNoReply once a later reply arrives.
 //
 // What other clients send (direct_message, broadcast) and routing errors
 // of the federation go to the Handler given with WithHandler.
@@ -47,8 +50,9 @@ type Client struct {
 	log      *slog.Logger
 	maxSize  int // WithMaxMsgSize, or what the broker told in registration_ack; 0: unknown
 
-	sendMu  sync.Mutex // held while sending: pending is in the order of the wire
-	mu      sync.Mutex // guards the fields below
+	nextID  atomic.Uint64 // request_id of the next request
+	sendMu  sync.Mutex    // held while sending: pending is in the order of the wire
+	mu      sync.Mutex    // guards the fields below
 	pending []*call
 	closed  bool
 	name    string
@@ -410,19 +414,21 @@ func marshalContent(v any) (json.RawMessage, error) {
 // wire is any message from the broker: a Message, or a reply.
 type wire struct {
 	Message
-	Timestamp  float64      `json:"timestamp"`
-	Status     string       `json:"status"`
-	ClientID   string       `json:"client_id"`
-	Text       string       `json:"message"`
-	Target     string       `json:"target"`
-	Recipients int          `json:"recipients"`
-	Clients    []ClientInfo `json:"clients"`
-	Total      int          `json:"total"`
-	Stats      PongStats    `json:"stats"`
-	MaxMsgSize int          `json:"max_msg_size"`
+	Timestamp  float64         `json:"timestamp"`
+	Status     string          `json:"status"`
+	ClientID   string          `json:"client_id"`
+	Text       string          `json:"message"`
+	Target     string          `json:"target"`
+	Recipients int             `json:"recipients"`
+	Clients    []ClientInfo    `json:"clients"`
+	Total      int             `json:"total"`
+	Stats      PongStats       `json:"stats"`
+	MaxMsgSize int             `json:"max_msg_size"`
+	RequestID  json.RawMessage `json:"request_id"`
 }
 
 type call struct {
+	id    uint64 // its request_id
 	want  string // the reply type that answers it
 	size  int    // bytes of the request
 	rereg string // the client's own register after a reconnection, of this name: no one waits
@@ -450,6 +456,7 @@ func (c *Client) call(ctx context.Context, want string, req any) (*wire, error) 
 		return nil, err
 	}
 	cl := &call{want: want, size: len(body), done: make(chan result, 1)}
+	body = c.withID(cl, body)
 	if err := c.enqueue(ctx, cl, body); err != nil {
 		return nil, err
 	}
@@ -472,6 +479,19 @@ func (c *Client) call(ctx context.Context, want string, req any) (*wire, error) 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// withID gives the request its request_id: a zmqgo broker echoes it in the
+// reply, which then pairs with its request whatever came before (a reply
+// from a connection that broke, a reply the broker dropped); other brokers
+// ignore it, and replies pair in order.
+func (c *Client) withID(cl *call, body []byte) []byte {
+	cl.id = c.nextID.Add(1)
+	out := make([]byte, 0, len(body)+32)
+	out = append(out, `{"request_id":`...)
+	out = strconv.AppendUint(out, cl.id, 10)
+	out = append(out, ',')
+	return append(out, body[1:]...) // body is a JSON object with fields
 }
 
 // enqueue sends a request on the live connection, waiting for one until
@@ -605,6 +625,7 @@ func (c *Client) connectionUp() {
 	name := c.name
 	body, _ := json.Marshal(registerRequest(name))
 	cl := &call{want: TypeRegistrationAck, size: len(body), rereg: name, done: make(chan result, 1)}
+	body = c.withID(cl, body)
 	c.pending = append(c.pending, cl)
 	if err := c.sock.TrySend(zmq.NewMsg(body)); err != nil {
 		c.pending = c.pending[:len(c.pending)-1]
@@ -645,12 +666,35 @@ func isReply(typ string) bool {
 	return false
 }
 
-// resolve hands a reply to the oldest request waiting for one. Requests
-// before it that wanted another type of reply lost theirs. It reports
-// false if no request waits.
+// resolve hands a reply to its request: the one with its request_id, or
+// without one (a broker that does not echo it, or an error about a
+// request it could not read) the oldest request waiting. Requests before
+// it that wanted another type of reply, or that its request_id skips, lost
+// theirs. It reports false if the reply answers no request.
 func (c *Client) resolve(w *wire) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if id, err := strconv.ParseUint(string(w.RequestID), 10, 64); err == nil && len(w.RequestID) > 0 {
+		i := slices.IndexFunc(c.pending, func(cl *call) bool { return cl.id == id })
+		if i < 0 {
+			// The reply to a request already failed (its connection
+			// broke) or given up: nothing waits for it.
+			c.log.Debug("broker client: a reply nobody waits for", "request_id", id, "type", w.Type)
+			return true
+		}
+		for _, cl := range c.pending[:i] {
+			c.deliver(cl, result{err: ErrNoReply})
+		}
+		cl := c.pending[i]
+		clear(c.pending[:i+1])
+		c.pending = c.pending[i+1:]
+		r := result{w: w}
+		if w.Type != TypeError && w.Type != cl.want {
+			r = result{err: fmt.Errorf("broker: a %s answered a request for a %s", w.Type, cl.want)}
+		}
+		c.deliver(cl, r)
+		return true
+	}
 	for len(c.pending) > 0 {
 		cl := c.pending[0]
 		c.pending[0] = nil
@@ -659,16 +703,21 @@ func (c *Client) resolve(w *wire) bool {
 		if w.Type != TypeError && w.Type != cl.want {
 			r = result{err: ErrNoReply}
 		}
-		if cl.rereg != "" {
-			c.reregistered(cl.rereg, r)
-		} else {
-			cl.done <- r
-		}
+		c.deliver(cl, r)
 		if r.err == nil {
 			return true
 		}
 	}
 	return false
+}
+
+// deliver gives a request its outcome; c.mu is held.
+func (c *Client) deliver(cl *call, r result) {
+	if cl.rereg != "" {
+		c.reregistered(cl.rereg, r)
+		return
+	}
+	cl.done <- r
 }
 
 func (c *Client) recvLoop() {

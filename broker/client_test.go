@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -151,5 +152,49 @@ func TestClientInfoTimes(t *testing.T) {
 	var back ClientInfo
 	if err := json.Unmarshal(js, &back); err != nil || !back.ConnectedSince.Equal(time.Unix(1700000000, 500000000)) || !back.LastActivity.IsZero() {
 		t.Fatalf("%+v, %v", back, err)
+	}
+}
+
+// A reply carrying a request_id pairs with that request only: a reply to
+// a request that already failed (its connection broke) answers nothing,
+// and requests it skips lost theirs.
+func TestResolveByID(t *testing.T) {
+	c := &Client{log: slog.New(slog.DiscardHandler)}
+	mk := func(id uint64, want string) *call {
+		cl := &call{id: id, want: want, done: make(chan result, 1)}
+		c.pending = append(c.pending, cl)
+		return cl
+	}
+	a, b := mk(5, TypePong), mk(6, TypeClientList)
+	if !c.resolve(&wire{Message: Message{Type: TypePong}, RequestID: json.RawMessage("3")}) || len(c.pending) != 2 {
+		t.Fatalf("a stale reply was taken: %d pending", len(c.pending))
+	}
+	c.resolve(&wire{Message: Message{Type: TypeClientList}, RequestID: json.RawMessage("6")})
+	if r := <-a.done; !errors.Is(r.err, ErrNoReply) {
+		t.Fatalf("a: %+v", r)
+	}
+	if r := <-b.done; r.w == nil || r.w.Type != TypeClientList {
+		t.Fatalf("b: %+v", r)
+	}
+}
+
+// The broker echoes a request's request_id in its reply (a short one
+// only); without one the reply is the seed's.
+func TestRequestIDEchoed(t *testing.T) {
+	h := newHarness(t, Config{}, 0)
+	h.register("A", "alice")
+	h.register("B", "bob")
+	h.send("A", `{"request_id":7,"type":"direct_message","target":"bob","content":1}`)
+	h.sink.take("B")
+	if got := string(h.sink.take("A")[0]); got != `{"request_id":7,"status":"delivered","target":"bob","type":"delivery_confirmation"}` {
+		t.Fatal(got)
+	}
+	h.send("A", `{"request_id":"`+strings.Repeat("x", 100)+`","type":"direct_message","target":"nobody","content":1}`)
+	if got := string(h.sink.take("A")[0]); strings.Contains(got, "request_id") {
+		t.Fatal(got)
+	}
+	h.send("A", `{"request_id":"r1","type":"register","name":"alice","limits":true}`)
+	if got := string(h.sink.take("A")[0]); got != `{"client_id":"A","max_msg_size":262144,"message":"Welcome, alice!","request_id":"r1","status":"success","type":"registration_ack"}` {
+		t.Fatal(got)
 	}
 }

@@ -46,10 +46,13 @@
 //	routing_error   {destination, original_sender, route_path, error,
 //	                failed_destination, failed_route, content, timestamp}
 //
-// A register with "limits": true (the Go client sends it) gets
-// max_msg_size, the broker's Config.MaxMsgSize, in its registration_ack;
-// without it the ack is the seed's, byte for byte. Extra fields in
-// requests are ignored, as the seed's broker does.
+// Two optional request fields, which the Go client sends and the seed's
+// clients do not (their replies are the seed's, byte for byte): a
+// request_id (a number or a string of at most 64 bytes) is echoed in the
+// reply, so that a client pairs replies with requests whatever was lost on
+// the way; a register with "limits": true gets max_msg_size, the broker's
+// Config.MaxMsgSize, in its registration_ack. Other extra fields are
+// ignored, as the seed's broker does.
 //
 // content is any JSON value, passed on as it is. Timestamps are seconds
 // since the Unix epoch, as Python's time.time(). Only register, list_clients

@@ -100,10 +100,11 @@ type (
 		// MaxMsgSize is sent only to clients that ask (register with
 		// "limits": true, as the Go client does): the seed's clients get
 		// the seed's bytes.
-		MaxMsgSize int    `json:"max_msg_size,omitempty"`
-		Message    string `json:"message"`
-		Status     string `json:"status"`
-		Type       string `json:"type"`
+		MaxMsgSize int             `json:"max_msg_size,omitempty"`
+		Message    string          `json:"message"`
+		RequestID  json.RawMessage `json:"request_id,omitempty"` // see requestID
+		Status     string          `json:"status"`
+		Type       string          `json:"type"`
 	}
 	directMessage struct {
 		Content   json.RawMessage `json:"content"`
@@ -113,28 +114,33 @@ type (
 		Type      string          `json:"type"` // direct_message or broadcast
 	}
 	deliveryConfirmation struct {
-		Status string `json:"status"`
-		Target string `json:"target"`
-		Type   string `json:"type"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Status    string          `json:"status"`
+		Target    string          `json:"target"`
+		Type      string          `json:"type"`
 	}
 	broadcastConfirmation struct {
-		Recipients int    `json:"recipients"`
-		Type       string `json:"type"`
+		Recipients int             `json:"recipients"`
+		RequestID  json.RawMessage `json:"request_id,omitempty"`
+		Type       string          `json:"type"`
 	}
 	clientList struct {
-		Clients []clientEntry `json:"clients"`
-		Total   int           `json:"total"`
-		Type    string        `json:"type"`
+		Clients   []clientEntry   `json:"clients"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Total     int             `json:"total"`
+		Type      string          `json:"type"`
 	}
 	pong struct {
-		Stats     PongStats `json:"stats"`
-		Timestamp float64   `json:"timestamp"`
-		Type      string    `json:"type"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Stats     PongStats       `json:"stats"`
+		Timestamp float64         `json:"timestamp"`
+		Type      string          `json:"type"`
 	}
 	errorReply struct {
-		Message   string  `json:"message"`
-		Timestamp float64 `json:"timestamp"`
-		Type      string  `json:"type"`
+		Message   string          `json:"message"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Timestamp float64         `json:"timestamp"`
+		Type      string          `json:"type"`
 	}
 )
 
@@ -147,6 +153,21 @@ type request struct {
 	Content json.RawMessage `json:"content"`
 	Node    string          `json:"node"`
 	Limits  bool            `json:"limits"` // register: tell max_msg_size in the ack
+	ID      json.RawMessage `json:"request_id"`
+}
+
+// maxRequestID bounds the request_id a reply echoes: a number or a short
+// string is enough to pair replies with requests.
+const maxRequestID = 64
+
+// requestID is what a request's reply echoes as request_id: the request's
+// own, if it is short. A client that sends none (the seed's) gets replies
+// without one, the seed's bytes.
+func requestID(id json.RawMessage) json.RawMessage {
+	if len(id) == 0 || len(id) > maxRequestID || string(id) == "null" {
+		return nil
+	}
+	return id
 }
 
 // envelope is a message between brokers, in the multi-hop pattern's format:

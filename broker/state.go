@@ -104,8 +104,9 @@ type state struct {
 	gen    uint64           // generation of our announcements
 	stats  Stats
 
-	dirty   bool          // names or routes changed since the last announcement
-	changed chan struct{} // closed and replaced whenever names or routes change
+	reqID   json.RawMessage // the request_id of the request being handled, echoed in its reply
+	dirty   bool            // names or routes changed since the last announcement
+	changed chan struct{}   // closed and replaced whenever names or routes change
 }
 
 func newState(cfg *Config, out sink, upstreams int) *state {
@@ -165,6 +166,8 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 		s.fail(p, "invalid message: %v", err)
 		return
 	}
+	s.reqID = requestID(req.ID)
+	defer func() { s.reqID = nil }()
 	switch req.Type {
 	case TypeRegister:
 		if req.Name == "" && req.Node != "" && p.kind != kindClient {
@@ -181,9 +184,9 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 	case TypeBroadcast:
 		s.broadcast(p, &req, now)
 	case TypeListClients:
-		s.send(p, clientList{Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
+		s.send(p, clientList{RequestID: s.reqID, Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
 	case TypePing:
-		s.send(p, pong{Type: TypePong, Timestamp: unix(now),
+		s.send(p, pong{RequestID: s.reqID, Type: TypePong, Timestamp: unix(now),
 			Stats: PongStats{Received: s.stats.Received, Sent: s.stats.Sent, Errors: s.stats.Errors}})
 	case typeMessage, TypeRoutingError, typeFedBroadcast:
 		if p.kind == kindClient {
@@ -279,7 +282,7 @@ func (s *state) register(p *peer, name string, limits bool, now time.Time) {
 		s.names[key] = p
 		s.markChanged()
 	}
-	ack := registrationAck{Type: TypeRegistrationAck, Status: "success", ClientID: clientID(p.id),
+	ack := registrationAck{RequestID: s.reqID, Type: TypeRegistrationAck, Status: "success", ClientID: clientID(p.id),
 		Message: fmt.Sprintf("Welcome, %s!", name)}
 	if limits {
 		ack.MaxMsgSize = s.cfg.MaxMsgSize
@@ -315,7 +318,7 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 			status = StatusForwarded
 		}
 	}
-	s.send(p, deliveryConfirmation{Type: TypeDeliveryConfirmation, Target: req.Target, Status: status})
+	s.send(p, deliveryConfirmation{RequestID: s.reqID, Type: TypeDeliveryConfirmation, Target: req.Target, Status: status})
 }
 
 // broadcast handles broadcast{content}: every other client here gets it,
@@ -333,7 +336,7 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
 		Content: req.Content, Timestamp: ts}, nil, -1)
-	s.send(p, broadcastConfirmation{Type: TypeBroadcastConfirmation, Recipients: n})
+	s.send(p, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
 }
 
 // deliverAll sends m to every client but except; it returns how many it
@@ -783,7 +786,7 @@ func (s *state) describe(p *peer) string {
 // fail answers p with an error and counts it.
 func (s *state) fail(p *peer, format string, args ...any) {
 	s.stats.Errors++
-	s.send(p, errorReply{Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
+	s.send(p, errorReply{RequestID: s.reqID, Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
 }
 
 // failFrom answers a malformed federation message: to the downstream broker
