@@ -101,7 +101,10 @@ func TestBrokerCommandUsage(t *testing.T) {
 		}
 	}
 	code, stdout, _ := runSync("help", "broker")
-	if code != exitOK || !strings.Contains(stdout, "--upstream ADDR") || !strings.Contains(stdout, "--stats-interval D") {
+	if code != exitOK || !strings.Contains(stdout, "--upstream ADDR") || !strings.Contains(stdout, "--stats-interval D") ||
+		!strings.Contains(stdout, "--curve-server FILE") || !strings.Contains(stdout, "--plain-server FILE") ||
+		!strings.Contains(stdout, "--names FILE") || !strings.Contains(stdout, "--federation-peers FILE") ||
+		!strings.Contains(stdout, "--upstream-curve KEY") || !strings.Contains(stdout, "--max-routes N") {
 		t.Fatalf("help: %d\n%s", code, stdout)
 	}
 }
