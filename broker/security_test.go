@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -271,8 +272,10 @@ func TestCurveNamesLibzmq(t *testing.T) {
 	defer null.Close()
 	short, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel2()
-	if _, err := null.Register(short, "sensor-2"); err == nil {
-		t.Fatal("a NULL client registered with a CURVE broker")
+	if _, err := null.Register(short, "sensor-2"); !errors.Is(err, ErrNoBroker) || !strings.Contains(err.Error(), "never connected") {
+		t.Fatalf("a NULL client and a CURVE broker: %v", err)
+	} else {
+		t.Log(err)
 	}
 	// And the Go client with the right options gets in.
 	c, err := NewClient(b.Addr(), WithCurve(serverPub, clientPub, clientSec))
