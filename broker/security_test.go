@@ -224,6 +224,35 @@ s.close()
 ctx.term()
 `
 
+// pyNull is a libzmq NULL client: it reports whether its handshake with
+// the broker failed (the monitor's events) before sending a register.
+const pyNull = `
+import sys, zmq
+from zmq.utils.monitor import recv_monitor_message
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.linger = 0
+m = s.get_monitor_socket()
+m.rcvtimeo = 20000
+s.connect(sys.argv[1])
+s.send(b'{"type":"register","name":"sensor-9"}')
+failed = (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+          zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_DISCONNECTED)
+while True:
+    ev = recv_monitor_message(m)["event"]
+    if ev in failed:
+        print("refused")
+        break
+    if ev == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+        print("handshake succeeded")
+        break
+sys.stdout.flush()
+s.disable_monitor()
+m.close()
+s.close()
+ctx.term()
+`
+
 // pyzmq needs Debian's interpreter; on CI a missing pyzmq is a failure.
 func needPyzmq(t *testing.T) {
 	t.Helper()
@@ -260,11 +289,19 @@ func TestCurveNamesLibzmq(t *testing.T) {
 	if string(out) != want {
 		t.Fatalf("pyzmq client got:\n%s\nwant:\n%s", out, want)
 	}
-	if st := b.Stats(); st.NamesRefused != 1 {
+	if st := b.Stats(); st.NamesRefused != 1 || st.Received != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 
-	// A NULL client: no handshake, no reply, nothing registered.
+	// A libzmq NULL client: its handshake fails, nothing registered.
+	out, err = exec.CommandContext(ctx, python, "-c", pyNull, b.Addr()).CombinedOutput()
+	if err != nil || string(out) != "refused\n" {
+		t.Fatalf("pyzmq NULL client: %v: %s", err, out)
+	}
+	if st := b.Stats(); st.Received != 2 { // the CURVE client's two registers, nothing of the NULL one
+		t.Fatalf("stats %+v", st)
+	}
+	// A Go NULL client: told that no broker answered, and why.
 	null, err := NewClient(b.Addr())
 	if err != nil {
 		t.Fatal(err)
