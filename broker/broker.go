@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ type event struct {
 	kind   eventKind
 	src    int
 	id     []byte   // ROUTER: the peer's routing id
+	user   string   // ROUTER: the user id of the peer's connection (ZAP)
 	frames [][]byte // evMsg: the frames after the routing id
 }
 
@@ -83,12 +85,15 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.router, err = zmq.NewSocket(zmq.Router, append([]zmq.Option{
 		zmq.WithRouterMandatory(true), // full queue and gone peer are errors: counted, never waited for
-		zmq.WithRouterHandover(true),  // a client reconnecting with its own identity takes it back
+		// No handover: a live client's routing id cannot be taken over by
+		// a newcomer announcing the same id (see Security in the package
+		// documentation).
+		zmq.WithRouterHandover(false),
 		zmq.WithSendHWM(cfg.QueueSize),
 		zmq.WithMaxMsgSize(cfg.socketLimit()),
 		zmq.WithLinger(cfg.Linger),
 		zmq.WithLogger(cfg.Logger),
-	}, cfg.SocketOptions...)...)
+	}, slices.Concat(cfg.SocketOptions, cfg.Security)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -119,7 +124,7 @@ func New(cfg Config) (*Broker, error) {
 			zmq.WithLinger(cfg.Linger),
 			zmq.WithLogger(cfg.Logger),
 			zmq.WithReconnectIntervalMax(2 * time.Second),
-		}, cfg.SocketOptions...)...)
+		}, slices.Concat(cfg.SocketOptions, cfg.UpstreamSecurity)...)...)
 		if err != nil {
 			return fail(fmt.Errorf("broker: %w", err))
 		}
@@ -144,7 +149,8 @@ func New(cfg Config) (*Broker, error) {
 		limit = fmt.Sprintf("%g/s, burst %d", cfg.Rate, cfg.Burst)
 	}
 	b.log.Info("broker: started", "bind", b.addrs, "upstream", cfg.Upstream, "expire", cfg.Expire,
-		"queue", cfg.QueueSize, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit)
+		"queue", cfg.QueueSize, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit,
+		"name_rules", cfg.Names != nil, "federation_peers", len(cfg.FederationPeers))
 	return b, nil
 }
 
@@ -313,7 +319,7 @@ func (b *Broker) handle(ev event) {
 	switch ev.kind {
 	case evMsg:
 		if ev.src < 0 {
-			b.st.handlePeer(ev.id, ev.frames)
+			b.st.handlePeer(ev.id, ev.user, ev.frames)
 		} else {
 			b.st.handleUp(ev.src, ev.frames)
 		}
@@ -340,7 +346,8 @@ func (b *Broker) logStats() {
 		"clients", st.Clients, "brokers", st.Brokers, "routes", st.Routes, "upstreams", st.Upstreams,
 		"in_per_sec", rate(st.Received, b.lastStats.Received), "out_per_sec", rate(st.Sent, b.lastStats.Sent),
 		"received", st.Received, "sent", st.Sent, "errors", st.Errors, "dropped", st.Dropped,
-		"rate_limited", st.RateLimited, "expired", st.Expired, "forwarded", st.Forwarded)
+		"rate_limited", st.RateLimited, "expired", st.Expired, "forwarded", st.Forwarded,
+		"names_refused", st.NamesRefused, "federation_refused", st.FederationRefused, "taken_over", st.TakenOver)
 	b.lastStats, b.lastStatsAt = st, now
 }
 
@@ -360,7 +367,7 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 			if len(m.Frames) < 2 {
 				continue
 			}
-			ev.id, ev.frames = m.Frames[0], m.Frames[1:]
+			ev.id, ev.frames, ev.user = m.Frames[0], m.Frames[1:], m.UserID()
 		}
 		select {
 		case b.in <- ev:

@@ -90,7 +90,7 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Fatalf("send: %q, %v", st, err)
 	}
 	m := bobIn.next(t, TypeDirectMessage)
-	if m.From != "alice" || m.Text() != "hi Bob" || time.Since(m.Time()) > time.Minute || len(m.RoutePath) != 0 {
+	if m.From != "alice" || m.Text() != "hi Bob" || time.Since(m.Time) > time.Minute || len(m.RoutePath) != 0 {
 		t.Fatalf("bob got %+v", m)
 	}
 	if n, err := bob.Broadcast(ctx, map[string]int{"n": 1}); err != nil || n != 1 {

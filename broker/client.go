@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqgo/zmq"
@@ -19,29 +22,46 @@ import (
 //
 // Register, Send, Broadcast, List and Ping send a request and wait for
 // its reply, until their context is done. They are safe for concurrent
-// use, and may be issued from several goroutines at once: the broker
-// answers each client's requests in order, and the client pairs replies
-// with requests in that order. A request whose context ends before the
-// reply keeps its place, so the replies after it still pair up. A reply
-// the broker could not deliver (its queue for this client was full) fails
-// its request with ErrNoReply once a later reply arrives.
+// use, and may be issued from several goroutines at once. Each request
+// carries a request_id, which a zmqgo broker echoes in its reply: a reply
+// pairs with its own request, never with another. (With a broker that does
+// not echo it, such as the seed's, replies pair in order: the broker
+// answers each client's requests in order, on one connection.) A request
+// whose context ends before the reply keeps its place until the reply
+// comes. A reply the broker could not deliver (its queue for this client
+// was full) fails its request with ErrNoReply once a later reply arrives.
 //
 // What other clients send (direct_message, broadcast) and routing errors
 // of the federation go to the Handler given with WithHandler.
 //
-// The connection is remade if it breaks. A broker that restarted has
-// forgotten the client, though: requests then fail with an *Error
-// ("register first") until the client registers again.
+// The connection is remade if it breaks. Requests are sent only while a
+// connection is up (they wait for one, until their context ends, and
+// then fail with ErrNoBroker), so each belongs to one connection: when it
+// breaks, every request still waiting for its reply fails at once with
+// ErrConnectionLost, and replies on the next connection pair with the
+// requests sent on it. A client that had registered registers again under
+// its name as soon as it is reconnected, before any other request goes
+// out; if the broker refuses (someone took the name meanwhile), Name
+// returns "" and requests fail with an error that says so.
 type Client struct {
-	sock    *zmq.Socket
-	handler Handler
-	log     *slog.Logger
+	sock     *zmq.Socket
+	endpoint string
+	handler  Handler
+	log      *slog.Logger
+	maxSize  int // WithMaxMsgSize, or what the broker told in registration_ack; 0: unknown
 
-	sendMu  sync.Mutex // held while sending: pending is in the order of the wire
-	mu      sync.Mutex // guards pending, closed, name
+	nextID  atomic.Uint64 // request_id of the next request
+	sendMu  sync.Mutex    // held while sending: pending is in the order of the wire
+	mu      sync.Mutex    // guards the fields below
 	pending []*call
 	closed  bool
 	name    string
+	up      bool          // a connection is up: requests may go out
+	upCh    chan struct{} // closed when up becomes true
+	everUp  bool          // a connection was ever made
+	lostAt  time.Time     // when the last connection broke
+	connErr error         // why the last connection attempt or handshake failed
+	regErr  error         // registering again after a reconnection failed
 
 	inbox     chan Message
 	ctx       context.Context // done when the client closes
@@ -65,10 +85,12 @@ type Handler func(ctx context.Context, m Message)
 // direct_message, broadcast or routing_error (or a type this package does
 // not know).
 type Message struct {
-	Type      string          `json:"type"`
-	From      string          `json:"from,omitempty"`    // the sender's name
-	Content   json.RawMessage `json:"content,omitempty"` // as the sender gave it
-	Timestamp float64         `json:"timestamp,omitempty"`
+	Type    string          `json:"type"`
+	From    string          `json:"from,omitempty"`    // the sender's name
+	Content json.RawMessage `json:"content,omitempty"` // as the sender gave it
+	// Time is when the sender's broker took the message (the wire's
+	// timestamp, seconds since the epoch); zero if it had none.
+	Time time.Time `json:"-"`
 	// RoutePath lists the brokers a federated message went through.
 	RoutePath []string `json:"route_path,omitempty"`
 
@@ -93,9 +115,6 @@ func (m Message) Text() string {
 	}
 	return string(m.Content)
 }
-
-// Time returns the timestamp: when the sender's broker took the message.
-func (m Message) Time() time.Time { return fromUnix(m.Timestamp) }
 
 // Registration is a registration_ack.
 type Registration struct {
@@ -124,6 +143,18 @@ var (
 	ErrNotDelivered = errors.New("broker: not delivered (the target's queue was full, or it had gone)")
 	// ErrNoReply fails a request whose reply the broker dropped.
 	ErrNoReply = errors.New("broker: the reply to this request was lost")
+	// ErrConnectionLost fails the requests waiting for a reply when the
+	// connection to the broker breaks: each may or may not have been
+	// carried out.
+	ErrConnectionLost = errors.New("broker: connection to the broker lost before the reply")
+	// ErrNoBroker fails a request that found no connection to send it on
+	// before its context ended: no broker answered at the endpoint. The
+	// error says whether a connection was ever made, and why the last
+	// attempt failed; errors.Is(err, context.DeadlineExceeded) holds too.
+	ErrNoBroker = errors.New("broker: no broker answered")
+	// ErrTooLarge is returned, before anything is sent, for a request over
+	// the broker's size limit (WithMaxMsgSize, or as the broker told it).
+	ErrTooLarge = errors.New("broker: message exceeds the broker's size limit")
 )
 
 // ClientOption configures a Client.
@@ -134,7 +165,18 @@ type clientConfig struct {
 	queue   int
 	logger  *slog.Logger
 	opts    []zmq.Option
+	sec     []zmq.Option
+	curve   *zmq.CurvePublicKey // WithCurve without a key pair: make one
+	maxSize int
 }
+
+// WithMaxMsgSize tells the client the broker's limit on requests
+// (Config.MaxMsgSize, `zmqgo broker --max-msg-size`): larger ones fail
+// with ErrTooLarge before they are sent, instead of being refused, or of
+// costing the connection. A zmqgo broker tells its limit in reply to
+// Register anyway; this is for the requests before that, and for other
+// brokers.
+func WithMaxMsgSize(n int) ClientOption { return func(c *clientConfig) { c.maxSize = max(n, 0) } }
 
 // WithHandler sets the handler of incoming messages. Without one they are
 // dropped.
@@ -154,6 +196,33 @@ func WithSocketOptions(opts ...zmq.Option) ClientOption {
 	return func(c *clientConfig) { c.opts = append(c.opts, opts...) }
 }
 
+// WithPlain makes the client log in with PLAIN credentials, for a broker
+// whose Config.Security has zmq.WithPlainServer (`zmqgo broker
+// --plain-server`). The user name is the client's identity at the broker
+// (Config.Names). PLAIN sends the password in clear: use it only on
+// trusted networks, or use WithCurve.
+func WithPlain(user, password string) ClientOption {
+	return func(c *clientConfig) {
+		c.sec, c.curve = []zmq.Option{zmq.WithPlainClient(user, password)}, nil
+	}
+}
+
+// WithCurve makes the client a CURVE client of the broker whose public key
+// is server (`zmqgo broker --curve-server`): the connection is encrypted
+// and the broker authenticated. The client proves its identity with the
+// key pair pub, sec (its identity at the broker is pub in Z85, for
+// Config.Names); with zero keys it makes a key pair of its own, which
+// gives it an identity no rule names.
+func WithCurve(server, pub zmq.CurvePublicKey, sec zmq.CurveSecretKey) ClientOption {
+	return func(c *clientConfig) {
+		if sec == (zmq.CurveSecretKey{}) {
+			c.sec, c.curve = nil, &server
+			return
+		}
+		c.sec, c.curve = []zmq.Option{zmq.WithCurveClient(server, pub, sec)}, nil
+	}
+}
+
 // NewClient connects a client to the broker at endpoint. The connection
 // is made, and remade if it breaks, in the background; requests wait for
 // it. Register before sending.
@@ -165,18 +234,39 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	sock, err := zmq.NewSocket(zmq.Dealer, append([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger)}, cfg.opts...)...)
+	if cfg.curve != nil {
+		pub, sec, err := zmq.NewCurveKeypair()
+		if err != nil {
+			return nil, fmt.Errorf("broker: %w", err)
+		}
+		cfg.sec = []zmq.Option{zmq.WithCurveClient(*cfg.curve, pub, sec)}
+	}
+	// Immediate: requests go only to a live connection, and those queued
+	// for one that breaks are dropped with it, so that every request
+	// belongs to exactly one connection (see watchLoop).
+	sock, err := zmq.NewSocket(zmq.Dealer, slices.Concat([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger),
+		zmq.WithImmediate(true)}, cfg.sec, cfg.opts)...)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	c := &Client{sock: sock, endpoint: endpoint, handler: cfg.handler, log: cfg.logger, maxSize: cfg.maxSize,
+		inbox: make(chan Message, cfg.queue), upCh: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	events := sock.Monitor(c.ctx)
+	if strings.HasPrefix(endpoint, "inproc://") {
+		// inproc links report no connection events: requests simply wait
+		// for the link, which lives as long as both sockets.
+		c.up, c.everUp = true, true
+		close(c.upCh)
+	}
 	if err := sock.Connect(endpoint); err != nil {
+		c.cancel()
 		sock.Close()
 		return nil, fmt.Errorf("broker: connect %s: %w", endpoint, err)
 	}
-	c := &Client{sock: sock, handler: cfg.handler, log: cfg.logger, inbox: make(chan Message, cfg.queue)}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.recvLoop()
+	go c.watchLoop(events)
 	if c.handler != nil {
 		c.wg.Add(1)
 		go c.handleLoop()
@@ -195,17 +285,36 @@ func (c *Client) Name() string {
 // client holds is refused with an *Error; registering again, under the same
 // name or another, is allowed.
 func (c *Client) Register(ctx context.Context, name string) (Registration, error) {
-	w, err := c.call(ctx, TypeRegistrationAck, struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
-	}{name, TypeRegister})
+	w, err := c.call(ctx, TypeRegistrationAck, registerRequest(name))
 	if err != nil {
 		return Registration{}, err
 	}
-	c.mu.Lock()
-	c.name = name
-	c.mu.Unlock()
+	c.registered(name, w)
 	return Registration{Status: w.Status, ClientID: w.ClientID, Message: w.Text}, nil
+}
+
+// registerRequest is a register that asks the broker for its limits
+// (which a zmqgo broker adds to its registration_ack; others ignore it).
+func registerRequest(name string) any {
+	return struct {
+		Limits bool   `json:"limits"`
+		Name   string `json:"name"`
+		Type   string `json:"type"`
+	}{true, name, TypeRegister}
+}
+
+// registered records a successful registration.
+func (c *Client) registered(name string, w *wire) {
+	c.mu.Lock()
+	c.registeredLocked(name, w)
+	c.mu.Unlock()
+}
+
+func (c *Client) registeredLocked(name string, w *wire) {
+	c.name, c.regErr = name, nil
+	if w.MaxMsgSize > 0 {
+		c.maxSize = w.MaxMsgSize
+	}
 }
 
 // Send sends content to the client named target (direct_message) and
@@ -276,7 +385,7 @@ func (c *Client) Ping(ctx context.Context) (Pong, error) {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
-		c.closed = true
+		c.closed, c.up = true, false
 		pending := c.pending
 		c.pending = nil
 		c.mu.Unlock()
@@ -305,19 +414,25 @@ func marshalContent(v any) (json.RawMessage, error) {
 // wire is any message from the broker: a Message, or a reply.
 type wire struct {
 	Message
-	Status     string       `json:"status"`
-	ClientID   string       `json:"client_id"`
-	Text       string       `json:"message"`
-	Target     string       `json:"target"`
-	Recipients int          `json:"recipients"`
-	Clients    []ClientInfo `json:"clients"`
-	Total      int          `json:"total"`
-	Stats      PongStats    `json:"stats"`
+	Timestamp  float64         `json:"timestamp"`
+	Status     string          `json:"status"`
+	ClientID   string          `json:"client_id"`
+	Text       string          `json:"message"`
+	Target     string          `json:"target"`
+	Recipients int             `json:"recipients"`
+	Clients    []ClientInfo    `json:"clients"`
+	Total      int             `json:"total"`
+	Stats      PongStats       `json:"stats"`
+	MaxMsgSize int             `json:"max_msg_size"`
+	RequestID  json.RawMessage `json:"request_id"`
 }
 
 type call struct {
-	want string // the reply type that answers it
-	done chan result
+	id    uint64 // its request_id
+	want  string // the reply type that answers it
+	size  int    // bytes of the request
+	rereg string // the client's own register after a reconnection, of this name: no one waits
+	done  chan result
 }
 
 type result struct {
@@ -331,26 +446,18 @@ func (c *Client) call(ctx context.Context, want string, req any) (*wire, error) 
 	if err != nil {
 		return nil, fmt.Errorf("broker: encoding the request: %w", err)
 	}
-	cl := &call{want: want, done: make(chan result, 1)}
-	c.sendMu.Lock()
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		c.sendMu.Unlock()
-		return nil, ErrClosed
-	}
-	c.pending = append(c.pending, cl)
+	limit := c.maxSize
 	c.mu.Unlock()
-	err = c.sock.Send(ctx, zmq.NewMsg(body))
-	if err != nil {
-		c.mu.Lock()
-		if i := slices.Index(c.pending, cl); i >= 0 {
-			c.pending = slices.Delete(c.pending, i, i+1)
-		}
-		c.mu.Unlock()
+	if limit > 0 && len(body) > limit {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(body), limit)
 	}
-	c.sendMu.Unlock()
-	if err != nil {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cl := &call{want: want, size: len(body), done: make(chan result, 1)}
+	body = c.withID(cl, body)
+	if err := c.enqueue(ctx, cl, body); err != nil {
 		return nil, err
 	}
 	select {
@@ -359,12 +466,196 @@ func (c *Client) call(ctx context.Context, want string, req any) (*wire, error) 
 			return nil, r.err
 		}
 		if r.w.Type == TypeError {
-			return nil, &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
+			e := &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
+			c.mu.Lock()
+			regErr := c.regErr
+			c.mu.Unlock()
+			if regErr != nil && r.w.Text == "register first" {
+				return nil, fmt.Errorf("%w (%v)", e, regErr)
+			}
+			return nil, e
 		}
 		return r.w, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// withID gives the request its request_id: a zmqgo broker echoes it in the
+// reply, which then pairs with its request whatever came before (a reply
+// from a connection that broke, a reply the broker dropped); other brokers
+// ignore it, and replies pair in order.
+func (c *Client) withID(cl *call, body []byte) []byte {
+	cl.id = c.nextID.Add(1)
+	out := make([]byte, 0, len(body)+32)
+	out = append(out, `{"request_id":`...)
+	out = strconv.AppendUint(out, cl.id, 10)
+	out = append(out, ',')
+	return append(out, body[1:]...) // body is a JSON object with fields
+}
+
+// enqueue sends a request on the live connection, waiting for one until
+// ctx ends, and adds it to pending.
+func (c *Client) enqueue(ctx context.Context, cl *call, body []byte) error {
+	for {
+		c.sendMu.Lock()
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			c.sendMu.Unlock()
+			return ErrClosed
+		}
+		if !c.up {
+			upCh := c.upCh
+			c.mu.Unlock()
+			c.sendMu.Unlock()
+			select {
+			case <-upCh:
+				continue
+			case <-ctx.Done():
+				return c.noBroker(ctx.Err())
+			}
+		}
+		c.pending = append(c.pending, cl)
+		c.mu.Unlock()
+		// TrySend: a message goes into the live connection's queue at
+		// once, or not at all (no connection after all, or its queue full).
+		err := c.sock.TrySend(zmq.NewMsg(body))
+		if errors.Is(err, zmq.ErrWouldBlock) {
+			// Rare: a thousand requests in flight. Wait for room.
+			err = c.sock.Send(ctx, zmq.NewMsg(body))
+		}
+		c.sendMu.Unlock()
+		if err != nil {
+			c.mu.Lock()
+			if i := slices.Index(c.pending, cl); i >= 0 {
+				c.pending = slices.Delete(c.pending, i, i+1)
+			}
+			c.mu.Unlock()
+			if ctx.Err() != nil {
+				return c.noBroker(ctx.Err())
+			}
+			return err
+		}
+		return nil
+	}
+}
+
+// noBroker explains a request that found no connection in time.
+func (c *Client) noBroker(ctxErr error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.up {
+		return ctxErr // it was sent, or waited for room: an ordinary timeout
+	}
+	why := "never connected"
+	if c.everUp {
+		why = fmt.Sprintf("the connection was lost %v ago and is not back", time.Since(c.lostAt).Round(time.Millisecond))
+	}
+	if c.connErr != nil {
+		why += fmt.Sprintf("; last attempt: %v", c.connErr)
+	}
+	return fmt.Errorf("%w at %s: %s: %w", ErrNoBroker, c.endpoint, why, ctxErr)
+}
+
+// watchLoop follows the connection: a request belongs to the connection
+// it was sent on, so when that breaks, the requests waiting for a reply
+// fail; a new connection re-registers the client first.
+func (c *Client) watchLoop(events <-chan zmq.Event) {
+	defer c.wg.Done()
+	for e := range events {
+		switch e.Type {
+		case zmq.EventHandshakeSucceeded:
+			if e.Dropped > 0 {
+				c.connectionLost(fmt.Errorf("%d connection events missed", e.Dropped))
+			}
+			c.connectionUp()
+		case zmq.EventDisconnected:
+			c.connectionLost(e.Err)
+		case zmq.EventConnectRetried, zmq.EventHandshakeFailedNoDetail, zmq.EventHandshakeFailedProtocol,
+			zmq.EventHandshakeFailedAuth:
+			if e.Err != nil {
+				c.mu.Lock()
+				c.connErr = e.Err
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (c *Client) connectionLost(why error) {
+	c.mu.Lock()
+	if !c.up {
+		c.mu.Unlock()
+		return
+	}
+	c.up, c.upCh, c.lostAt = false, make(chan struct{}), time.Now()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if why == nil {
+		why = errors.New("closed by the broker")
+	}
+	c.log.Warn("broker client: connection lost", "endpoint", c.endpoint, "err", why, "requests_failed", len(pending))
+	for _, cl := range pending {
+		err := fmt.Errorf("%w (%v)", ErrConnectionLost, why)
+		if cl.size > 64<<10 {
+			err = fmt.Errorf("%w (%v); the request was %d bytes: a broker drops the connection of a client whose "+
+				"message is far over its size limit (zmqgo broker: twice --max-msg-size)", ErrConnectionLost, why, cl.size)
+		}
+		cl.done <- result{err: err}
+	}
+}
+
+func (c *Client) connectionUp() {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.up || c.closed {
+		return
+	}
+	reconnect := c.everUp
+	c.up, c.everUp, c.connErr = true, true, nil
+	close(c.upCh)
+	if !reconnect || c.name == "" {
+		return
+	}
+	// Register again, ahead of any other request on this connection.
+	name := c.name
+	body, _ := json.Marshal(registerRequest(name))
+	cl := &call{want: TypeRegistrationAck, size: len(body), rereg: name, done: make(chan result, 1)}
+	body = c.withID(cl, body)
+	c.pending = append(c.pending, cl)
+	if err := c.sock.TrySend(zmq.NewMsg(body)); err != nil {
+		c.pending = c.pending[:len(c.pending)-1]
+		c.regFailed(name, err)
+	}
+}
+
+// reregistered takes the reply to the register sent after a reconnection
+// (c.mu is held): before any later reply, so that the requests after it
+// see its outcome.
+func (c *Client) reregistered(name string, r result) {
+	err := r.err
+	if err == nil && r.w.Type == TypeError {
+		err = &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
+	}
+	if err != nil {
+		c.regFailed(name, err)
+		return
+	}
+	c.registeredLocked(name, r.w)
+	c.log.Info("broker client: registered again after reconnecting", "name", name)
+}
+
+// regFailed records that registering again failed; c.mu is held.
+func (c *Client) regFailed(name string, err error) {
+	if c.name == name {
+		c.name = ""
+	}
+	c.regErr = fmt.Errorf("reconnected, but registering again as %q failed: %w", name, err)
+	c.log.Error("broker client: "+c.regErr.Error(), "name", name)
 }
 
 func isReply(typ string) bool {
@@ -375,23 +666,58 @@ func isReply(typ string) bool {
 	return false
 }
 
-// resolve hands a reply to the oldest request waiting for one. Requests
-// before it that wanted another type of reply lost theirs. It reports
-// false if no request waits.
+// resolve hands a reply to its request: the one with its request_id, or
+// without one (a broker that does not echo it, or an error about a
+// request it could not read) the oldest request waiting. Requests before
+// it that wanted another type of reply, or that its request_id skips, lost
+// theirs. It reports false if the reply answers no request.
 func (c *Client) resolve(w *wire) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if id, err := strconv.ParseUint(string(w.RequestID), 10, 64); err == nil && len(w.RequestID) > 0 {
+		i := slices.IndexFunc(c.pending, func(cl *call) bool { return cl.id == id })
+		if i < 0 {
+			// The reply to a request already failed (its connection
+			// broke) or given up: nothing waits for it.
+			c.log.Debug("broker client: a reply nobody waits for", "request_id", id, "type", w.Type)
+			return true
+		}
+		for _, cl := range c.pending[:i] {
+			c.deliver(cl, result{err: ErrNoReply})
+		}
+		cl := c.pending[i]
+		clear(c.pending[:i+1])
+		c.pending = c.pending[i+1:]
+		r := result{w: w}
+		if w.Type != TypeError && w.Type != cl.want {
+			r = result{err: fmt.Errorf("broker: a %s answered a request for a %s", w.Type, cl.want)}
+		}
+		c.deliver(cl, r)
+		return true
+	}
 	for len(c.pending) > 0 {
 		cl := c.pending[0]
 		c.pending[0] = nil
 		c.pending = c.pending[1:]
-		if w.Type == TypeError || w.Type == cl.want {
-			cl.done <- result{w: w}
+		r := result{w: w}
+		if w.Type != TypeError && w.Type != cl.want {
+			r = result{err: ErrNoReply}
+		}
+		c.deliver(cl, r)
+		if r.err == nil {
 			return true
 		}
-		cl.done <- result{err: ErrNoReply}
 	}
 	return false
+}
+
+// deliver gives a request its outcome; c.mu is held.
+func (c *Client) deliver(cl *call, r result) {
+	if cl.rereg != "" {
+		c.reregistered(cl.rereg, r)
+		return
+	}
+	cl.done <- r
 }
 
 func (c *Client) recvLoop() {
@@ -419,7 +745,7 @@ func (c *Client) recvLoop() {
 			continue
 		}
 		msg := w.Message
-		msg.Raw = body
+		msg.Raw, msg.Time = body, fromUnix(w.Timestamp)
 		select {
 		case c.inbox <- msg:
 		case <-c.ctx.Done():

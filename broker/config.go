@@ -18,6 +18,7 @@ const (
 	DefaultMaxMsgSize = 256 << 10
 	DefaultRate       = 1000 // messages a second, per client
 	DefaultLinger     = 5 * time.Second
+	DefaultMaxRoutes  = 10000 // names one downstream broker may announce
 )
 
 // Config configures a Broker. The zero value is a usable broker on
@@ -73,6 +74,33 @@ type Config struct {
 	Logger *slog.Logger
 	// SocketOptions are passed to the broker's sockets after its own.
 	SocketOptions []zmq.Option
+
+	// Security are the security options of the broker's ROUTER, the side
+	// every client and downstream broker connects to: zmq.WithCurveServer,
+	// or zmq.WithPlainServer with a ZAP handler (zmq.WithZAPHandler and a
+	// zmq.Authenticator). Default: none (NULL, anyone may connect). Names
+	// and FederationPeers go by the user id the ZAP handler gives each
+	// connection; a CURVE server without a ZAP handler gives none, so add
+	// an Authenticator (AllowAnyCurveKey, or AllowCurveKeys) to tell the
+	// clients apart. See Security in the package documentation.
+	Security []zmq.Option
+	// UpstreamSecurity are the security options of the connections to
+	// Upstream: zmq.WithCurveClient or zmq.WithPlainClient.
+	UpstreamSecurity []zmq.Option
+	// Names, if not nil, says which names each identity may register
+	// (see NameRules); a name it does not allow is refused with an error.
+	// Default: any free name, by anyone.
+	Names *NameRules
+	// FederationPeers lists the identities (PLAIN user names, Z85 CURVE
+	// public keys: the user ids of the ZAP handler) admitted as downstream
+	// brokers. A peer without one of them that announces routes is
+	// refused with an error, counted and logged. Default: none, no broker
+	// may join this one from below. (Upstream is the other direction and
+	// needs no listing here.)
+	FederationPeers []string
+	// MaxRoutes bounds how many names one downstream broker may announce;
+	// an announcement over it is refused. Default DefaultMaxRoutes.
+	MaxRoutes int
 }
 
 // withDefaults returns c with every zero field set, or an error for a
@@ -116,6 +144,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Burst <= 0 {
 		c.Burst = max(int(2*c.Rate), 1)
+	}
+	if c.MaxRoutes <= 0 {
+		c.MaxRoutes = DefaultMaxRoutes
+	}
+	for _, id := range c.FederationPeers {
+		if id == "" {
+			return c, errors.New("broker: FederationPeers: an empty identity (an unauthenticated peer) cannot be admitted")
+		}
 	}
 	if c.Linger == 0 {
 		c.Linger = DefaultLinger

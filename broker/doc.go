@@ -46,6 +46,14 @@
 //	routing_error   {destination, original_sender, route_path, error,
 //	                failed_destination, failed_route, content, timestamp}
 //
+// Two optional request fields, which the Go client sends and the seed's
+// clients do not (their replies are the seed's, byte for byte): a
+// request_id (a number or a string of at most 64 bytes) is echoed in the
+// reply, so that a client pairs replies with requests whatever was lost on
+// the way; a register with "limits": true gets max_msg_size, the broker's
+// Config.MaxMsgSize, in its registration_ack. Other extra fields are
+// ignored, as the seed's broker does.
+//
 // content is any JSON value, passed on as it is. Timestamps are seconds
 // since the Unix epoch, as Python's time.time(). Only register, list_clients
 // and ping are allowed before registering. message_count counts a client's
@@ -59,11 +67,17 @@
 // nothing at all for Config.Expire (a ping is enough) is forgotten then. A
 // forgotten client vanishes from client_list and its name is free again.
 // (A client that chose its own routing id may reconnect under it and
-// carry on; the broker then forgets it only when it expires.)
+// carry on, if it has the same identity (see Security); the broker then
+// forgets it only when it expires.)
 //
 // A name belongs to one live client: another client asking for it gets an
 // error; the client that holds it may register again, under the same name
-// or a new one.
+// or a new one. Names that look alike are one name: the broker compares
+// them with surrounding white space trimmed, in Unicode NFKC with case
+// folding, so "dup", "DUP", "dup " and "ｄup" cannot be held by two
+// clients, and a direct_message to "DUP" reaches the holder of "dup"
+// (who is shown as it registered). Names with invisible characters
+// (U+200B and other format characters, controls) are refused.
 //
 // Each client has a queue of Config.QueueSize messages at the broker (the
 // ROUTER's send high-water mark). The broker never waits for a client:
@@ -109,7 +123,9 @@
 // root, or a broker whose upstream sent it something it no longer has)
 // sends a routing_error back to the original sender. A broadcast goes to
 // every client of every broker of the tree. Brokers are not rate-limited,
-// and must each have their own Config.Name. With several upstreams the
+// and must each have their own Config.Name. A broker joins an upstream one
+// only if the upstream lists its identity in Config.FederationPeers (see
+// Security); Config.UpstreamSecurity says how it logs in. With several upstreams the
 // broker announces itself to each and sends up through the first one that
 // is connected.
 //
@@ -117,6 +133,47 @@
 // name that a broker below announced. Two clients on unrelated brokers may
 // still take the same name at the same moment; the broker above them then
 // routes it to the one that was announced first.
+//
+// # Security
+//
+// What a broker admits, and on what grounds:
+//
+//   - Connections. With Config.Security empty anyone who can reach the
+//     port may connect (NULL security): bind to 127.0.0.1 or a private
+//     network. With zmq.WithCurveServer every connection is encrypted and
+//     the broker authenticated, and a peer that does not speak CURVE to
+//     its key gets no further than the handshake; with zmq.WithPlainServer
+//     and a ZAP handler each client logs in with a user name and password
+//     (in clear: trusted networks only). Each connection's identity is the
+//     user id its ZAP handler gave it (zmq.Msg.UserID): the PLAIN user
+//     name, or with zmq.Authenticator the client's CURVE key in Z85. Go
+//     clients connect with WithCurve or WithPlain; `zmqgo broker
+//     --curve-server FILE` and `--plain-server FILE` do the broker's side.
+//   - Names. With Config.Names a client registers only the names its
+//     identity is allowed (NameRules; `--names FILE`), and is told so
+//     otherwise; the refusals are counted (Stats.NamesRefused). Without
+//     it any free name is anyone's, first come, first served.
+//   - Brokers. Federation is closed unless configured: a peer is treated
+//     as a downstream broker, whose announced names are routed to it and
+//     whose federated messages and broadcasts are passed on, only if its
+//     identity is in Config.FederationPeers (`--federation-peers FILE`);
+//     the shape of its messages proves nothing. Any other peer sending
+//     register{node}, message, routing_error or federated_broadcast gets
+//     an error; each attempt is counted (Stats.FederationRefused) and
+//     logged. Even an admitted broker announces at most Config.MaxRoutes
+//     names, each a valid name; admitted brokers are trusted for the
+//     senders they name (original_sender).
+//   - Routing ids. The broker's ROUTER has handover off: a newcomer that
+//     announces the routing id of a connected client is refused, so no one
+//     can take over a live client's connection, its messages or its
+//     replies. A client-chosen routing id reused after its connection
+//     ended keeps the registration only for the same identity (a client
+//     reconnecting); under another identity the registration is dropped
+//     (Stats.TakenOver) and the newcomer starts unregistered. Under NULL
+//     security every client has the same, empty, identity: use generated
+//     routing ids (the default) or authenticate.
+//   - Size and rate. Every request is bounded by Config.MaxMsgSize and each
+//     client's rate by Config.Rate; see Bad input.
 //
 // # Operations
 //

@@ -6,7 +6,39 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zmqgo/zmq"
 )
+
+// The test federations log in with PLAIN: every user is accepted with the
+// password "pw" and has its user name as identity; brokers log in upstream
+// under their own name, which their upstream lists in FederationPeers.
+var plainAny = zmq.ZAPHandlerFunc(func(_ context.Context, r *zmq.ZAPRequest) zmq.ZAPReply {
+	user, pass, ok := r.PlainCredentials()
+	if !ok || pass != "pw" {
+		return zmq.ZAPReply{StatusCode: zmq.ZAPStatusDenied, StatusText: "bad password"}
+	}
+	return zmq.ZAPReply{StatusCode: zmq.ZAPStatusOK, StatusText: "OK", UserID: user}
+})
+
+// fedBroker starts a broker of a test federation: named name, admitting
+// the brokers named in below, joining the brokers in up.
+func fedBroker(t *testing.T, name string, below []string, up ...string) *Broker {
+	t.Helper()
+	return startBroker(t, fedConfig(name, below, up...))
+}
+
+func fedConfig(name string, below []string, up ...string) Config {
+	return Config{Name: name, Upstream: up, FederationPeers: below,
+		Security:         []zmq.Option{zmq.WithPlainServer(), zmq.WithZAPHandler(plainAny)},
+		UpstreamSecurity: []zmq.Option{zmq.WithPlainClient(name, "pw")}}
+}
+
+// fedClient is client() for a broker of a test federation.
+func fedClient(t *testing.T, addr, name string) (*Client, recorder) {
+	t.Helper()
+	return client(t, addr, name, WithPlain(name, "pw"))
+}
 
 // waitRoutes waits until b routes every name given to a broker below it.
 func waitRoutes(t *testing.T, ctx context.Context, b *Broker, names ...string) {
@@ -30,13 +62,13 @@ func path(p []string) string { return strings.Join(p, ">") }
 // reaches a client on any other, and a broadcast reaches everyone.
 func TestFederation(t *testing.T) {
 	ctx := testCtx(t)
-	top := startBroker(t, Config{Name: "top"})
-	east := startBroker(t, Config{Name: "east", Upstream: []string{top.Addr()}})
-	west := startBroker(t, Config{Name: "west", Upstream: []string{top.Addr()}})
-	alice, aliceIn := client(t, east.Addr(), "alice")
-	_, daveIn := client(t, east.Addr(), "dave")
-	bob, bobIn := client(t, west.Addr(), "bob")
-	carol, carolIn := client(t, top.Addr(), "carol")
+	top := fedBroker(t, "top", []string{"east", "west"})
+	east := fedBroker(t, "east", nil, top.Addr())
+	west := fedBroker(t, "west", nil, top.Addr())
+	alice, aliceIn := fedClient(t, east.Addr(), "alice")
+	_, daveIn := fedClient(t, east.Addr(), "dave")
+	bob, bobIn := fedClient(t, west.Addr(), "bob")
+	carol, carolIn := fedClient(t, top.Addr(), "carol")
 	waitRoutes(t, ctx, top, "alice", "dave", "bob")
 
 	send := func(from *Client, to string, want string) {
@@ -118,15 +150,17 @@ func TestFederation(t *testing.T) {
 // A broker whose upstream restarts announces itself to the new one.
 func TestUpstreamRestart(t *testing.T) {
 	ctx := testCtx(t)
-	top := startBroker(t, Config{Name: "top"})
+	top := fedBroker(t, "top", []string{"east"})
 	addr := top.Addr()
-	east := startBroker(t, Config{Name: "east", Upstream: []string{addr}})
-	_, aliceIn := client(t, east.Addr(), "alice")
+	east := fedBroker(t, "east", nil, addr)
+	_, aliceIn := fedClient(t, east.Addr(), "alice")
 	waitRoutes(t, ctx, top, "alice")
 	top.Close()
-	top2 := startBroker(t, Config{Name: "top", Bind: []string{addr}})
+	cfg := fedConfig("top", []string{"east"})
+	cfg.Bind = []string{addr}
+	top2 := startBroker(t, cfg)
 	waitRoutes(t, ctx, top2, "alice")
-	carol, _ := client(t, addr, "carol")
+	carol, _ := fedClient(t, addr, "carol")
 	if _, err := carol.Send(ctx, "alice", "welcome back"); err != nil {
 		t.Fatal(err)
 	}
@@ -138,12 +172,12 @@ func TestUpstreamRestart(t *testing.T) {
 // The routing table goes deeper than one level, and loops are cut.
 func TestFederationDeeper(t *testing.T) {
 	ctx := testCtx(t)
-	top := startBroker(t, Config{Name: "top"})
-	east := startBroker(t, Config{Name: "east", Upstream: []string{top.Addr()}})
-	east1 := startBroker(t, Config{Name: "east-1", Upstream: []string{east.Addr()}})
-	west := startBroker(t, Config{Name: "west", Upstream: []string{top.Addr()}})
-	e1, _ := client(t, east1.Addr(), "e1")
-	_, wIn := client(t, west.Addr(), "w")
+	top := fedBroker(t, "top", []string{"east", "west"})
+	east := fedBroker(t, "east", []string{"east-1"}, top.Addr())
+	east1 := fedBroker(t, "east-1", nil, east.Addr())
+	west := fedBroker(t, "west", nil, top.Addr())
+	e1, _ := fedClient(t, east1.Addr(), "e1")
+	_, wIn := fedClient(t, west.Addr(), "w")
 	waitRoutes(t, ctx, top, "e1", "w")
 	waitRoutes(t, ctx, east, "e1")
 	if _, err := e1.Send(ctx, "w", "across"); err != nil {
@@ -163,7 +197,9 @@ func TestFederationDeeper(t *testing.T) {
 		t.Fatalf("top routes %s", got)
 	}
 	// A message whose path already holds a broker is dropped there.
-	h := newHarness(t, Config{Name: "top"}, 0)
+	h := newHarness(t, Config{Name: "top", FederationPeers: []string{"east"}}, 0)
+	h.users["x"] = "east"
+	h.send("x", `{"type":"register","node":"east","routes":["b"]}`)
 	h.send("x", `{"type":"message","destination":"a","original_sender":"b","route_path":["east","top"],"content":1}`)
 	if h.st.stats.Errors != 1 || h.sink.take("x") != nil {
 		t.Fatalf("loop not cut: %+v", h.st.stats)

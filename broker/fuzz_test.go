@@ -48,14 +48,15 @@ func FuzzHandle(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg, _ := Config{Name: "fuzz", MaxMsgSize: 4096, Rate: 100, Burst: 8, Upstream: []string{"tcp://up"},
-			Logger: slog.New(slog.DiscardHandler)}.withDefaults()
+			Logger: slog.New(slog.DiscardHandler), FederationPeers: []string{"child"}}.withDefaults()
+		users := map[string]string{"CH": "child"}
 		sink := newFakeSink(1)
 		s := newState(&cfg, sink, 1)
 		now := time.Unix(1700000000, 0)
 		s.now = func() time.Time { return now }
-		s.handlePeer([]byte("VA"), [][]byte{[]byte(`{"type":"register","name":"alice"}`)})
-		s.handlePeer([]byte("VB"), [][]byte{[]byte(`{"type":"register","name":"bob"}`)})
-		s.handlePeer([]byte("CH"), [][]byte{[]byte(`{"type":"register","node":"child","routes":["remote"]}`)})
+		s.handlePeer([]byte("VA"), "", [][]byte{[]byte(`{"type":"register","name":"alice"}`)})
+		s.handlePeer([]byte("VB"), "", [][]byte{[]byte(`{"type":"register","name":"bob"}`)})
+		s.handlePeer([]byte("CH"), "child", [][]byte{[]byte(`{"type":"register","node":"child","routes":["remote"]}`)})
 		sink.take("VA")
 		sink.take("VB")
 		sink.takeUp(0)
@@ -72,10 +73,10 @@ func FuzzHandle(f *testing.F) {
 				s.handleUp(0, [][]byte{line[1:]})
 			case bytes.HasPrefix(line, []byte("<")):
 				from = "CH"
-				s.handlePeer([]byte(from), [][]byte{line[1:]})
+				s.handlePeer([]byte(from), users[from], [][]byte{line[1:]})
 			default:
 				from = "X"
-				s.handlePeer([]byte(from), [][]byte{line})
+				s.handlePeer([]byte(from), users[from], [][]byte{line})
 			}
 			probe := from == "X" && len(line) == 0 || from == "CH" && len(line) == 1 // an empty message
 			if s.stats.Received != before.Received+1 && !probe {
@@ -132,9 +133,13 @@ func checkFuzzState(t *testing.T, s *state, sink *fakeSink, from string, before 
 			t.Fatalf("sent a %s upstream: %s", typ, m)
 		}
 	}
+	// A peer without an admitted identity never becomes a broker.
+	if p := s.peers["X"]; p != nil && p.kind == kindBroker {
+		t.Fatalf("an unauthenticated peer was admitted as a broker")
+	}
 	// The tables agree with each other.
 	for name, p := range s.names {
-		if p.kind != kindClient || p.name != name || s.peers[string(p.id)] != p || s.routes[name] != nil {
+		if p.kind != kindClient || nameKey(p.name) != name || s.peers[string(p.id)] != p || s.routes[name] != nil {
 			t.Fatalf("names[%q] inconsistent: %+v", name, p)
 		}
 		if checkName(name) != nil || strings.TrimSpace(name) == "" && name == "" {
@@ -146,4 +151,24 @@ func checkFuzzState(t *testing.T, s *state, sink *fakeSink, from string, before 
 			t.Fatalf("routes[%q] points to %+v", name, p)
 		}
 	}
+}
+
+// FuzzNameRules: a names file never panics the parser, and what it allows
+// is stable under the normalisation (a name and its key are allowed
+// alike).
+func FuzzNameRules(f *testing.F) {
+	f.Add([]byte("alice: alice, alice-*\n*: guest-*\n"), "alice", "ALICE-2")
+	f.Add([]byte("tSe}/:(/N:0PcPNAN$-pdiA.&S{U0Gyw?&Bw!EVX: s*x*y\n# c\n"), "tSe}/:(/N:0PcPNAN$-pdiA.&S{U0Gyw?&Bw!EVX", "sxy")
+	f.Fuzz(func(t *testing.T, file []byte, id, name string) {
+		r, err := ParseNameRules(bytes.NewReader(file))
+		if err != nil {
+			return
+		}
+		if checkName(name) != nil {
+			return
+		}
+		if r.Allowed(id, name) != r.Allowed(id, nameKey(name)) {
+			t.Fatalf("%q and its key %q judged differently", name, nameKey(name))
+		}
+	})
 }

@@ -53,11 +53,11 @@ type pyClient struct {
 	read   chan struct{}
 }
 
-func startPy(t *testing.T, name, addr string) *pyClient {
+func startPy(t *testing.T, name, addr string, args ...string) *pyClient {
 	t.Helper()
 	needTxZMQ(t)
 	p := &pyClient{t: t, name: name, msgs: make(chan map[string]any, 100), read: make(chan struct{})}
-	p.cmd = exec.Command(python, "testdata/txzmq_client.py", "--connect", addr)
+	p.cmd = exec.Command(python, append([]string{"testdata/txzmq_client.py", "--connect", addr}, args...)...)
 	p.cmd.Stderr = &p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -216,11 +216,11 @@ func TestTxZMQInterop(t *testing.T) {
 func TestTxZMQFederation(t *testing.T) {
 	needTxZMQ(t)
 	ctx := testCtx(t)
-	top := startBroker(t, Config{Name: "top"})
-	east := startBroker(t, Config{Name: "east", Upstream: []string{top.Addr()}})
-	west := startBroker(t, Config{Name: "west", Upstream: []string{top.Addr()}})
-	alice := startPy(t, "alice", east.Addr())
-	bob := startPy(t, "bob", west.Addr())
+	top := fedBroker(t, "top", []string{"east", "west"})
+	east := fedBroker(t, "east", nil, top.Addr())
+	west := fedBroker(t, "west", nil, top.Addr())
+	alice := startPy(t, "alice", east.Addr(), "--plain", "alice:pw")
+	bob := startPy(t, "bob", west.Addr(), "--plain", "bob:pw")
 	alice.do("register alice")
 	alice.next("registration_ack", "client_id,message,status,type")
 	bob.do("register bob")

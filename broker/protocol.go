@@ -46,12 +46,42 @@ const (
 	StatusFailed    = "failed"    // the target's queue was full, or it had gone
 )
 
-// ClientInfo is one entry of client_list.
+// ClientInfo is one entry of client_list. On the wire (and in its JSON
+// encoding) the times are seconds since the Unix epoch, as the seed's.
 type ClientInfo struct {
+	Name           string
+	ConnectedSince time.Time // when it registered
+	LastActivity   time.Time // its last message of any kind
+	MessageCount   int       // its messages since it registered, the register included
+}
+
+// clientEntry is a ClientInfo as the wire has it.
+type clientEntry struct {
 	Name           string  `json:"name"`
-	ConnectedSince float64 `json:"connected_since"` // seconds since the Unix epoch
+	ConnectedSince float64 `json:"connected_since"`
 	LastActivity   float64 `json:"last_activity"`
 	MessageCount   int     `json:"message_count"`
+}
+
+func (e clientEntry) info() ClientInfo {
+	return ClientInfo{Name: e.Name, ConnectedSince: fromUnix(e.ConnectedSince), LastActivity: fromUnix(e.LastActivity),
+		MessageCount: e.MessageCount}
+}
+
+// MarshalJSON encodes c as client_list does.
+func (c ClientInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(clientEntry{Name: c.Name, ConnectedSince: unix(c.ConnectedSince), LastActivity: unix(c.LastActivity),
+		MessageCount: c.MessageCount})
+}
+
+// UnmarshalJSON decodes an entry of client_list.
+func (c *ClientInfo) UnmarshalJSON(b []byte) error {
+	var e clientEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return err
+	}
+	*c = e.info()
+	return nil
 }
 
 // PongStats are the broker's counters as a pong carries them.
@@ -67,9 +97,14 @@ type PongStats struct {
 type (
 	registrationAck struct {
 		ClientID string `json:"client_id"`
-		Message  string `json:"message"`
-		Status   string `json:"status"`
-		Type     string `json:"type"`
+		// MaxMsgSize is sent only to clients that ask (register with
+		// "limits": true, as the Go client does): the seed's clients get
+		// the seed's bytes.
+		MaxMsgSize int             `json:"max_msg_size,omitempty"`
+		Message    string          `json:"message"`
+		RequestID  json.RawMessage `json:"request_id,omitempty"` // see requestID
+		Status     string          `json:"status"`
+		Type       string          `json:"type"`
 	}
 	directMessage struct {
 		Content   json.RawMessage `json:"content"`
@@ -79,28 +114,33 @@ type (
 		Type      string          `json:"type"` // direct_message or broadcast
 	}
 	deliveryConfirmation struct {
-		Status string `json:"status"`
-		Target string `json:"target"`
-		Type   string `json:"type"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Status    string          `json:"status"`
+		Target    string          `json:"target"`
+		Type      string          `json:"type"`
 	}
 	broadcastConfirmation struct {
-		Recipients int    `json:"recipients"`
-		Type       string `json:"type"`
+		Recipients int             `json:"recipients"`
+		RequestID  json.RawMessage `json:"request_id,omitempty"`
+		Type       string          `json:"type"`
 	}
 	clientList struct {
-		Clients []ClientInfo `json:"clients"`
-		Total   int          `json:"total"`
-		Type    string       `json:"type"`
+		Clients   []clientEntry   `json:"clients"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Total     int             `json:"total"`
+		Type      string          `json:"type"`
 	}
 	pong struct {
-		Stats     PongStats `json:"stats"`
-		Timestamp float64   `json:"timestamp"`
-		Type      string    `json:"type"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Stats     PongStats       `json:"stats"`
+		Timestamp float64         `json:"timestamp"`
+		Type      string          `json:"type"`
 	}
 	errorReply struct {
-		Message   string  `json:"message"`
-		Timestamp float64 `json:"timestamp"`
-		Type      string  `json:"type"`
+		Message   string          `json:"message"`
+		RequestID json.RawMessage `json:"request_id,omitempty"`
+		Timestamp float64         `json:"timestamp"`
+		Type      string          `json:"type"`
 	}
 )
 
@@ -112,6 +152,22 @@ type request struct {
 	Target  string          `json:"target"`
 	Content json.RawMessage `json:"content"`
 	Node    string          `json:"node"`
+	Limits  bool            `json:"limits"` // register: tell max_msg_size in the ack
+	ID      json.RawMessage `json:"request_id"`
+}
+
+// maxRequestID bounds the request_id a reply echoes: a number or a short
+// string is enough to pair replies with requests.
+const maxRequestID = 64
+
+// requestID is what a request's reply echoes as request_id: the request's
+// own, if it is short. A client that sends none (the seed's) gets replies
+// without one, the seed's bytes.
+func requestID(id json.RawMessage) json.RawMessage {
+	if len(id) == 0 || len(id) > maxRequestID || string(id) == "null" {
+		return nil
+	}
+	return id
 }
 
 // envelope is a message between brokers, in the multi-hop pattern's format:
@@ -152,8 +208,14 @@ const maxHops = 32
 // maxNameLen bounds client and broker names, in bytes.
 const maxNameLen = 128
 
-// unix is t as Python's time.time() gives it: seconds since the epoch.
-func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+// unix is t as Python's time.time() gives it: seconds since the epoch (0
+// for the zero time).
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
 
 // fromUnix is the inverse of unix.
 func fromUnix(f float64) time.Time {
@@ -214,16 +276,3 @@ func kindName(t reflect.Type) string {
 
 // present reports whether a JSON value was given (and is not null).
 func present(v json.RawMessage) bool { return len(v) > 0 && string(v) != "null" }
-
-// checkName vets a client or broker name.
-func checkName(name string) error {
-	if len(name) > maxNameLen {
-		return fmt.Errorf("name too long (%d bytes, at most %d)", len(name), maxNameLen)
-	}
-	for _, r := range name {
-		if r < ' ' || r == 0x7f || r == utf8.RuneError {
-			return fmt.Errorf("name %q contains a control or invalid character", name)
-		}
-	}
-	return nil
-}

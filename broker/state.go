@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -43,6 +44,7 @@ const (
 // peer is one routing id of the ROUTER.
 type peer struct {
 	id    []byte
+	user  string // the user id of its connection (ZAP): its identity, "" if none
 	kind  peerKind
 	name  string    // client: its name; broker: its node name
 	since time.Time // client: registration; others: first message
@@ -60,9 +62,6 @@ type peer struct {
 	pendingGot int
 }
 
-// maxRoutes bounds what one downstream broker may announce.
-const maxRoutes = 1 << 20
-
 // announceChunk is the most bytes of names one announcement part carries.
 const announceChunk = 16 << 10
 
@@ -75,6 +74,15 @@ type Stats struct {
 	RateLimited uint64 // requests refused by the rate limit
 	Expired     uint64 // peers forgotten after Expire of silence
 	Forwarded   uint64 // messages passed to other brokers of the federation
+	// NamesRefused counts registrations Config.Names did not allow.
+	NamesRefused uint64
+	// FederationRefused counts federation messages (announcements,
+	// forwarded messages, federated broadcasts) from peers not admitted
+	// as brokers (Config.FederationPeers).
+	FederationRefused uint64
+	// TakenOver counts registrations dropped because another identity
+	// reused the routing id (see Security in the package documentation).
+	TakenOver uint64
 
 	Clients   int // registered clients
 	Peers     int // routing ids known: clients, brokers and peers yet to register
@@ -90,14 +98,15 @@ type state struct {
 	now func() time.Time
 
 	peers  map[string]*peer // by routing id
-	names  map[string]*peer // registered clients by name
-	routes map[string]*peer // names below downstream brokers → the broker
+	names  map[string]*peer // registered clients by nameKey
+	routes map[string]*peer // nameKey of the names below downstream brokers → the broker
 	ups    []bool           // upstream i is connected
 	gen    uint64           // generation of our announcements
 	stats  Stats
 
-	dirty   bool          // names or routes changed since the last announcement
-	changed chan struct{} // closed and replaced whenever names or routes change
+	reqID   json.RawMessage // the request_id of the request being handled, echoed in its reply
+	dirty   bool            // names or routes changed since the last announcement
+	changed chan struct{}   // closed and replaced whenever names or routes change
 }
 
 func newState(cfg *Config, out sink, upstreams int) *state {
@@ -118,16 +127,19 @@ func (s *state) markChanged() {
 }
 
 // handlePeer handles a message from the ROUTER: the frames after the
-// routing id.
-func (s *state) handlePeer(id []byte, frames [][]byte) {
+// routing id; user is its connection's user id (zmq.Msg.UserID).
+func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 	if len(frames) == 0 || len(frames) == 1 && len(frames[0]) == 0 {
 		return // a ZMQ_PROBE_ROUTER probe (an empty message): nothing to answer
 	}
 	now := s.now()
 	s.stats.Received++
 	p := s.peers[string(id)]
+	if p != nil && p.user != user {
+		p = s.takenOver(p, user)
+	}
 	if p == nil {
-		p = &peer{id: []byte(string(id)), since: now}
+		p = &peer{id: []byte(string(id)), user: user, since: now}
 		s.peers[string(p.id)] = p
 	}
 	p.last = now
@@ -154,25 +166,35 @@ func (s *state) handlePeer(id []byte, frames [][]byte) {
 		s.fail(p, "invalid message: %v", err)
 		return
 	}
+	s.reqID = requestID(req.ID)
+	defer func() { s.reqID = nil }()
 	switch req.Type {
 	case TypeRegister:
 		if req.Name == "" && req.Node != "" && p.kind != kindClient {
+			if !s.mayFederate(p.user) {
+				s.refuseBroker(p, "register{node}")
+				return
+			}
 			s.brokerRegister(p, body)
 			return
 		}
-		s.register(p, req.Name, now)
+		s.register(p, req.Name, req.Limits, now)
 	case TypeDirectMessage:
 		s.direct(p, &req, now)
 	case TypeBroadcast:
 		s.broadcast(p, &req, now)
 	case TypeListClients:
-		s.send(p, clientList{Clients: s.clientInfos(), Total: len(s.names), Type: TypeClientList})
+		s.send(p, clientList{RequestID: s.reqID, Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
 	case TypePing:
-		s.send(p, pong{Type: TypePong, Timestamp: unix(now),
+		s.send(p, pong{RequestID: s.reqID, Type: TypePong, Timestamp: unix(now),
 			Stats: PongStats{Received: s.stats.Received, Sent: s.stats.Sent, Errors: s.stats.Errors}})
 	case typeMessage, TypeRoutingError, typeFedBroadcast:
 		if p.kind == kindClient {
 			s.fail(p, "unknown message type %q", req.Type)
+			return
+		}
+		if p.kind != kindBroker {
+			s.refuseBroker(p, req.Type)
 			return
 		}
 		var e envelope
@@ -216,7 +238,7 @@ func (s *state) handleUp(i int, frames [][]byte) {
 }
 
 // register handles a client's register{name}.
-func (s *state) register(p *peer, name string, now time.Time) {
+func (s *state) register(p *peer, name string, limits bool, now time.Time) {
 	switch {
 	case p.kind == kindBroker:
 		s.fail(p, "a broker cannot register as a client")
@@ -229,11 +251,22 @@ func (s *state) register(p *peer, name string, now time.Time) {
 		s.fail(p, "%v", err)
 		return
 	}
-	if o := s.names[name]; o != nil && o != p {
+	if !s.mayRegister(p, name) {
+		s.stats.NamesRefused++
+		s.log.Info("broker: name not allowed", "name", name, "user", p.user, "id", clientID(p.id))
+		who := "an unauthenticated client"
+		if p.user != "" {
+			who = fmt.Sprintf("user %q", p.user)
+		}
+		s.fail(p, "name %q is not allowed for %s", name, who)
+		return
+	}
+	key := nameKey(name)
+	if o := s.names[key]; o != nil && o != p {
 		s.fail(p, "name %q is taken", name)
 		return
 	}
-	if s.routes[name] != nil {
+	if s.routes[key] != nil {
 		s.fail(p, "name %q is taken", name)
 		return
 	}
@@ -241,16 +274,20 @@ func (s *state) register(p *peer, name string, now time.Time) {
 		p.kind, p.since, p.count = kindClient, now, 1
 		s.log.Debug("broker: client registered", "name", name, "id", clientID(p.id))
 	} else if p.name != name {
-		delete(s.names, p.name)
+		delete(s.names, nameKey(p.name))
 		s.log.Debug("broker: client renamed", "old", p.name, "name", name, "id", clientID(p.id))
 	}
-	if p.name != name || s.names[name] != p {
+	if p.name != name || s.names[key] != p {
 		p.name = name
-		s.names[name] = p
+		s.names[key] = p
 		s.markChanged()
 	}
-	s.send(p, registrationAck{Type: TypeRegistrationAck, Status: "success", ClientID: clientID(p.id),
-		Message: fmt.Sprintf("Welcome, %s!", name)})
+	ack := registrationAck{RequestID: s.reqID, Type: TypeRegistrationAck, Status: "success", ClientID: clientID(p.id),
+		Message: fmt.Sprintf("Welcome, %s!", name)}
+	if limits {
+		ack.MaxMsgSize = s.cfg.MaxMsgSize
+	}
+	s.send(p, ack)
 }
 
 // direct handles direct_message{target, content}.
@@ -264,7 +301,7 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 		return
 	}
 	status := StatusDelivered
-	if t := s.names[req.Target]; t != nil {
+	if t := s.names[nameKey(req.Target)]; t != nil {
 		if !s.send(t, directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}) {
 			status = StatusFailed
 		}
@@ -281,7 +318,7 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 			status = StatusForwarded
 		}
 	}
-	s.send(p, deliveryConfirmation{Type: TypeDeliveryConfirmation, Target: req.Target, Status: status})
+	s.send(p, deliveryConfirmation{RequestID: s.reqID, Type: TypeDeliveryConfirmation, Target: req.Target, Status: status})
 }
 
 // broadcast handles broadcast{content}: every other client here gets it,
@@ -299,7 +336,7 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
 		Content: req.Content, Timestamp: ts}, nil, -1)
-	s.send(p, broadcastConfirmation{Type: TypeBroadcastConfirmation, Recipients: n})
+	s.send(p, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
 }
 
 // deliverAll sends m to every client but except; it returns how many it
@@ -328,7 +365,7 @@ var errNoRoute = errors.New("no route")
 // that has it below, or else upstream. It never sends back where the
 // message came from (fromPeer, or upstream fromUp).
 func (s *state) forward(e *envelope, fromPeer *peer, fromUp int) error {
-	if r := s.routes[e.Destination]; r != nil {
+	if r := s.routes[nameKey(e.Destination)]; r != nil {
 		if r == fromPeer {
 			return errNoRoute
 		}
@@ -387,7 +424,7 @@ func (s *state) routeIn(e *envelope, from *peer, fromUp int) {
 // routeMessage delivers a federated direct message here or passes it on;
 // what cannot go anywhere goes back to its sender as a routing_error.
 func (s *state) routeMessage(e *envelope, from *peer, fromUp int) {
-	if t := s.names[e.Destination]; t != nil {
+	if t := s.names[nameKey(e.Destination)]; t != nil {
 		if !s.send(t, directMessage{Type: TypeDirectMessage, From: e.OriginalSender, Content: e.Content,
 			RoutePath: e.RoutePath, Timestamp: e.Timestamp}) {
 			s.bounce(e, fmt.Sprintf("delivery to %s failed", e.Destination))
@@ -415,7 +452,7 @@ func (s *state) bounce(e *envelope, reason string) {
 // routeError takes a routing_error to the client it is for. One that
 // cannot get there is dropped: errors about errors are not sent.
 func (s *state) routeError(e *envelope, from *peer, fromUp int) {
-	if t := s.names[e.Destination]; t != nil {
+	if t := s.names[nameKey(e.Destination)]; t != nil {
 		if b, err := json.Marshal(e); err == nil {
 			s.sendRaw(t, b)
 		}
@@ -496,7 +533,7 @@ func (s *state) brokerRegister(p *peer, body []byte) {
 		s.fail(p, "register: node %q has this broker's name", e.Node)
 		return
 	}
-	if e.Parts < 0 || e.Parts > maxRoutes || e.Parts > 0 && (e.Part < 1 || e.Part > e.Parts) {
+	if e.Parts < 0 || e.Parts > s.cfg.MaxRoutes || e.Parts > 0 && (e.Part < 1 || e.Part > e.Parts) {
 		s.fail(p, "register: bad part %d of %d", e.Part, e.Parts)
 		return
 	}
@@ -506,15 +543,19 @@ func (s *state) brokerRegister(p *peer, body []byte) {
 	}
 	p.name = e.Node
 	if e.Parts <= 1 {
+		if len(e.Routes) > s.cfg.MaxRoutes {
+			s.fail(p, "register: more than %d routes", s.cfg.MaxRoutes)
+			return
+		}
 		s.setRoutes(p, e.Routes)
 		return
 	}
 	if e.Generation != p.pendingGen || e.Part == 1 {
 		p.pending, p.pendingGen, p.pendingGot = nil, e.Generation, 0
 	}
-	if len(p.pending)+len(e.Routes) > maxRoutes {
+	if len(p.pending)+len(e.Routes) > s.cfg.MaxRoutes {
 		p.pending, p.pendingGot = nil, 0
-		s.fail(p, "register: more than %d routes", maxRoutes)
+		s.fail(p, "register: more than %d routes", s.cfg.MaxRoutes)
 		return
 	}
 	p.pending = append(p.pending, e.Routes...)
@@ -529,25 +570,32 @@ func (s *state) brokerRegister(p *peer, body []byte) {
 // a client here, or routed to another broker already, stays where it is.
 func (s *state) setRoutes(p *peer, names []string) {
 	for _, n := range p.routes {
-		if s.routes[n] == p {
-			delete(s.routes, n)
+		if k := nameKey(n); s.routes[k] == p {
+			delete(s.routes, k)
 		}
 	}
 	kept := make([]string, 0, len(names))
+	bad := 0
 	for _, n := range names {
 		if n == "" || checkName(n) != nil {
+			bad++
 			continue
 		}
-		if s.names[n] != nil {
+		k := nameKey(n)
+		if s.names[k] != nil {
 			s.log.Warn("broker: name announced by a downstream broker is a client here", "node", p.name, "name", n)
 			continue
 		}
-		if o := s.routes[n]; o != nil && o != p {
+		if o := s.routes[k]; o != nil && o != p {
 			s.log.Warn("broker: name announced by two downstream brokers", "node", p.name, "other", o.name, "name", n)
 			continue
 		}
-		s.routes[n] = p
+		s.routes[k] = p
 		kept = append(kept, n)
+	}
+	if bad > 0 {
+		s.stats.Errors++
+		s.log.Warn("broker: downstream broker announced invalid names; ignored", "node", p.name, "invalid", bad)
 	}
 	p.routes = kept
 	s.markChanged()
@@ -557,11 +605,17 @@ func (s *state) setRoutes(p *peer, names []string) {
 // name reachable here, split in parts of at most announceChunk bytes.
 func (s *state) announcement() [][]byte {
 	names := make([]string, 0, len(s.names)+len(s.routes))
-	for n := range s.names {
-		names = append(names, n)
+	for _, p := range s.names {
+		names = append(names, p.name)
 	}
-	for n := range s.routes {
-		names = append(names, n)
+	for _, b := range s.peers {
+		if b.kind == kindBroker {
+			for _, n := range b.routes {
+				if s.routes[nameKey(n)] == b {
+					names = append(names, n)
+				}
+			}
+		}
 	}
 	slices.Sort(names)
 	var parts [][]string
@@ -669,15 +723,15 @@ func (s *state) forget(p *peer, why string) {
 	delete(s.peers, string(p.id))
 	switch p.kind {
 	case kindClient:
-		if s.names[p.name] == p {
-			delete(s.names, p.name)
+		if k := nameKey(p.name); s.names[k] == p {
+			delete(s.names, k)
 		}
 		s.log.Debug("broker: client gone", "name", p.name, "id", clientID(p.id), "why", why)
 		s.markChanged()
 	case kindBroker:
 		for _, n := range p.routes {
-			if s.routes[n] == p {
-				delete(s.routes, n)
+			if k := nameKey(n); s.routes[k] == p {
+				delete(s.routes, k)
 			}
 		}
 		s.log.Info("broker: downstream broker gone", "node", p.name, "routes", len(p.routes), "why", why)
@@ -732,7 +786,7 @@ func (s *state) describe(p *peer) string {
 // fail answers p with an error and counts it.
 func (s *state) fail(p *peer, format string, args ...any) {
 	s.stats.Errors++
-	s.send(p, errorReply{Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
+	s.send(p, errorReply{RequestID: s.reqID, Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
 }
 
 // failFrom answers a malformed federation message: to the downstream broker
@@ -746,21 +800,23 @@ func (s *state) failFrom(from *peer, msg string) {
 	s.log.Warn("broker: bad message from upstream", "err", msg)
 }
 
+// clientEntries lists the clients by name, as client_list has them.
+func (s *state) clientEntries() []clientEntry {
+	list := make([]clientEntry, 0, len(s.names))
+	for _, c := range s.names {
+		list = append(list, clientEntry{Name: c.name, ConnectedSince: unix(c.since), LastActivity: unix(c.last), MessageCount: c.count})
+	}
+	slices.SortFunc(list, func(a, b clientEntry) int { return strings.Compare(a.Name, b.Name) })
+	return list
+}
+
 // clientInfos lists the clients by name.
 func (s *state) clientInfos() []ClientInfo {
 	list := make([]ClientInfo, 0, len(s.names))
 	for _, c := range s.names {
-		list = append(list, ClientInfo{Name: c.name, ConnectedSince: unix(c.since), LastActivity: unix(c.last), MessageCount: c.count})
+		list = append(list, ClientInfo{Name: c.name, ConnectedSince: c.since, LastActivity: c.last, MessageCount: c.count})
 	}
-	slices.SortFunc(list, func(a, b ClientInfo) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(list, func(a, b ClientInfo) int { return strings.Compare(a.Name, b.Name) })
 	return list
 }
 

@@ -74,11 +74,12 @@ func (f *fakeSink) takeUp(i int) [][]byte {
 
 // harness drives a state directly, at a fixed time.
 type harness struct {
-	t    *testing.T
-	st   *state
-	sink *fakeSink
-	now  time.Time
-	logs *bytes.Buffer
+	t     *testing.T
+	st    *state
+	sink  *fakeSink
+	now   time.Time
+	logs  *bytes.Buffer
+	users map[string]string // peer id -> its user id (ZAP)
 }
 
 func newHarness(t *testing.T, cfg Config, upstreams int) *harness {
@@ -92,14 +93,16 @@ func newHarness(t *testing.T, cfg Config, upstreams int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, sink: newFakeSink(upstreams), now: time.Unix(1700000000, 250000000), logs: &logs}
+	h := &harness{t: t, sink: newFakeSink(upstreams), now: time.Unix(1700000000, 250000000), logs: &logs, users: map[string]string{}}
 	h.st = newState(&cfg, h.sink, upstreams)
 	h.st.now = func() time.Time { return h.now }
 	return h
 }
 
 // send delivers a one-frame message from peer id.
-func (h *harness) send(id, body string) { h.st.handlePeer([]byte(id), [][]byte{[]byte(body)}) }
+func (h *harness) send(id, body string) {
+	h.st.handlePeer([]byte(id), h.users[id], [][]byte{[]byte(body)})
+}
 
 // reply returns the one message sent to id since the last look, decoded.
 func (h *harness) reply(id string) map[string]any {
@@ -168,7 +171,7 @@ func TestWireBytes(t *testing.T) {
 	check("\x00\x01\x02\x03\x04", map[string]any{"type": "broadcast", "from": "alice", "content": "hi all", "timestamp": ts})
 	check("A", map[string]any{"type": "broadcast_confirmation", "recipients": 1})
 	h.send("A", `{"type":"list_clients"}`)
-	check("A", map[string]any{"type": "client_list", "total": 2, "clients": []ClientInfo{
+	check("A", map[string]any{"type": "client_list", "total": 2, "clients": []clientEntry{
 		{Name: "alice", ConnectedSince: ts, LastActivity: ts, MessageCount: 4},
 		{Name: "bob", ConnectedSince: ts, LastActivity: ts, MessageCount: 1},
 	}})
@@ -182,8 +185,8 @@ func TestWireBytes(t *testing.T) {
 // its replies behind one too.
 func TestDelimiterMirrored(t *testing.T) {
 	h := newHarness(t, Config{}, 0)
-	h.st.handlePeer([]byte("R"), [][]byte{{}, []byte(`{"type":"register","name":"req"}`)})
-	h.st.handlePeer([]byte("D"), [][]byte{[]byte(`{"type":"register","name":"dealer"}`)})
+	h.st.handlePeer([]byte("R"), "", [][]byte{{}, []byte(`{"type":"register","name":"req"}`)})
+	h.st.handlePeer([]byte("D"), "", [][]byte{[]byte(`{"type":"register","name":"dealer"}`)})
 	if d := h.sink.delims["R"]; !slices.Equal(d, []bool{true}) {
 		t.Fatalf("REQ client replies with delimiter: %v", d)
 	}
@@ -191,7 +194,7 @@ func TestDelimiterMirrored(t *testing.T) {
 		t.Fatalf("DEALER client replies with delimiter: %v", d)
 	}
 	// A probe (ZMQ_PROBE_ROUTER: one empty frame) is not answered.
-	h.st.handlePeer([]byte("P"), [][]byte{{}})
+	h.st.handlePeer([]byte("P"), "", [][]byte{{}})
 	if got := h.sink.take("P"); got != nil {
 		t.Fatalf("probe answered: %q", got)
 	}
@@ -327,14 +330,15 @@ func TestQueueFullAndGone(t *testing.T) {
 func TestAnnouncementParts(t *testing.T) {
 	child := newHarness(t, Config{Name: "east"}, 1)
 	for i := range 3000 {
-		child.st.handlePeer(fmt.Appendf(nil, "c%d", i), [][]byte{fmt.Appendf(nil, `{"type":"register","name":"client-with-a-longish-name-%04d"}`, i)})
+		child.st.handlePeer(fmt.Appendf(nil, "c%d", i), "", [][]byte{fmt.Appendf(nil, `{"type":"register","name":"client-with-a-longish-name-%04d"}`, i)})
 	}
 	child.st.announce(-1)
 	parts := child.sink.takeUp(0)
 	if len(parts) < 4 {
 		t.Fatalf("%d parts", len(parts))
 	}
-	top := newHarness(t, Config{Name: "top"}, 0)
+	top := newHarness(t, Config{Name: "top", FederationPeers: []string{"east-key"}}, 0)
+	top.users["east"] = "east-key"
 	for i, p := range parts {
 		if len(p) > announceChunk+200 {
 			t.Fatalf("part %d: %d bytes", i, len(p))
@@ -401,12 +405,12 @@ func (nullSink) sendUp(int, []byte) error            { return nil }
 func BenchmarkHandleDirect(b *testing.B) {
 	cfg, _ := Config{Rate: -1, Logger: slog.New(slog.DiscardHandler)}.withDefaults()
 	s := newState(&cfg, nullSink{}, 0)
-	s.handlePeer([]byte("A"), [][]byte{[]byte(`{"type":"register","name":"alice"}`)})
-	s.handlePeer([]byte("B"), [][]byte{[]byte(`{"type":"register","name":"bob"}`)})
+	s.handlePeer([]byte("A"), "", [][]byte{[]byte(`{"type":"register","name":"alice"}`)})
+	s.handlePeer([]byte("B"), "", [][]byte{[]byte(`{"type":"register","name":"bob"}`)})
 	msg := [][]byte{[]byte(`{"type":"direct_message","target":"bob","content":"` + strings.Repeat("x", 100) + `"}`)}
 	b.ReportAllocs()
 	for b.Loop() {
-		s.handlePeer([]byte("A"), msg)
+		s.handlePeer([]byte("A"), "", msg)
 	}
 }
 
@@ -415,11 +419,11 @@ func BenchmarkHandleBroadcast(b *testing.B) {
 	cfg, _ := Config{Rate: -1, Logger: slog.New(slog.DiscardHandler)}.withDefaults()
 	s := newState(&cfg, nullSink{}, 0)
 	for i := range 1000 {
-		s.handlePeer(fmt.Appendf(nil, "c%d", i), [][]byte{fmt.Appendf(nil, `{"type":"register","name":"c%d"}`, i)})
+		s.handlePeer(fmt.Appendf(nil, "c%d", i), "", [][]byte{fmt.Appendf(nil, `{"type":"register","name":"c%d"}`, i)})
 	}
 	msg := [][]byte{[]byte(`{"type":"broadcast","content":"` + strings.Repeat("x", 100) + `"}`)}
 	b.ReportAllocs()
 	for b.Loop() {
-		s.handlePeer([]byte("c0"), msg)
+		s.handlePeer([]byte("c0"), "", msg)
 	}
 }

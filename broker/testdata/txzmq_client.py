@@ -2,7 +2,7 @@
 """A txZMQ client of the broker, written for the router-dealer pattern's
 protocol as a Twisted program would be, for the broker's interop test.
 
-    txzmq_client.py --connect ENDPOINT [--identity ID]
+    txzmq_client.py --connect ENDPOINT [--identity ID] [--plain USER:PASS]
 
 BrokerClient below is the client proper: a ZmqDealerConnection that sends
 one JSON frame per request and decodes what comes back. The rest drives
@@ -33,9 +33,18 @@ from txzmq import ZmqEndpoint, ZmqEndpointType, ZmqFactory, ZmqDealerConnection
 class BrokerClient(ZmqDealerConnection):
     """A client of the message broker."""
 
-    def __init__(self, factory, endpoint, on_message, identity=None):
+    def __init__(self, factory, endpoint, on_message, identity=None, plain=None):
+        self.plain = plain
         ZmqDealerConnection.__init__(self, factory, endpoint, identity=identity)
         self.on_message = on_message
+
+    def addEndpoints(self, endpoints):
+        # Security options must be set before the socket connects.
+        if self.plain:
+            user, _, password = self.plain.partition(':')
+            self.socket.plain_username = user.encode()
+            self.socket.plain_password = password.encode()
+        ZmqDealerConnection.addEndpoints(self, endpoints)
 
     def send_json(self, obj):
         self.sendMsg(json.dumps(obj).encode('utf-8'))
@@ -111,10 +120,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--connect', required=True)
     ap.add_argument('--identity')
+    ap.add_argument('--plain')
     args = ap.parse_args()
     factory = ZmqFactory()
     identity = args.identity.encode() if args.identity else None
-    client = BrokerClient(factory, ZmqEndpoint(ZmqEndpointType.connect, args.connect), emit, identity=identity)
+    client = BrokerClient(factory, ZmqEndpoint(ZmqEndpointType.connect, args.connect), emit, identity=identity,
+                          plain=args.plain)
     stdio.StandardIO(Control(factory, client))
     emit('ready')
     reactor.run()

@@ -36,13 +36,17 @@ malformed are answered with an error.
 Federation: with --upstream ADDR (repeatable) the broker joins the
 broker there as a downstream broker; messages for clients that are not
 here go up or down the tree to them, broadcasts reach every client of
-it. Give each broker of a federation its own --name.
+it. Give each broker of a federation its own --name. A broker admits
+downstream brokers only with --federation-peers, by the identity they
+log in with (--upstream-curve or --upstream-plain on their side).
 
 Logs go to stderr (text, or --log-format json): start, stop, brokers
 joining and leaving, clients whose queue overflows, and every
 --stats-interval the throughput and counts. SIGINT or SIGTERM stops the
 broker, giving queued messages up to --linger to be written. State is in
-memory only.`,
+memory only.
+
+` + brokerSecurityHelp,
 		flags: func(fs *flag.FlagSet) action {
 			c := &brokerCmd{}
 			c.register(fs)
@@ -60,9 +64,11 @@ type brokerCmd struct {
 	rate           float64
 	burst          int
 	queue          int
+	maxRoutes      int
 	linger         time.Duration
 	logFormat      string
 	verbose        bool
+	sec            brokerSec
 }
 
 func (c *brokerCmd) register(fs *flag.FlagSet) {
@@ -75,9 +81,11 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.rate, "rate", broker.DefaultRate, "let each client send `N` messages a second on average; 0: no limit")
 	fs.IntVar(&c.burst, "burst", 0, "let each client send `N` messages at once (default twice --rate)")
 	fs.IntVar(&c.queue, "queue", broker.DefaultQueueSize, "queue at most `N` messages per client; drop beyond")
+	fs.IntVar(&c.maxRoutes, "max-routes", broker.DefaultMaxRoutes, "refuse announcements of over `N` names from one downstream broker")
 	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: clients registering and going, socket events")
+	c.sec.register(fs)
 }
 
 func (c *brokerCmd) validate(args []string) error {
@@ -105,12 +113,14 @@ func (c *brokerCmd) validate(args []string) error {
 		return fmt.Errorf("--rate must not be negative (got %v)", c.rate)
 	case c.burst < 0:
 		return fmt.Errorf("--burst must not be negative (got %d)", c.burst)
+	case c.maxRoutes < 1:
+		return fmt.Errorf("--max-routes must be at least 1 (got %d)", c.maxRoutes)
 	case c.queue < 1:
 		return fmt.Errorf("--queue must be at least 1 (got %d)", c.queue)
 	case c.logFormat != "text" && c.logFormat != "json":
 		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
 	}
-	return nil
+	return c.sec.validate()
 }
 
 func (c *brokerCmd) config(e *env) broker.Config {
@@ -126,8 +136,10 @@ func (c *brokerCmd) config(e *env) broker.Config {
 		Bind: c.bind, Upstream: c.upstream, Name: c.name,
 		Expire: c.expire, StatsInterval: c.statsInterval,
 		MaxMsgSize: c.maxMsgSize, Rate: c.rate, Burst: c.burst, QueueSize: c.queue,
-		Linger: c.linger, Logger: slog.New(h),
+		MaxRoutes: c.maxRoutes,
+		Linger:    c.linger, Logger: slog.New(h),
 	}
+	c.sec.apply(&cfg)
 	if c.expire == 0 {
 		cfg.Expire = -1
 	}
