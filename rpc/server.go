@@ -35,6 +35,7 @@ type Server struct {
 	mu        sync.Mutex
 	things    map[string]*Thing
 	endpoints map[string][2]string // transport ("TCP", "IPC", "INPROC") → request, event endpoint
+	eventsFor map[string]string    // request endpoint → its event endpoint
 	serving   bool
 	closed    bool
 	done      chan struct{}
@@ -53,7 +54,7 @@ func NewServer(id string, opts ...Option) (*Server, error) {
 	cfg := newConfig(opts)
 	s := &Server{
 		id: id, cfg: cfg, log: cfg.logger, things: map[string]*Thing{},
-		endpoints: map[string][2]string{}, last: map[string][][]byte{}, done: make(chan struct{}),
+		endpoints: map[string][2]string{}, eventsFor: map[string]string{}, last: map[string][][]byte{}, done: make(chan struct{}),
 	}
 	var err error
 	s.router, err = zmq.NewSocket(zmq.Router, append(cfg.sockOpts[:len(cfg.sockOpts):len(cfg.sockOpts)],
@@ -183,6 +184,7 @@ func (s *Server) record(req, ev string) {
 	if _, ok := s.endpoints[tr]; !ok { // the TD names the first one
 		s.endpoints[tr] = [2]string{req, ev}
 	}
+	s.eventsFor[req] = ev
 	s.mu.Unlock()
 	s.log.Info("rpc: listening", "server", s.id, "requests", req, "events", ev)
 }
@@ -194,6 +196,14 @@ func (s *Server) Endpoints(transport string) (req, events string, ok bool) {
 	defer s.mu.Unlock()
 	e, ok := s.endpoints[strings.ToUpper(transport)]
 	return e[0], e[1], ok
+}
+
+// EventEndpointFor returns the event endpoint bound with the request
+// endpoint req (as Listen returned it).
+func (s *Server) EventEndpointFor(req string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eventsFor[req]
 }
 
 // Serve answers requests until ctx is done, Close is called, or an allowed

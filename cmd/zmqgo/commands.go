@@ -60,6 +60,7 @@ var commands = []*command{
 	proxyCommand(),  // proxy.go
 	brokerCommand(), brokerLoadCommand(),
 	benchCommand(), // bench.go
+	rpcCommand(),   // rpc.go
 }
 
 const (
