@@ -94,7 +94,7 @@ func (a Args) Float(name string, def float64) (float64, error) {
 	if !ok || v == nil {
 		return def, nil
 	}
-	if f, ok := toFloat(v); ok {
+	if f, ok := ToFloat(v); ok {
 		return f, nil
 	}
 	return 0, Errorf("TypeError", "argument %s must be a number, not %s", name, pyType(v))
@@ -122,7 +122,9 @@ func (a Args) Decode(v any) error {
 	return nil
 }
 
-func toFloat(v any) (float64, bool) {
+// ToFloat converts a decoded number (float64 from JSON; int64, uint64 or
+// float64 from msgpack; any Go number) to float64.
+func ToFloat(v any) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
 		return x, true
@@ -169,7 +171,7 @@ func pyType(v any) string {
 	case map[string]any:
 		return "dict"
 	}
-	if _, ok := toFloat(v); ok {
+	if _, ok := ToFloat(v); ok {
 		return "float"
 	}
 	return fmt.Sprintf("%T", v)
@@ -181,9 +183,9 @@ func checkType(typ string, v any) error {
 	switch typ {
 	case "":
 	case "number":
-		_, ok = toFloat(v)
+		_, ok = ToFloat(v)
 	case "integer":
-		f, isNum := toFloat(v)
+		f, isNum := ToFloat(v)
 		ok = isNum && f == math.Trunc(f)
 	case "string":
 		_, ok = v.(string)
