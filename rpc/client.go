@@ -26,6 +26,7 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	ids     *idGen
 	mu      sync.Mutex
 	pending map[string]chan *Response
 	closed  bool
@@ -38,7 +39,7 @@ type Client struct {
 // WithHandshakeTimeout does (60 s).
 func Dial(ctx context.Context, addr, serverID string, opts ...Option) (*Client, error) {
 	cfg := newConfig(opts)
-	c := &Client{serverID: serverID, addr: addr, cfg: cfg, log: cfg.logger, pending: map[string]chan *Response{}}
+	c := &Client{serverID: serverID, addr: addr, cfg: cfg, log: cfg.logger, pending: map[string]chan *Response{}, ids: newIDGen()}
 	c.id = cfg.clientID
 	if c.id == "" {
 		c.id = serverID + "|zmqgo|" + shortID()
@@ -235,7 +236,7 @@ func (c *Client) Go(ctx context.Context, thingID, objekt, operation string, payl
 		f.err, f.done = err, true
 		return f
 	}
-	h := RequestHeader{MessageType: MsgOperation, MessageID: newUUID(), SenderID: c.id, ReceiverID: c.serverID,
+	h := RequestHeader{MessageType: MsgOperation, MessageID: c.ids.next(), SenderID: c.id, ReceiverID: c.serverID,
 		ServerExecutionContext: EncodeExecContext(cc.invokation, cc.execution, cc.oneway),
 		ThingExecutionContext:  defaultThingCtx, ThingID: thingID, Objekt: objekt, Operation: operation,
 		PayloadContentType: codec.ContentType(), PreencodedPayloadContentType: ContentText}

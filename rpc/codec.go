@@ -49,6 +49,9 @@ func (jsonCodec) Marshal(v any) ([]byte, error) {
 	case json.RawMessage:
 		return x, nil
 	}
+	if b, ok := appendValue(make([]byte, 0, 64), v); ok {
+		return b, nil
+	}
 	var buf bytes.Buffer
 	e := json.NewEncoder(&buf)
 	e.SetEscapeHTML(false) // msgspec leaves <, > and & alone
@@ -62,6 +65,12 @@ func (jsonCodec) Marshal(v any) ([]byte, error) {
 func (jsonCodec) Unmarshal(b []byte, v any) error {
 	if len(b) == 0 {
 		return nil
+	}
+	if p, ok := v.(*any); ok && json.Valid(b) {
+		if x, ok := parseValue(b); ok {
+			*p = x
+			return nil
+		}
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("rpc: json: %w", err)

@@ -285,6 +285,9 @@ func ParseExecContext(raw json.RawMessage) (ExecContext, error) {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return c, fmt.Errorf("%w: serverExecutionContext missing", ErrHeader)
 	}
+	if c, ok := fastExecContext(raw); ok {
+		return c, nil
+	}
 	// encoding/json matches keys case-insensitively; hololinked's dict.get
 	// does not, so decode into a map and look keys up exactly.
 	var m map[string]json.RawMessage
@@ -304,6 +307,50 @@ func ParseExecContext(raw json.RawMessage) (ExecContext, error) {
 		}
 	}
 	return c, nil
+}
+
+// fastExecContext is ParseExecContext without maps or reflection for the
+// usual {"invokation_timeout":5.0,"execution_timeout":5.0} form.
+func fastExecContext(raw []byte) (ExecContext, bool) {
+	var c ExecContext
+	if !json.Valid(raw) {
+		return c, false
+	}
+	ok := scanObject(raw, func(key, val []byte, kind int) bool {
+		var p **float64
+		switch string(key) {
+		case "invokation_timeout":
+			p = &c.InvokationTimeout
+		case "execution_timeout":
+			p = &c.ExecutionTimeout
+		case "oneway":
+			switch string(val) {
+			case "true":
+				c.Oneway = true
+			case "false", "null":
+				c.Oneway = false
+			default:
+				return false
+			}
+			return true
+		default:
+			return true // ignored, as hololinked ignores other keys
+		}
+		if string(val) == "null" {
+			*p = nil
+			return true
+		}
+		if kind != kNumber {
+			return false
+		}
+		f, err := strconv.ParseFloat(string(val), 64)
+		if err != nil || f < 0 {
+			return false
+		}
+		*p = &f
+		return true
+	})
+	return c, ok
 }
 
 func seconds(m map[string]json.RawMessage, key string) (*float64, error) {
@@ -328,8 +375,11 @@ func ParseRequest(frames [][]byte) (*Request, error) {
 		return nil, fmt.Errorf("%w: got %d", ErrFrameCount, len(frames))
 	}
 	r := &Request{Payload: frames[3], Preencoded: frames[4]}
-	if err := decodeStrict(frames[2], &r.Header); err != nil {
-		return nil, err
+	if !fastRequestHeader(frames[2], &r.Header) {
+		r.Header = RequestHeader{}
+		if err := decodeStrict(frames[2], &r.Header); err != nil {
+			return nil, err
+		}
 	}
 	h := &r.Header
 	if h.MessageType == "" || h.MessageID == "" || h.SenderID == "" || h.ReceiverID == "" {
@@ -351,8 +401,11 @@ func ParseResponse(frames [][]byte) (*Response, error) {
 		return nil, fmt.Errorf("%w: got %d", ErrFrameCount, len(frames))
 	}
 	r := &Response{Payload: frames[3], Preencoded: frames[4]}
-	if err := decodeStrict(frames[2], &r.Header); err != nil {
-		return nil, err
+	if !fastResponseHeader(frames[2], r.Header.set) {
+		r.Header = ResponseHeader{}
+		if err := decodeStrict(frames[2], &r.Header); err != nil {
+			return nil, err
+		}
 	}
 	if r.Header.MessageType == "" || r.Header.MessageID == "" {
 		return nil, fmt.Errorf("%w: messageType and messageID are required", ErrHeader)
@@ -370,8 +423,11 @@ func ParseEvent(frames [][]byte) (*EventMessage, error) {
 		return nil, fmt.Errorf("%w: got %d", ErrFrameCount, len(frames))
 	}
 	e := &EventMessage{Topic: string(frames[0]), Payload: frames[3], Preencoded: frames[4]}
-	if err := decodeStrict(frames[2], &e.Header); err != nil {
-		return nil, err
+	if !fastResponseHeader(frames[2], e.Header.set) {
+		e.Header = EventHeader{}
+		if err := decodeStrict(frames[2], &e.Header); err != nil {
+			return nil, err
+		}
 	}
 	if e.Header.MessageType != MsgEvent {
 		return nil, fmt.Errorf("%w: event messageType %q", ErrHeader, e.Header.MessageType)

@@ -393,7 +393,7 @@ func (s *Server) operation(req *Request) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.start(j)
+			s.start(j, nil)
 		}()
 		return
 	}
@@ -420,29 +420,36 @@ func pick(req *float64, declared time.Duration) time.Duration {
 }
 
 // worker runs a Thing's queued requests one at a time, as hololinked's
-// QueuedScheduler does.
+// QueuedScheduler does. A worker whose job outlives its execution timeout
+// is retired: a new worker takes over the queue at once, and the old one
+// ends when the job returns.
 func (s *Server) worker(t *Thing) {
 	defer s.wg.Done()
+	w := &workerState{t: t}
 	for {
 		select {
 		case j := <-t.queue:
-			s.start(j)
+			s.start(j, w)
+			if w.retired.Load() {
+				return
+			}
 		case <-s.ctx.Done():
 			return
 		}
 	}
 }
 
-type result struct {
-	v   any
-	err error
+type workerState struct {
+	t       *Thing
+	retired atomic.Bool
 }
 
-// start runs j unless its invocation timeout already answered it. With an
-// execution timeout the operation runs in its own goroutine, so that the
-// caller (the Thing's queue) is free once the timeout fires, whatever the
-// operation does with its cancelled context.
-func (s *Server) start(j *job) {
+// start runs j unless its invocation timeout already answered it. The
+// execution timer answers TIMEOUT and cancels the operation's context; if
+// the operation does not return at once, its worker is retired so the
+// Thing's queue moves on (hololinked issue #13). w is nil for concurrent
+// actions.
+func (s *Server) start(j *job, w *workerState) {
 	if !j.state.CompareAndSwap(jobQueued, jobRunning) {
 		return
 	}
@@ -451,32 +458,31 @@ func (s *Server) start(j *job) {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	if j.execution < 0 {
-		v, err := s.execute(ctx, j)
-		s.finish(j, v, err)
-		return
+	var et *time.Timer
+	if j.execution >= 0 {
+		et = time.AfterFunc(j.execution, func() {
+			if !j.state.CompareAndSwap(jobRunning, jobDone) {
+				return
+			}
+			s.reply(j.h.SenderID, j.h.MessageID, MsgTimeout, []byte(`"execution"`), nil, ContentJSON)
+			cancel()
+			if w != nil && s.ctx.Err() == nil {
+				w.retired.Store(true)
+				s.wg.Add(1)
+				go s.worker(w.t)
+			}
+		})
 	}
-	done := make(chan result, 1)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		v, err := s.execute(ctx, j)
-		done <- result{v, err}
-	}()
-	timer := time.NewTimer(j.execution)
-	defer timer.Stop()
-	select {
-	case r := <-done:
-		s.finish(j, r.v, r.err)
-	case <-timer.C:
-		j.state.Store(jobDone)
-		s.reply(j.h.SenderID, j.h.MessageID, MsgTimeout, []byte(`"execution"`), nil, ContentJSON)
-	case <-s.ctx.Done():
+	v, err := s.execute(ctx, j)
+	if et != nil {
+		et.Stop()
+	}
+	if j.state.CompareAndSwap(jobRunning, jobDone) {
+		s.finish(j, v, err)
 	}
 }
 
 func (s *Server) finish(j *job, v any, err error) {
-	j.state.Store(jobDone)
 	if j.oneway {
 		return
 	}

@@ -14,7 +14,7 @@ request per Thing at a time (hololinked's QueuedScheduler).
 Serves the demo Thing: property count, actions sleep_for, fail, emit, event
 tick; get_thing_description; EXIT stops it (as hololinked does).
 
-Usage: holo_server.py --bind tcp://127.0.0.1:0 [--id demo]
+Usage: holo_server.py --bind tcp://127.0.0.1:0|ipc://PATH.ipc [--id demo]
 Prints {"requests": EP, "events": EP} on stdout once bound.
 """
 import argparse
@@ -78,23 +78,30 @@ class Server:
         self.router.setsockopt_string(zmq.IDENTITY, sid)
         self.pub = self.ctx.socket(zmq.PUB)
         self.pub.setsockopt_string(zmq.IDENTITY, sid + "/event-publisher")
-        host, port = bind[len("tcp://"):].rsplit(":", 1)
-        port = int(port)
-        while True:
-            if port == 0:
-                p = self.router.bind_to_random_port("tcp://" + host)
-            else:
-                self.router.bind(bind)
-                p = port
-            try:
-                self.pub.bind("tcp://%s:%d" % (host, p + 1))
-                break
-            except zmq.ZMQError:
-                if port:
-                    raise
-                self.router.unbind(self.router.getsockopt_string(zmq.LAST_ENDPOINT))
-        self.req_ep = "tcp://%s:%d" % (host, p)
-        self.ev_ep = "tcp://%s:%d" % (host, p + 1)
+        if bind.startswith("ipc://"):
+            # hololinked's layout: NAME.ipc and NAME.event-publisher.ipc
+            self.req_ep = bind
+            self.ev_ep = bind[:-len(".ipc")] + ".event-publisher.ipc" if bind.endswith(".ipc") else bind + ".events"
+            self.router.bind(self.req_ep)
+            self.pub.bind(self.ev_ep)
+        else:
+            host, port = bind[len("tcp://"):].rsplit(":", 1)
+            port = int(port)
+            while True:
+                if port == 0:
+                    p = self.router.bind_to_random_port("tcp://" + host)
+                else:
+                    self.router.bind(bind)
+                    p = port
+                try:
+                    self.pub.bind("tcp://%s:%d" % (host, p + 1))
+                    break
+                except zmq.ZMQError:
+                    if port:
+                        raise
+                    self.router.unbind(self.router.getsockopt_string(zmq.LAST_ENDPOINT))
+            self.req_ep = "tcp://%s:%d" % (host, p)
+            self.ev_ep = "tcp://%s:%d" % (host, p + 1)
         self.thing = Demo(self)
         self.queue = asyncio.Queue()
         self.run = True
