@@ -22,9 +22,11 @@ type Client struct {
 	log                *slog.Logger
 	sock               *zmq.Socket
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// reader is the right to receive: whoever waits for a reply takes it
+	// and reads for everyone until its own reply arrives, so a lone caller
+	// gets its reply without a hand-off between goroutines.
+	reader chan struct{}
+	done   chan struct{} // closed by Close
 
 	ids     *idGen
 	mu      sync.Mutex
@@ -54,9 +56,9 @@ func Dial(ctx context.Context, addr, serverID string, opts ...Option) (*Client, 
 		c.sock.Close()
 		return nil, fmt.Errorf("rpc: connect %s: %w", addr, err)
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.wg.Add(1)
-	go c.readLoop()
+	c.reader = make(chan struct{}, 1)
+	c.reader <- struct{}{}
+	c.done = make(chan struct{})
 	if _, ok := ctx.Deadline(); !ok && cfg.handshakeTime > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.handshakeTime)
@@ -81,9 +83,15 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	c.cancel()
-	c.wg.Wait()
-	return c.sock.Close()
+	close(c.done)
+	err := c.sock.Close()
+	c.mu.Lock() // wake every waiter
+	for id, ch := range c.pending {
+		close(ch)
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+	return err
 }
 
 func (c *Client) handshake(ctx context.Context) error {
@@ -100,30 +108,30 @@ func (c *Client) handshake(ctx context.Context) error {
 			c.unregister(h.MessageID)
 			return c.ctxErr(ctx, err)
 		}
-		t := time.NewTimer(500 * time.Millisecond)
-		select {
-		case resp := <-ch:
-			t.Stop()
-			if resp == nil {
-				return ErrClosed
-			}
+		tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		resp, err := c.await(tctx, ch)
+		cancel()
+		switch {
+		case resp != nil:
 			if resp.Header.MessageType != MsgHandshake {
 				return fmt.Errorf("%w: %s to HANDSHAKE", ErrUnexpectedReply, resp.Header.MessageType)
 			}
 			return nil
-		case <-t.C:
-			c.unregister(h.MessageID)
-		case <-ctx.Done():
-			t.Stop()
+		case err == ErrClosed:
+			return err
+		case ctx.Err() != nil:
 			c.unregister(h.MessageID)
 			return fmt.Errorf("%w %q at %s: %w", ErrHandshake, c.serverID, c.addr, ctx.Err())
 		}
+		c.unregister(h.MessageID)
 	}
 }
 
 func (c *Client) ctxErr(ctx context.Context, err error) error {
-	if c.ctx.Err() != nil {
+	select {
+	case <-c.done:
 		return ErrClosed
+	default:
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -148,20 +156,48 @@ func (c *Client) unregister(id string) {
 	c.mu.Unlock()
 }
 
-func (c *Client) readLoop() {
-	defer c.wg.Done()
-	defer func() { // wake every waiter
-		c.mu.Lock()
-		for id, ch := range c.pending {
-			close(ch)
-			delete(c.pending, id)
-		}
-		c.mu.Unlock()
-	}()
+// await waits for the reply on ch, reading the socket for every caller
+// while it holds the reader token. It returns (nil, ctx error) if ctx ends
+// first and (nil, ErrClosed) if the client is closed.
+func (c *Client) await(ctx context.Context, ch chan *Response) (*Response, error) {
 	for {
-		m, err := c.sock.Recv(c.ctx)
+		select {
+		case resp, ok := <-ch:
+			if !ok {
+				return nil, ErrClosed
+			}
+			return resp, nil
+		case <-c.reader:
+			resp, err := c.readUntil(ctx, ch)
+			c.reader <- struct{}{}
+			if resp != nil || err != nil {
+				return resp, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.done:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// readUntil receives and hands out replies until ch has one.
+func (c *Client) readUntil(ctx context.Context, ch chan *Response) (*Response, error) {
+	for {
+		select {
+		case resp, ok := <-ch:
+			if !ok {
+				return nil, ErrClosed
+			}
+			return resp, nil
+		default:
+		}
+		m, err := c.sock.Recv(ctx)
 		if err != nil {
-			return
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, ErrClosed
 		}
 		resp, err := ParseResponse(m.Frames)
 		if err != nil {
@@ -169,14 +205,14 @@ func (c *Client) readLoop() {
 			continue
 		}
 		c.mu.Lock()
-		ch := c.pending[resp.Header.MessageID]
+		dst := c.pending[resp.Header.MessageID]
 		delete(c.pending, resp.Header.MessageID)
 		c.mu.Unlock()
-		if ch == nil {
+		if dst == nil {
 			c.log.Debug("rpc: reply for no pending request", "type", resp.Header.MessageType, "id", resp.Header.MessageID)
 			continue
 		}
-		ch <- resp
+		dst <- resp // buffered: one reply per id
 	}
 }
 
@@ -263,19 +299,15 @@ func (f *Future) Wait(ctx context.Context) (*Response, error) {
 	if f.done || f.oneway {
 		return f.resp, f.err
 	}
-	select {
-	case resp := <-f.ch:
-		f.done = true
-		if resp == nil {
-			f.err = ErrClosed
-			return nil, f.err
-		}
-		f.resp, f.err = resp, resp.err()
-		return f.resp, f.err
-	case <-ctx.Done():
-		f.c.unregister(f.id)
-		return nil, ctx.Err()
+	resp, err := f.c.await(ctx, f.ch)
+	if resp == nil {
+		f.c.unregister(f.id) // a late reply is dropped
+		f.done, f.err = true, err
+		return nil, err
 	}
+	f.done = true
+	f.resp, f.err = resp, resp.err()
+	return f.resp, f.err
 }
 
 // Result waits and decodes the reply's value into out (a pointer, or nil).
@@ -402,19 +434,16 @@ func (c *Client) Exit(ctx context.Context, wait time.Duration) error {
 	if err := c.sock.Send(ctx, zmq.NewMsg(r.Frames([]byte(c.serverID))...)); err != nil {
 		return c.ctxErr(ctx, err)
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case resp := <-ch:
-		if resp == nil {
-			return ErrClosed
-		}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	resp, err := c.await(wctx, ch)
+	switch {
+	case resp != nil:
 		return resp.err()
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case err == ErrClosed || ctx.Err() != nil:
+		return err
 	}
+	return nil // no reply: the server stopped
 }
 
 // Protocol names the transport of the client's address as hololinked's

@@ -42,6 +42,7 @@ type Server struct {
 
 	lvMu sync.Mutex
 	last map[string][][]byte // topic → last event frames
+	ids  *idGen              // event message ids
 }
 
 // NewServer makes a server with id (its ROUTER identity; hololinked's
@@ -55,6 +56,7 @@ func NewServer(id string, opts ...Option) (*Server, error) {
 	s := &Server{
 		id: id, cfg: cfg, log: cfg.logger, things: map[string]*Thing{},
 		endpoints: map[string][2]string{}, eventsFor: map[string]string{}, last: map[string][][]byte{}, done: make(chan struct{}),
+		ids: newIDGen(),
 	}
 	var err error
 	s.router, err = zmq.NewSocket(zmq.Router, append(cfg.sockOpts[:len(cfg.sockOpts):len(cfg.sockOpts)],
@@ -823,7 +825,7 @@ func cmpOr(a, b string) string {
 
 // publish sends an event and keeps it as the topic's last value.
 func (s *Server) publish(topic string, payload []byte) error {
-	h := EventHeader{MessageType: MsgEvent, MessageID: newUUID(), SenderID: s.id + "/event-publisher",
+	h := EventHeader{MessageType: MsgEvent, MessageID: s.ids.next(), SenderID: s.id + "/event-publisher",
 		EventID: topic, PayloadContentType: ContentJSON, PreencodedPayloadContentType: ContentText}
 	frames := [][]byte{[]byte(topic), nil, h.AppendJSON(nil), payload, nil}
 	s.lvMu.Lock()
