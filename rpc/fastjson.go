@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -150,23 +151,23 @@ func fastRequestHeader(b []byte, h *RequestHeader) bool {
 		}
 		switch string(key) {
 		case "messageType":
-			h.MessageType = string(val)
+			h.MessageType = intern(val)
 		case "messageID":
 			h.MessageID = string(val)
 		case "senderID":
-			h.SenderID = string(val)
+			h.SenderID = intern(val)
 		case "receiverID":
-			h.ReceiverID = string(val)
+			h.ReceiverID = intern(val)
 		case "thingID":
-			h.ThingID = string(val)
+			h.ThingID = intern(val)
 		case "objekt":
-			h.Objekt = string(val)
+			h.Objekt = intern(val)
 		case "operation":
-			h.Operation = string(val)
+			h.Operation = intern(val)
 		case "payloadContentType":
-			h.PayloadContentType = string(val)
+			h.PayloadContentType = intern(val)
 		case "preencodedPayloadContentType":
-			h.PreencodedPayloadContentType = string(val)
+			h.PreencodedPayloadContentType = intern(val)
 		default:
 			return false
 		}
@@ -188,17 +189,17 @@ func fastResponseHeader(b []byte, set func(key, val []byte) bool) bool {
 func (h *ResponseHeader) set(key, val []byte) bool {
 	switch string(key) {
 	case "messageType":
-		h.MessageType = string(val)
+		h.MessageType = intern(val)
 	case "messageID":
 		h.MessageID = string(val)
 	case "receiverID":
-		h.ReceiverID = string(val)
+		h.ReceiverID = intern(val)
 	case "senderID":
-		h.SenderID = string(val)
+		h.SenderID = intern(val)
 	case "payloadContentType":
-		h.PayloadContentType = string(val)
+		h.PayloadContentType = intern(val)
 	case "preencodedPayloadContentType":
-		h.PreencodedPayloadContentType = string(val)
+		h.PreencodedPayloadContentType = intern(val)
 	default:
 		return false
 	}
@@ -223,6 +224,40 @@ func (h *EventHeader) set(key, val []byte) bool {
 		return false
 	}
 	return true
+}
+
+// interned holds the header values that repeat from message to message
+// (types, ids of peers and Things, names, content types), so decoding a
+// header does not allocate them each time. It stops growing at
+// maxInterned entries of at most maxInternLen bytes (memory stays bounded
+// whatever peers send).
+var interned struct {
+	sync.RWMutex
+	m map[string]string
+}
+
+const maxInterned, maxInternLen = 4096, 256
+
+func intern(b []byte) string {
+	if len(b) > maxInternLen {
+		return string(b)
+	}
+	interned.RLock()
+	s, ok := interned.m[string(b)]
+	interned.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	interned.Lock()
+	if interned.m == nil {
+		interned.m = map[string]string{}
+	}
+	if len(interned.m) < maxInterned {
+		interned.m[s] = s
+	}
+	interned.Unlock()
+	return s
 }
 
 // parseValue decodes valid JSON into the values encoding/json gives an

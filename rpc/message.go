@@ -123,7 +123,7 @@ type EventMessage struct {
 // Frames returns the request as sent on a ROUTER to the server with
 // identity to: [to, "", header, payload, preencoded].
 func (r *Request) Frames(to []byte) [][]byte {
-	return [][]byte{to, nil, r.Header.AppendJSON(nil), orNull(r.Payload), r.Preencoded}
+	return [][]byte{to, nil, r.Header.AppendJSON(make([]byte, 0, 512)), orNull(r.Payload), r.Preencoded}
 }
 
 // Frames returns the response as sent on the server's ROUTER:

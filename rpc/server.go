@@ -282,7 +282,7 @@ func (s *Server) send(frames ...[]byte) {
 func (s *Server) reply(to, messageID, typ string, payload, pre []byte, contentType string) {
 	h := ResponseHeader{MessageType: typ, MessageID: messageID, ReceiverID: to, SenderID: s.id,
 		PayloadContentType: contentType, PreencodedPayloadContentType: ContentText}
-	s.send([]byte(to), nil, h.AppendJSON(make([]byte, 0, 256)), orNull(payload), pre)
+	s.send([]byte(to), nil, h.AppendJSON(make([]byte, 0, 320)), orNull(payload), pre)
 }
 
 func (s *Server) replyException(to, messageID, typ string, e *Exception) {
