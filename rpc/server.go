@@ -209,7 +209,9 @@ func (s *Server) EventEndpointFor(req string) string {
 }
 
 // Serve answers requests until ctx is done, Close is called, or an allowed
-// EXIT arrives; then it closes the sockets and returns nil.
+// EXIT arrives; then it cancels the operations still running, waits for
+// them to return, closes the sockets and returns nil (or the error that
+// stopped the receiving).
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	if s.serving || s.closed {
@@ -231,21 +233,23 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.subscriptions()
+	var failed error
 	for {
 		m, err := s.router.Recv(s.ctx)
 		if err != nil {
 			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("rpc: receive", "err", err)
+				failed = fmt.Errorf("rpc: receive: %w", err)
 			}
 			break
 		}
 		s.handle(m.Frames)
 	}
 	s.shutdown()
-	return nil
+	return failed
 }
 
-// Close stops the server and waits for Serve to return.
+// Close stops the server and waits for Serve to return (see Serve).
 func (s *Server) Close() error {
 	s.mu.Lock()
 	serving := s.serving

@@ -281,8 +281,8 @@ func (t *Thing) Value(name string) any {
 }
 
 // Emit publishes event name with value (JSON-encoded) to subscribers on
-// every transport, and keeps it as the event's last value. A Thing not yet
-// served only keeps the value.
+// every transport, and keeps it as the event's last value for late
+// subscribers. A Thing not added to a Server drops it.
 func (t *Thing) Emit(name string, value any) error {
 	if _, ok := t.events[name]; !ok {
 		return fmt.Errorf("rpc: thing %q has no event %q", t.ID, name)
