@@ -388,6 +388,16 @@ func (s *Server) operation(req *Request) {
 	}
 	j.invocation = pick(ec.InvokationTimeout, declared.Invocation)
 	j.execution = pick(ec.ExecutionTimeout, declared.Execution)
+	// A stored property's read or write takes no time: if nothing is queued
+	// for the Thing it runs here, sparing the hand-off to the Thing's
+	// worker and both timers; one at a time still holds.
+	if !concurrent && j.invocation != 0 && t.instant(h) && t.busy.CompareAndSwap(0, 1) {
+		j.state.Store(jobRunning)
+		v, err := s.execute(s.ctx, j)
+		s.finish(j, v, err)
+		t.busy.Add(-1)
+		return
+	}
 	if j.invocation >= 0 {
 		j.timer = time.AfterFunc(j.invocation, func() {
 			if j.state.CompareAndSwap(jobQueued, jobDone) {
@@ -403,9 +413,11 @@ func (s *Server) operation(req *Request) {
 		}()
 		return
 	}
+	t.busy.Add(1)
 	select {
 	case t.queue <- j:
 	default:
+		t.busy.Add(-1)
 		if j.state.CompareAndSwap(jobQueued, jobDone) {
 			s.replyException(h.SenderID, h.MessageID, MsgException, &Exception{Type: "BufferError",
 				Message: fmt.Sprintf("rpc: thing %s has %d requests waiting", t.ID, cap(t.queue)), Traceback: []string{}})
@@ -436,6 +448,7 @@ func (s *Server) worker(t *Thing) {
 		select {
 		case j := <-t.queue:
 			s.start(j, w)
+			t.busy.Add(-1)
 			if w.retired.Load() {
 				return
 			}

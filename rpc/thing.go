@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -220,6 +221,17 @@ type Thing struct {
 	values map[string]any
 	server *Server // set by Server.AddThing
 	queue  chan *job
+	busy   atomic.Int32 // requests queued or running through queue
+}
+
+// instant reports whether a request reads or writes a stored property (no
+// hooks), or names no property at all: work that cannot block.
+func (t *Thing) instant(h *RequestHeader) bool {
+	if h.Operation != OpReadProperty && h.Operation != OpWriteProperty {
+		return false
+	}
+	p, ok := t.props[h.Objekt]
+	return !ok || p.Get == nil && p.Set == nil
 }
 
 // NewThing returns an empty Thing.
