@@ -299,6 +299,18 @@ func TestSerialAndConcurrent(t *testing.T) {
 	if d := run("serial"); d < 600*time.Millisecond {
 		t.Errorf("4 queued actions of 150 ms took %v: not one at a time", d)
 	}
+	// A property read waits for the action in progress (hololinked's order).
+	start := time.Now()
+	busy := c.InvokeActionAsync(ctx, "demo", "sleep_for", map[string]any{"seconds": 0.3})
+	if err := c.ReadProperty(ctx, "demo", "count", nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("a read overtook the running action: %v", d)
+	}
+	if err := busy.Result(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 	if d := run("parallel"); d >= 590*time.Millisecond { // less than one at a time could take
 		t.Errorf("4 concurrent actions of 150 ms took %v", d)
 	}
