@@ -3,8 +3,10 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,6 +143,10 @@ func TestClientPreencodedAndRawReplies(t *testing.T) {
 	th.AddAction(Action{Name: "echo", Func: func(_ context.Context, a Args) (any, error) {
 		return a.Positional[0], nil // the preencoded bytes come first
 	}})
+	th.AddAction(Action{Name: "both", Func: func(context.Context, Args) (any, error) {
+		return RawReply{Value: map[string]any{"shape": []any{2}}, Raw: []byte{9, 9}}, nil
+	}})
+	th.AddProperty(Property{Name: "packed", Default: map[string]any{"a": 1.5}, ContentType: ContentMsgpack})
 	_, ep := startServer(t, nil, th)
 	c := dial(t, ep)
 	ctx := ctxT(t)
@@ -153,6 +159,15 @@ func TestClientPreencodedAndRawReplies(t *testing.T) {
 	}
 	if err := c.ReadProperty(ctx, "raw", "blob", &got); err != nil || string(got) != "bytes" {
 		t.Fatalf("blob: %q %v", got, err)
+	}
+	resp, err := c.Do(ctx, "raw", "both", OpInvokeAction, nil)
+	if err != nil || string(resp.Payload) != `{"shape":[2]}` || string(resp.Preencoded) != "\x09\x09" {
+		t.Fatalf("value and bytes: %v %v", resp, err)
+	}
+	resp, err = c.Do(ctx, "raw", "packed", OpReadProperty, nil)
+	var packed map[string]float64
+	if err != nil || resp.Header.PayloadContentType != ContentMsgpack || resp.Decode(&packed) != nil || packed["a"] != 1.5 {
+		t.Fatalf("msgpack reply: %+v %v %v", resp, packed, err)
 	}
 }
 
@@ -479,6 +494,33 @@ func TestTransportsAtOnce(t *testing.T) {
 		if href := td["events"].(map[string]any)["tick"].(map[string]any)["forms"].([]any)[0].(map[string]any)["href"]; href != EventEndpoint(ep) && ep != eps[0] {
 			t.Fatalf("%s: event href %v", ep, href)
 		}
+	}
+}
+
+func TestTCPPortSearch(t *testing.T) {
+	s, err := NewServer("search")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	req, err := s.Listen("TCP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ev, _ := s.Endpoints("TCP")
+	var p int
+	if _, err := fmt.Sscanf(req[strings.LastIndexByte(req, ':')+1:], "%d", &p); err != nil || p < 60000 || p > 65534 {
+		t.Fatalf("TCP bound %s", req)
+	}
+	if ev != EventEndpoint(req) {
+		t.Fatalf("events %s for %s", ev, req)
+	}
+	// The next server skips the pair in use.
+	s2, _ := NewServer("search2")
+	defer s2.Close()
+	req2, err := s2.Listen("TCP")
+	if err != nil || req2 == req {
+		t.Fatalf("second TCP: %s %v", req2, err)
 	}
 }
 

@@ -510,9 +510,15 @@ func (s *Server) finish(j *job, v any, err error) {
 		return
 	}
 	ct := j.t.contentType(j.h.Objekt)
-	if b, ok := v.([]byte); ok { // raw bytes go in the preencoded frame, as hololinked's
-		s.reply(j.h.SenderID, j.h.MessageID, MsgReply, nil, b, ContentJSON)
+	var pre []byte
+	switch x := v.(type) {
+	case []byte: // raw bytes go in the preencoded frame, as hololinked's
+		s.reply(j.h.SenderID, j.h.MessageID, MsgReply, nil, x, ContentJSON)
 		return
+	case RawReply:
+		v, pre = x.Value, x.Raw
+	case *RawReply:
+		v, pre = x.Value, x.Raw
 	}
 	codec, cerr := CodecFor(ct)
 	var payload []byte
@@ -523,7 +529,15 @@ func (s *Server) finish(j *job, v any, err error) {
 		s.replyException(j.h.SenderID, j.h.MessageID, MsgException, toException(Errorf("TypeError", "%v", cerr), j))
 		return
 	}
-	s.reply(j.h.SenderID, j.h.MessageID, MsgReply, payload, nil, codec.ContentType())
+	s.reply(j.h.SenderID, j.h.MessageID, MsgReply, payload, pre, codec.ContentType())
+}
+
+// RawReply is a result with raw bytes beside it, hololinked's
+// (value, bytes) return: Value is encoded as the payload, Raw goes in the
+// preencoded frame. (A plain []byte result is sent as raw bytes alone.)
+type RawReply struct {
+	Value any
+	Raw   []byte
 }
 
 func (t *Thing) contentType(objekt string) string {
