@@ -376,21 +376,23 @@ func (c *Client) WriteProperty(ctx context.Context, thingID, name string, value 
 	return err
 }
 
-// ReadMultipleProperties reads the named properties (all if names is nil).
+// ReadMultipleProperties reads the named properties (all if names is nil),
+// as hololinked's client does: through the _get_properties action every
+// hololinked Thing has.
 func (c *Client) ReadMultipleProperties(ctx context.Context, thingID string, names []string) (map[string]any, error) {
-	op, payload := OpReadMultipleProperties, any(names)
-	if names == nil {
-		op, payload = OpReadAllProperties, nil
+	args := map[string]any{}
+	if names != nil {
+		args["names"] = names
 	}
 	var out map[string]any
-	err := c.Go(ctx, thingID, "", op, payload).Result(ctx, &out)
+	err := c.InvokeAction(ctx, thingID, "_get_properties", args, &out)
 	return out, err
 }
 
-// WriteMultipleProperties writes several properties.
+// WriteMultipleProperties writes several properties, as hololinked's client
+// does: through the _set_properties action.
 func (c *Client) WriteMultipleProperties(ctx context.Context, thingID string, values map[string]any) error {
-	_, err := c.Do(ctx, thingID, "", OpWriteMultiple, values)
-	return err
+	return c.InvokeAction(ctx, thingID, "_set_properties", values, nil)
 }
 
 // InvokeAction calls an action with args (a map or struct of keyword

@@ -106,6 +106,20 @@ func TestClientOperations(t *testing.T) {
 	if _, err := c.Do(ctx, "demo", "", OpWriteAllProperties, map[string]any{"count": 4, "nope": 1}); !errors.As(err, &e) || e.Type != "KeyError" {
 		t.Fatalf("write all with unknown name: %v", err)
 	}
+	if err := c.WriteMultipleProperties(ctx, "demo", map[string]any{"count": 4, "nope": 1}); !errors.As(err, &e) || e.Type != "AttributeError" {
+		t.Fatalf("_set_properties with unknown name: %v", err)
+	}
+	// the operations as hololinked's server takes them: names in objekt
+	var m map[string]any
+	if resp, err := c.Do(ctx, "demo", "count", OpReadMultipleProperties, nil); err != nil || resp.Decode(&m) != nil || m["count"] != 3.0 {
+		t.Fatalf("readmultipleproperties with objekt: %v %v", m, err)
+	}
+	if err := c.InvokeAction(ctx, "demo", "_get_properties", map[string]any{"count": "n"}, &m); err != nil || m["n"] != 3.0 {
+		t.Fatalf("_get_properties rename: %v %v", m, err)
+	}
+	if err := c.InvokeAction(ctx, "demo", "_get_properties", map[string]any{"names": "count"}, &m); err != nil || m["count"] != 3.0 {
+		t.Fatalf("_get_properties names string: %v %v", m, err)
+	}
 	if err := c.ReadProperty(ctx, "demo", "count", &n); err != nil || n != 3 {
 		t.Fatalf("a failed writeall changed values: %v %v", n, err)
 	}

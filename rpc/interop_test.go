@@ -157,6 +157,12 @@ func TestInteropPythonServer(t *testing.T) {
 	if err := c.ReadProperty(ctx, "demo", "count", &n); err != nil || n != 7 {
 		t.Fatalf("read after msgpack write: %v %v", n, err)
 	}
+	if err := c.WriteMultipleProperties(ctx, "demo", map[string]any{"count": 8}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.ReadMultipleProperties(ctx, "demo", []string{"count"}); err != nil || m["count"] != 8.0 {
+		t.Fatalf("read multiple: %v %v", m, err)
+	}
 	var slept map[string]float64
 	if err := c.InvokeAction(ctx, "demo", "sleep_for", map[string]any{"__args__": []any{0.05}}, &slept); err != nil || slept["slept"] != 0.05 {
 		t.Fatalf("sleep_for: %v %v", slept, err)

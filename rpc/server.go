@@ -623,7 +623,7 @@ func (s *Server) execute(ctx context.Context, j *job) (v any, err error) {
 			return nil, err
 		}
 		if builtinAction(h.Objekt) {
-			return s.builtin(t, h.Objekt, args)
+			return s.builtin(ctx, t, h.Objekt, args)
 		}
 		a, ok := t.actions[h.Objekt]
 		if !ok {
@@ -633,7 +633,14 @@ func (s *Server) execute(ctx context.Context, j *job) (v any, err error) {
 		return a.Func(ctx, args)
 	case OpReadMultipleProperties, OpReadAllProperties:
 		names := t.order.props
-		if h.Operation == OpReadMultipleProperties {
+		if h.Operation == OpReadMultipleProperties && h.Objekt != "" {
+			// hololinked passes objekt to properties.get(names=...):
+			// comma-separated names
+			names = nil
+			for _, n := range strings.Split(h.Objekt, ",") {
+				names = append(names, strings.TrimSpace(n))
+			}
+		} else if h.Operation == OpReadMultipleProperties {
 			x, err := decode()
 			if err != nil {
 				return nil, err
@@ -712,17 +719,21 @@ func parseArgs(x any, pre []byte) (Args, error) {
 
 func builtinAction(name string) bool {
 	switch name {
-	case "get_thing_description", "get_thing_model", "ping":
+	case "get_thing_description", "get_thing_model", "ping", "_get_properties", "_set_properties":
 		return true
 	}
 	return false
 }
 
-func (s *Server) builtin(t *Thing, name string, a Args) (any, error) {
+func (s *Server) builtin(ctx context.Context, t *Thing, name string, a Args) (any, error) {
 	a.params = []string{"protocol", "ignore_errors", "skip_names"}
 	switch name {
 	case "ping":
 		return nil, nil
+	case "_get_properties":
+		return t.getProperties(ctx, a.Keyword)
+	case "_set_properties":
+		return nil, t.setProperties(ctx, a.Keyword)
 	case "get_thing_model":
 		a.params = []string{"ignore_errors", "skip_names"}
 		return t.description(nil, skipNames(a)), nil
@@ -756,6 +767,76 @@ func skipNames(a Args) map[string]bool {
 		}
 	}
 	return m
+}
+
+// getProperties is hololinked's _get_properties action, which its client
+// uses to read several properties: no arguments reads all, names=[...] (or
+// "a,b") the named ones, {name: newName, ...} the named ones renamed.
+func (t *Thing) getProperties(ctx context.Context, kw map[string]any) (map[string]any, error) {
+	rename := map[string]string{}
+	switch names, ok := kw["names"]; {
+	case len(kw) == 0:
+		for _, n := range t.order.props {
+			rename[n] = n
+		}
+	case ok:
+		var list []string
+		switch x := names.(type) {
+		case string:
+			for _, n := range strings.Split(x, ",") {
+				list = append(list, strings.TrimSpace(n))
+			}
+		case []any:
+			for _, n := range x {
+				s, ok := n.(string)
+				if !ok {
+					return nil, Errorf("TypeError", "property names must be strings, not %s", pyType(n))
+				}
+				list = append(list, s)
+			}
+		default:
+			return nil, Errorf("TypeError", "Specify properties to be fetched as a list, tuple or comma separated names. Given type %s", pyType(names))
+		}
+		for _, n := range list {
+			rename[n] = n
+		}
+	default:
+		for n, to := range kw {
+			s, ok := to.(string)
+			if !ok {
+				return nil, Errorf("TypeError", "the new name of property %s must be a string, not %s", n, pyType(to))
+			}
+			rename[n] = s
+		}
+	}
+	out := make(map[string]any, len(rename))
+	for n, to := range rename {
+		if _, ok := t.props[n]; !ok {
+			return nil, Errorf("AttributeError", "property %s does not exist", n)
+		}
+		v, _, err := t.readProperty(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out[to] = v
+	}
+	return out, nil
+}
+
+// setProperties is hololinked's _set_properties action: {name: value, ...}.
+// Every name is checked before any is written.
+func (t *Thing) setProperties(ctx context.Context, values map[string]any) error {
+	for n := range values {
+		if _, ok := t.props[n]; !ok {
+			return Errorf("AttributeError", "property %s does not exist", n)
+		}
+	}
+	for n, v := range values {
+		if err := t.writeProperty(ctx, n, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // description returns the Thing Model (hrefs nil) or Description.

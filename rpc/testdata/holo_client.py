@@ -145,6 +145,12 @@ def main():
         fail("writeproperty reply")
     if c.op("count", "readproperty") != 42:
         fail("count after write")
+    # ObjectProxy.read/write_multiple_properties: the _get/_set_properties actions
+    c.op("_set_properties", "invokeaction", {"count": 43})
+    if c.op("_get_properties", "invokeaction", {"names": ["count"]}) != {"count": 43}:
+        fail("_get_properties")
+    if c.op("_get_properties", "invokeaction", {}) != {"count": 43}:
+        fail("_get_properties (all)")
     out(step="properties", ok=True)
 
     r = c.op("sleep_for", "invokeaction", {"seconds": 0.2})

@@ -69,6 +69,27 @@ class Demo:
     async def ping(self):
         return None
 
+    # every hololinked Thing has these two actions (core/meta.py); its
+    # client reads and writes several properties through them
+    async def _get_properties(self, **kwargs):
+        if not kwargs:
+            return {"count": self.count}
+        names = kwargs.get("names")
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        out = {}
+        for n in names or []:
+            if n != "count":
+                raise AttributeError("property %s does not exist" % n)
+            out[n] = self.count
+        return out
+
+    async def _set_properties(self, **values):
+        for n, v in values.items():
+            if n != "count":
+                raise AttributeError("property %s does not exist" % n)
+            self.count = v
+
 
 class Server:
     def __init__(self, sid, bind):
@@ -214,7 +235,7 @@ class Server:
                 args = tuple(kwargs.pop("__args__", ()))
                 if pre:
                     args = (pre,) + args
-                if objekt not in ("sleep_for", "fail", "emit", "ping"):
+                if objekt not in ("sleep_for", "fail", "emit", "ping", "_get_properties", "_set_properties"):
                     raise KeyError(objekt)
                 result = await getattr(t, objekt)(*args, **kwargs)
             elif op in ("readmultipleproperties", "readallproperties"):
