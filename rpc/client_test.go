@@ -601,6 +601,48 @@ func TestBadInputKeepsServing(t *testing.T) {
 	}
 }
 
+func TestQueueBounds(t *testing.T) {
+	th := NewThing("q")
+	release := make(chan struct{})
+	for _, conc := range []bool{false, true} {
+		th.AddAction(Action{Name: map[bool]string{false: "serial", true: "parallel"}[conc], Concurrent: conc,
+			Func: func(ctx context.Context, _ Args) (any, error) {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return nil, nil
+			}})
+	}
+	_, ep := startServer(t, []Option{WithQueueLen(2)}, th)
+	c := dial(t, ep, WithTimeouts(-1, -1))
+	ctx := ctxT(t)
+	for _, name := range []string{"serial", "parallel"} {
+		// serial: one runs, two wait, the fourth is refused;
+		// parallel: two run, the third is refused.
+		n := map[string]int{"serial": 3, "parallel": 2}[name]
+		var fs []*Future
+		for range n {
+			fs = append(fs, c.InvokeActionAsync(ctx, "q", name, nil))
+		}
+		if err := c.Ping(ctx, "demo"); err != nil { // the others have arrived
+			t.Fatal(err)
+		}
+		var e *Exception
+		if err := c.InvokeAction(ctx, "q", name, nil, nil); !errors.As(err, &e) || e.Type != "BufferError" {
+			t.Fatalf("%s: beyond the bound: %v", name, err)
+		}
+		for range n {
+			release <- struct{}{}
+		}
+		for _, f := range fs {
+			if err := f.Result(ctx, nil); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+}
+
 func TestPanicBecomesException(t *testing.T) {
 	th := NewThing("p")
 	th.AddAction(Action{Name: "boom", Func: func(context.Context, Args) (any, error) { panic("boom") }})

@@ -67,8 +67,9 @@ func WithLastValueCache(on bool) Option { return func(c *config) { c.noLVC = !on
 // DIR/sockets. The default is hololinked's, ~/.hololinked.
 func WithIPCDir(dir string) Option { return func(c *config) { c.ipcDir = dir } }
 
-// WithQueueLen bounds the requests waiting for one Thing (default 4096); a
-// request beyond it is answered with an EXCEPTION (BufferError).
+// WithQueueLen bounds the requests waiting for one Thing, and the concurrent
+// actions running on it (default 4096 each); a request beyond it is answered
+// with an EXCEPTION (BufferError).
 func WithQueueLen(n int) Option { return func(c *config) { c.queueLen = max(n, 1) } }
 
 // WithClientID sets the Client's id: its socket identity and the senderID of

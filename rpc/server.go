@@ -406,9 +406,18 @@ func (s *Server) operation(req *Request) {
 		})
 	}
 	if concurrent {
+		if t.running.Add(1) > int32(s.cfg.queueLen) { // bounded like the queue
+			t.running.Add(-1)
+			if j.state.CompareAndSwap(jobQueued, jobDone) {
+				s.replyException(h.SenderID, h.MessageID, MsgException, &Exception{Type: "BufferError",
+					Message: fmt.Sprintf("rpc: thing %s runs %d concurrent actions already", t.ID, s.cfg.queueLen), Traceback: []string{}})
+			}
+			return
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer t.running.Add(-1)
 			s.start(j, nil)
 		}()
 		return

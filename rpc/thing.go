@@ -217,11 +217,12 @@ type Thing struct {
 	events  map[string]*Event
 	order   struct{ props, actions, events []string }
 
-	mu     sync.Mutex
-	values map[string]any
-	server *Server // set by Server.AddThing
-	queue  chan *job
-	busy   atomic.Int32 // requests queued or running through queue
+	mu      sync.Mutex
+	values  map[string]any
+	server  *Server // set by Server.AddThing
+	queue   chan *job
+	busy    atomic.Int32 // requests queued or running through queue
+	running atomic.Int32 // concurrent actions running
 }
 
 // instant reports whether a request reads or writes a stored property (no
