@@ -492,13 +492,16 @@ func (s *Server) start(j *job, w *workerState) {
 			if !j.state.CompareAndSwap(jobRunning, jobDone) {
 				return
 			}
-			s.reply(j.h.SenderID, j.h.MessageID, MsgTimeout, []byte(`"execution"`), nil, ContentJSON)
-			cancel()
+			// Retire the worker before cancelling: once the operation
+			// sees its context end and returns, its worker must find
+			// itself retired, or two workers would share the queue.
 			if w != nil && s.ctx.Err() == nil {
 				w.retired.Store(true)
 				s.wg.Add(1)
 				go s.worker(w.t)
 			}
+			s.reply(j.h.SenderID, j.h.MessageID, MsgTimeout, []byte(`"execution"`), nil, ContentJSON)
+			cancel()
 		})
 	}
 	v, err := s.execute(ctx, j)
