@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/zmqgo/zmq"
 )
 
 // rpcDemo starts "zmqgo rpc demo" on a free port and returns it and its
@@ -112,5 +116,42 @@ func TestRPCCommandPythonClient(t *testing.T) {
 	out, err := exec.Command(python, "../../rpc/testdata/holo_client.py", "--connect", ep).CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte(`{"step": "done"}`)) {
 		t.Fatalf("holo_client.py against zmqgo rpc demo: %v\n%s", err, out)
+	}
+}
+
+func TestRPCCommandCurve(t *testing.T) {
+	pub, sec, err := zmq.NewCurveKeypair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "server.key")
+	if err := os.WriteFile(keyFile, []byte(sec.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, ep := rpcDemo(t, "--curve-server", keyFile)
+	if code, out, errOut := rpcRun(t, "read", "--connect", ep, "--curve-client", pub.String(), "demo", "count"); code != 0 || out != "1\n" {
+		t.Fatalf("CURVE read: exit %d, %q, %q", code, out, errOut)
+	}
+	// the event socket is CURVE too; the subscription waits for an event
+	sub := startBinary(t, "rpc", "subscribe", "--connect", ep, "--curve-client", pub.String(), "--count", "1", "demo", "tick")
+	var line string
+	for line == "" {
+		if code, _, errOut := rpcRun(t, "invoke", "--connect", ep, "--curve-client", pub.String(), "demo", "emit", `{"value":5}`); code != 0 {
+			t.Fatalf("CURVE invoke: exit %d, %q", code, errOut)
+		}
+		select {
+		case line = <-sub.stdout:
+		case <-time.After(300 * time.Millisecond): // not subscribed yet
+		}
+	}
+	if line != `{"value":5}` {
+		t.Fatalf("CURVE subscribe printed %q", line)
+	}
+	if code := sub.exit(t); code != 0 {
+		t.Fatalf("subscribe: exit %d", code)
+	}
+	// without CURVE the handshake never completes: a timeout
+	if code, _, errOut := rpcRun(t, "read", "--connect", ep, "--timeout", "700ms", "demo", "count"); code != 3 {
+		t.Fatalf("plain client of a CURVE server: exit %d, %q", code, errOut)
 	}
 }
