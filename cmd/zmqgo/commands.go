@@ -61,6 +61,7 @@ var commands = []*command{
 	brokerCommand(), brokerLoadCommand(),
 	benchCommand(),    // bench.go
 	channelsCommand(), // channels.go
+	rpcCommand(),      // rpc.go
 }
 
 const (

@@ -99,6 +99,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	e.warnf("%v", err)
+	var xe interface{ ExitCode() int } // a command's own status (rpc: 3 for a timeout)
+	if errors.As(err, &xe) {
+		return xe.ExitCode()
+	}
 	return exitFailure
 }
 
