@@ -264,7 +264,10 @@ func WithConflate(on bool) Option {
 
 // WithRouterHandover lets a new connection that announces a routing id
 // already in use take it over (ZMQ_ROUTER_HANDOVER): the old connection is
-// closed. By default the newcomer is refused.
+// closed. By default the newcomer is refused (ErrRoutingID). Whatever this
+// option, an announced id starting with 0x00 is refused: those are the ids
+// a ROUTER generates for peers that announce none, and a peer announcing
+// one could otherwise take the id the next anonymous peer gets.
 func WithRouterHandover(on bool) Option {
 	return func(o *options) error {
 		o.routerHandover = on

@@ -450,13 +450,14 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 	if s.typ == Router {
 		id := pi.identity
 		if len(id) == 0 {
-			var b [5]byte
-			binary.BigEndian.PutUint32(b[1:], s.nextID)
-			s.nextID++
-			id = b[:]
+			id = s.generateIDLocked()
+		} else if id[0] == 0 {
+			// 0x00 is the generated ids' space: a peer announcing one could
+			// take the id the next anonymous peer is about to get.
+			return fmt.Errorf("%w: announced id %x starts with 0x00, reserved for generated ids", ErrRoutingID, id)
 		} else if old := s.byID[string(id)]; old != nil {
 			if !s.opts.routerHandover {
-				return fmt.Errorf("routing id %q already in use", id)
+				return fmt.Errorf("%w: announced id %q is already in use", ErrRoutingID, id)
 			}
 			// The newcomer takes the id over; the old connection goes.
 			delete(s.byID, string(id))
@@ -498,6 +499,20 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 	// Data queued before this connection existed goes out now.
 	signal(p.out.notify)
 	return nil
+}
+
+// generateIDLocked returns a fresh routing id for an anonymous peer: 0x00
+// and a 32-bit counter (as libzmq), skipping any id still held, so that a
+// wrapped counter can never hand out a live peer's id. Guarded by s.mu.
+func (s *Socket) generateIDLocked() []byte {
+	b := make([]byte, 5)
+	for {
+		binary.BigEndian.PutUint32(b[1:], s.nextID)
+		s.nextID++
+		if _, live := s.byID[string(b)]; !live {
+			return b
+		}
+	}
 }
 
 // pipePerConn reports whether a connected endpoint's pipe exists only while
