@@ -48,6 +48,13 @@ func inprocUnbind(name string, s *Socket) {
 	inprocs.mu.Unlock()
 }
 
+// inprocLookupNow returns name's binding, or nil if nothing is bound there.
+func inprocLookupNow(name string) *inprocBinding {
+	inprocs.mu.Lock()
+	defer inprocs.mu.Unlock()
+	return inprocs.names[name]
+}
+
 // inprocLookup waits until name is bound (connect before bind is allowed) or
 // stop closes.
 func inprocLookup(name string, stop <-chan struct{}) *inprocBinding {

@@ -45,7 +45,7 @@ func defaultOptions() options {
 	return options{
 		sendHWM:      1000,
 		recvHWM:      1000,
-		linger:       -1,
+		linger:       DefaultLinger,
 		reconnectIvl: 100 * time.Millisecond,
 		handshakeIvl: 30 * time.Second,
 		tcpKeepAlive: -1,
@@ -95,9 +95,12 @@ func WithRecvHWM(n int) Option {
 	}
 }
 
-// WithLinger sets how long Close waits for queued outgoing messages to be
-// written (ZMQ_LINGER). Negative waits without limit (libzmq's default, -1);
-// 0 discards them at once.
+// WithLinger sets how long Close waits at most for queued outgoing messages
+// to be written (ZMQ_LINGER). Default DefaultLinger (30 s; libzmq's is to
+// wait for ever). Negative waits without a time limit; 0 discards them at
+// once. Whatever the linger, Close waits only while a queue can be written
+// (its peer is connected or being connected to): see Close, and Shutdown
+// for waiting through reconnections.
 func WithLinger(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {

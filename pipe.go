@@ -189,6 +189,14 @@ func (q *outQueue) empty() bool {
 	return e
 }
 
+// len is the number of queued messages (control commands not counted).
+func (q *outQueue) len() int {
+	q.mu.Lock()
+	n := q.n
+	q.mu.Unlock()
+	return n
+}
+
 // reset drops everything queued (a connection went away, or Close gave up).
 func (q *outQueue) reset(keepData bool) {
 	q.mu.Lock()

@@ -35,6 +35,9 @@ type Socket struct {
 	listeners map[string]*listener
 	dialers   map[string]*dialer
 	lastEP    string
+	// What Shutdown reports about undelivered messages (close.go).
+	everConnected bool  // a peer completed a handshake at some point
+	connErr       error // the last failed connection attempt or handshake
 
 	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
 
@@ -64,6 +67,7 @@ type Socket struct {
 	recvSem     chan struct{} // REQ/REP: one receiver at a time
 	done        chan struct{} // closed by Close
 	kill        chan struct{} // closed by Close once lingering is over
+	linkCh      chan struct{} // cap 1: a dialer's attempt ended or a connection went (close.go)
 	mons        monitors
 	wg          sync.WaitGroup
 }
@@ -89,6 +93,7 @@ type dialer struct {
 	p        *pipe
 	stop     chan struct{}
 	conn     *conn // guarded by Socket.mu
+	trying   bool  // an attempt (dial, handshake) is under way; guarded by Socket.mu
 }
 
 // NewSocket returns a socket of type t configured by opts.
@@ -106,6 +111,7 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 		subs:      make(map[string]int),
 		done:      make(chan struct{}),
 		kill:      make(chan struct{}),
+		linkCh:    make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		if err := o(&s.opts); err != nil {
@@ -247,7 +253,7 @@ func (s *Socket) Connect(endpoint string) error {
 	if s.typ == Pair && len(s.pipes) > 0 {
 		return fmt.Errorf("%w: a PAIR socket has one peer", ErrState)
 	}
-	d := &dialer{endpoint: endpoint, ep: ep, stop: make(chan struct{})}
+	d := &dialer{endpoint: endpoint, ep: ep, stop: make(chan struct{}), trying: true}
 	d.p = s.newPipe(endpoint, true)
 	s.dialers[endpoint] = d
 	// The pipe exists before the connection does, so messages can queue for
@@ -278,11 +284,17 @@ func (s *Socket) dialLoop(d *dialer) {
 		// No reconnection delays: the link is made the moment the name is
 		// bound, and remade if it is bound again.
 		for {
-			b := inprocLookup(d.ep.Address, d.stop)
+			b := inprocLookupNow(d.ep.Address)
 			if b == nil {
-				return
+				// Nobody bound yet: nothing to wait for in Close (close.go).
+				s.attemptEnded(d, fmt.Errorf("zmq: connect %s: nothing bound there", d.endpoint))
+				if b = inprocLookup(d.ep.Address, d.stop); b == nil {
+					return
+				}
+				s.attemptStarted(d)
 			}
 			s.serveInproc(b, d)
+			s.attemptEnded(d, nil)
 			select {
 			case <-d.stop:
 				return
@@ -290,19 +302,28 @@ func (s *Socket) dialLoop(d *dialer) {
 			}
 		}
 	}
-	for {
+	for first := true; ; first = false {
+		if !first {
+			s.attemptStarted(d)
+		}
 		s.emit(Event{Type: EventConnectDelayed, Endpoint: d.endpoint})
 		nc, err := transport.Dial(ctx, d.ep)
 		if err == nil {
 			s.emit(Event{Type: EventConnected, Endpoint: d.endpoint, PeerAddr: nc.RemoteAddr().String()})
-			if hsErr := s.serve(nc, nil, d); s.handshakeBackoff(hsErr) {
+			hsErr := s.serve(nc, nil, d)
+			if s.handshakeBackoff(hsErr) {
 				authWait = s.nextAuthBackoff(authWait) // no reconnect storm when refused
 			} else {
 				authWait = 0
 			}
+			if hsErr != nil {
+				hsErr = fmt.Errorf("zmq: handshake with %s: %w", d.endpoint, hsErr)
+			}
+			s.attemptEnded(d, hsErr)
 			ivl = s.opts.reconnectIvl
 		} else {
 			s.opts.logger.Debug("zmq: connect failed", "endpoint", d.endpoint, "err", err)
+			s.attemptEnded(d, fmt.Errorf("zmq: connect %s: %w", d.endpoint, err))
 		}
 		if s.opts.reconnectIvl < 0 {
 			return
@@ -471,6 +492,7 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 	}
 	p.conn, p.peerType, p.minor = c, pi.typ, pi.minor
 	c.p = p
+	s.everConnected = true
 	if d != nil {
 		d.conn = c
 		if s.pipePerConn() {
@@ -566,6 +588,7 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 		p.out.reset(false)
 	}
 	s.mu.Unlock()
+	signal(s.linkCh)
 	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
 		for topic := range subs {
 			last := s.countSub(topic, false)
@@ -636,93 +659,6 @@ func (s *Socket) Disconnect(endpoint string) error {
 	}
 	d.p.out.reset(false)
 	return nil
-}
-
-// Close closes the socket. Blocked Send and Recv calls return ErrClosed at
-// once. Queued outgoing messages get up to the linger time (WithLinger) to
-// be written; then every connection is closed. Close returns once every
-// goroutine of the socket has ended.
-func (s *Socket) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.closed = true
-	close(s.done)
-	// Free inproc names at once, so a connecting peer stops linking to us.
-	for _, l := range s.listeners {
-		if l.l == nil {
-			inprocUnbind(l.resolved[len("inproc://"):], s)
-		}
-	}
-	lns := make([]*listener, 0, len(s.listeners))
-	for _, l := range s.listeners {
-		lns = append(lns, l)
-	}
-	pipes := slices.Clone(s.pipes)
-	for _, d := range s.dialers {
-		if !slices.Contains(pipes, d.p) {
-			pipes = append(pipes, d.p)
-		}
-	}
-	s.mu.Unlock()
-	for _, l := range lns {
-		l.stop(s)
-	}
-	s.linger(pipes)
-	close(s.kill)
-	s.mu.Lock()
-	var conns []*conn
-	for _, l := range s.listeners {
-		for c := range l.conns {
-			conns = append(conns, c)
-		}
-	}
-	for _, l := range lns {
-		for c := range l.conns {
-			conns = append(conns, c)
-		}
-	}
-	for _, d := range s.dialers {
-		close(d.stop)
-		if d.conn != nil {
-			conns = append(conns, d.conn)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-	s.wg.Wait()
-	for _, l := range lns {
-		s.emit(Event{Type: EventClosed, Endpoint: l.resolved})
-	}
-	s.stopMonitors()
-	return nil
-}
-
-// linger waits until every pipe's queue is written out or the linger time
-// is over.
-func (s *Socket) linger(pipes []*pipe) {
-	if s.opts.linger == 0 {
-		return
-	}
-	var deadline <-chan time.Time
-	if s.opts.linger > 0 {
-		t := time.NewTimer(s.opts.linger)
-		defer t.Stop()
-		deadline = t.C
-	}
-	for _, p := range pipes {
-		for !p.out.empty() {
-			select {
-			case <-p.out.idle:
-			case <-deadline:
-				return
-			}
-		}
-	}
 }
 
 func (s *Socket) killed() bool {
