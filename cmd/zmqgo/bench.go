@@ -55,7 +55,8 @@ line goes to stderr every --progress; the result goes to stdout.`,
 type benchCmd struct {
 	pattern   string
 	size      int
-	count     int
+	count     int    // --count, or the pattern's default
+	countFlag optInt // --count as given
 	warmup    int
 	transport string
 	bind      string
@@ -76,7 +77,7 @@ const (
 func (c *benchCmd) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.pattern, "pattern", "pushpull", "measure pattern `P`: pushpull, pubsub or reqrep")
 	fs.IntVar(&c.size, "size", 16, "messages of `N` bytes")
-	fs.IntVar(&c.count, "count", 0, "send `N` messages (pushpull, pubsub) or make N round trips (reqrep);\ndefault 1000000 messages or 20000 round trips")
+	fs.Var(&c.countFlag, "count", "send `N` messages (pushpull, pubsub) or make N round trips (reqrep);\nat least 1 (default 1000000 messages or 20000 round trips)")
 	fs.IntVar(&c.warmup, "warmup", 1000, "reqrep: `N` round trips before measuring")
 	fs.StringVar(&c.transport, "transport", "", "transport `T` for a run in one process: tcp, ipc or inproc (default tcp)")
 	fs.StringVar(&c.bind, "bind", "", "bind to `ADDR` and run one side (receive, unless --side send)")
@@ -100,14 +101,15 @@ func (c *benchCmd) validate(args []string) error {
 	if c.size < 0 {
 		return fmt.Errorf("--size must not be negative (got %d)", c.size)
 	}
-	if c.count < 0 {
-		return fmt.Errorf("--count must not be negative (got %d)", c.count)
-	}
-	if c.count == 0 {
+	// 0 is refused rather than standing for the default.
+	switch c.count = c.countFlag.n; {
+	case !c.countFlag.set:
 		c.count = 1000000
 		if c.pattern == "reqrep" {
 			c.count = 20000
 		}
+	case c.count < 1:
+		return fmt.Errorf("--count must be at least 1 (got %d)", c.count)
 	}
 	if c.warmup < 0 {
 		return fmt.Errorf("--warmup must not be negative (got %d)", c.warmup)
@@ -132,11 +134,14 @@ func (c *benchCmd) validate(args []string) error {
 	default:
 		return fmt.Errorf("--transport must be tcp, ipc or inproc (got %q)", c.transport)
 	}
-	for _, ep := range []string{c.bind, c.connect} {
-		if ep != "" {
-			if err := checkEndpoint(ep); err != nil {
-				return err
-			}
+	if c.bind != "" {
+		if err := checkEndpoint(c.bind); err != nil {
+			return fmt.Errorf("--bind: %w", err)
+		}
+	}
+	if c.connect != "" {
+		if err := checkConnect(c.connect); err != nil {
+			return fmt.Errorf("--connect: %w", err)
 		}
 	}
 	switch c.side {

@@ -34,7 +34,9 @@ type action interface {
 // commands is the command table, in the order "zmqgo help" lists them.
 var commands = []*command{
 	socketCommand("pub", zmq.Pub, sendOnly, "send stdin lines to subscribers",
-		senderHelp+"\nA subscriber that is not connected yet misses what is published."),
+		senderHelp+"\nA subscriber that is not connected yet misses what is published:\n"+
+			"--wait-subscribers N sends nothing until N subscribers have connected\n"+
+			"and subscribed (the socket is then an XPUB, which learns of them)."),
 	socketCommand("sub", zmq.Sub, recvOnly, "print published messages",
 		"Subscribes to every --subscribe PREFIX given, or to everything if none is.\n"+
 			"Runs until --count messages have arrived. stdin is not read."),
@@ -43,7 +45,9 @@ var commands = []*command{
 		"Runs until --count messages have arrived. stdin is not read."),
 	socketCommand("req", zmq.Req, request, "send each stdin line as a request, print the reply",
 		"Requests go one at a time: the next line is sent once the reply to the\n"+
-			"previous one has arrived. Ends at stdin EOF or after --count round trips."),
+			"previous one has arrived. Ends at stdin EOF or after --count round trips.\n"+
+			"A reply that is slow to come is announced on stderr: whether no peer has\n"+
+			"connected yet or the peer has not answered."),
 	socketCommand("rep", zmq.Rep, reply, "print requests and answer them",
 		"Echoes each request back, or replies --reply TEXT. stdin is not read.\n"+
 			"Runs until --count round trips."),
@@ -116,7 +120,7 @@ func parseCommand(c *command, args []string) (action, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, &usageError{cmd: c.name, err: flagError(err)}
+		return nil, &usageError{cmd: c.name, err: flagError(durationHint(fs, err))}
 	}
 	if err := act.validate(fs.Args()); err != nil {
 		return nil, &usageError{cmd: c.name, err: err}
@@ -188,7 +192,7 @@ Examples:
 	zmqgo pull --bind 'tcp://*:5555'
 	seq 3 | zmqgo push --connect tcp://127.0.0.1:5555
 
-	zmqgo pub --bind 'tcp://*:5556' < events.log
+	zmqgo pub --bind 'tcp://*:5556' --wait-subscribers 1 < events.log
 	zmqgo sub --connect tcp://127.0.0.1:5556 --subscribe weather. --count 10
 
 	zmqgo rep --bind 'tcp://*:5557' --reply ok

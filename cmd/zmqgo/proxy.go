@@ -98,7 +98,11 @@ func parseSockSpec(flagName, s string) (*proxySpec, error) {
 		case strings.HasPrefix(ep, "@"):
 			ep = ep[1:]
 		}
-		if err := checkEndpoint(ep); err != nil {
+		check := checkEndpoint
+		if connect {
+			check = checkConnect
+		}
+		if err := check(ep); err != nil {
 			return nil, fmt.Errorf("--%s: %w", flagName, err)
 		}
 		if connect {

@@ -44,6 +44,7 @@ type socketCmd struct {
 	replySet  bool
 	routingID string // req, rep, dealer, router
 	mandatory bool   // router
+	waitSubs  int    // pub
 
 	sec secFlags // --curve-server, --curve-client, --plain, --plain-server (keygen.go)
 }
@@ -81,6 +82,8 @@ func (c *socketCmd) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be sent;\na negative D waits without limit")
 	fs.BoolVar(&c.verbose, "verbose", false, "log socket events (debug level) to stderr")
 	switch c.typ {
+	case zmq.Pub:
+		fs.IntVar(&c.waitSubs, "wait-subscribers", 0, "send nothing until `N` subscribers have connected and\nsubscribed (an XPUB socket underneath); 0: don't wait")
 	case zmq.Sub:
 		fs.Var(&c.subscribe, "subscribe", "receive only messages starting with `PREFIX` (repeatable;\ndefault: everything)")
 	case zmq.Rep:
@@ -112,7 +115,7 @@ func (c *socketCmd) validate(args []string) error {
 		}
 	}
 	for _, ep := range c.connect {
-		if err := checkEndpoint(ep); err != nil {
+		if err := checkConnect(ep); err != nil {
 			return fmt.Errorf("--connect: %w", err)
 		}
 	}
@@ -124,6 +127,9 @@ func (c *socketCmd) validate(args []string) error {
 	}
 	if c.count < 0 {
 		return fmt.Errorf("--count must not be negative (got %d)", c.count)
+	}
+	if c.waitSubs < 0 {
+		return fmt.Errorf("--wait-subscribers must not be negative (got %d)", c.waitSubs)
 	}
 	if c.timeout < 0 {
 		return fmt.Errorf("--timeout must not be negative (got %v)", c.timeout)
@@ -151,16 +157,6 @@ func (c *socketCmd) validate(args []string) error {
 	return c.sec.validate()
 }
 
-// checkEndpoint catches endpoints that are not even TRANSPORT://ADDRESS
-// before any socket exists; the library judges the rest.
-func checkEndpoint(ep string) error {
-	scheme, rest, ok := strings.Cut(ep, "://")
-	if !ok || scheme == "" || rest == "" {
-		return fmt.Errorf("invalid endpoint %q: want TRANSPORT://ADDRESS, such as tcp://127.0.0.1:5555", ep)
-	}
-	return nil
-}
-
 func (c *socketCmd) codec() codec {
 	return codec{delim: string(c.delim), hex: c.hex, routingID: c.typ == zmq.Router}
 }
@@ -177,14 +173,29 @@ func (c *socketCmd) options(e *env) []zmq.Option {
 	if c.mandatory {
 		opts = append(opts, zmq.WithRouterMandatory(true))
 	}
+	if c.waitSubs > 0 {
+		// Every subscription of every peer reaches the application, so
+		// that waitSubscribers can count them.
+		opts = append(opts, zmq.WithXPubVerboser(true))
+	}
 	return append(opts, c.sec.opts...)
 }
 
 func (c *socketCmd) run(ctx context.Context, e *env) (err error) {
-	s, err := zmq.NewSocket(c.typ, c.options(e)...)
+	typ := c.typ
+	if c.waitSubs > 0 {
+		typ = zmq.XPub // learns of subscribers, sends as PUB does
+	}
+	s, err := zmq.NewSocket(typ, c.options(e)...)
 	if err != nil {
 		return err
 	}
+	monCtx, stopMon := context.WithCancel(context.Background())
+	peers := watchPeers(monCtx, s)
+	defer func() {
+		stopMon()
+		<-peers.done
+	}()
 	defer func() {
 		// Close lingers (--linger) to deliver what is still queued.
 		if cerr := s.Close(); cerr != nil && err == nil {
@@ -214,9 +225,12 @@ func (c *socketCmd) run(ctx context.Context, e *env) (err error) {
 	defer cancel(nil)
 	wd := newWatchdog(c.timeout, cancel)
 	defer wd.stop()
-	sess := &session{cmd: c, sock: s, codec: cd, out: newPrinter(e.stdout, cd), env: e, wd: wd}
+	sess := &session{cmd: c, sock: s, codec: cd, out: newPrinter(e.stdout, cd), env: e, wd: wd, peers: peers}
 	err = sess.run(ctx)
-	switch cause := context.Cause(ctx); {
+	cause := context.Cause(ctx)
+	cancel(nil) // ends the session's background goroutines
+	sess.bg.Wait()
+	switch {
 	case errors.Is(cause, errTimeout):
 		return cause
 	case parent.Err() != nil:
