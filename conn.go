@@ -270,10 +270,12 @@ func (sl *slab) frameSlice(n int) [][]byte {
 // whoever holds the read baton (direct.go) reads: the readLoop goroutine
 // or, for REQ and REP, a receiver itself.
 type readState struct {
-	sl    slab
-	cur   [][]byte
-	total int64
-	rx    []*rxBuf // pooled buffers of the message being read
+	sl      slab
+	cur     [][]byte
+	total   int64
+	rx      []*rxBuf // pooled buffers of the message being read
+	trunc   bool     // over WithTruncateOver: frames are dropped as they come
+	skipped int64    // size of the frame the Reader just skipped (zmtp.Reader.Skip)
 }
 
 // readMessage reads frames until a whole message is in, answering PINGs and
@@ -289,6 +291,17 @@ func (c *conn) readMessage() (Msg, error) {
 			}
 			st.rx = append(st.rx, h)
 			return h.b
+		}
+		if lim := s.opts.truncateOver; lim > 0 && c.sec == nil {
+			// Under CURVE a frame must be whole to be decrypted (and its
+			// MORE flag is inside), so only plain frames are skipped.
+			c.fr.Skip = func(_ byte, size int64) bool {
+				if st.trunc || st.total+size > lim {
+					st.skipped = size
+					return true
+				}
+				return false
+			}
 		}
 	}
 	for {
@@ -313,16 +326,32 @@ func (c *conn) readMessage() (Msg, error) {
 			st.rx = st.rx[:mark] // a command's buffer is not the message's
 			continue
 		}
-		st.total += int64(len(body))
+		if st.skipped > 0 {
+			st.total += st.skipped
+			st.skipped = 0
+			c.truncate()
+		} else {
+			st.total += int64(len(body))
+		}
 		if max := s.opts.maxMsgSize; max > 0 && st.total > max {
 			return Msg{}, fmt.Errorf("%w: message over %d bytes", ErrMsgTooLarge, max)
 		}
-		if !owned {
-			body = st.sl.copyBytes(body)
+		if lim := s.opts.truncateOver; lim > 0 && !st.trunc && st.total > lim {
+			c.truncate()
 		}
-		st.cur = append(st.cur, body)
+		if !st.trunc {
+			if !owned {
+				body = st.sl.copyBytes(body)
+			}
+			st.cur = append(st.cur, body)
+		} else {
+			c.dropRx()
+		}
 		if flags&zmtp.FlagMore != 0 {
 			continue
+		}
+		if st.trunc {
+			return c.truncated(), nil
 		}
 		prefix := 0
 		if s.typ == Router {
@@ -341,6 +370,70 @@ func (c *conn) readMessage() (Msg, error) {
 		st.rx = st.rx[:0]
 		return m, nil
 	}
+}
+
+// truncate starts dropping the message being read (WithTruncateOver): the
+// frames kept so far go, except a REQ/REP envelope, copied out of pooled
+// buffers so those can go back.
+func (c *conn) truncate() {
+	st := &c.rd
+	if st.trunc {
+		return
+	}
+	st.trunc = true
+	env := envelope(c.s.typ, st.cur)
+	for i := range env {
+		env[i] = append([]byte(nil), env[i]...)
+	}
+	clear(st.cur[len(env):])
+	st.cur = st.cur[:len(env)]
+	c.dropRx()
+}
+
+// dropRx gives the pooled buffers of dropped frames back.
+func (c *conn) dropRx() {
+	st := &c.rd
+	for _, h := range st.rx {
+		h.release(h.gen.Load())
+	}
+	clear(st.rx)
+	st.rx = st.rx[:0]
+}
+
+// truncated ends a truncated message: the ROUTER routing id and a REQ/REP
+// envelope, and the size the message had.
+func (c *conn) truncated() Msg {
+	st := &c.rd
+	m := truncatedMsg(c.s.typ, c.p.id, st.cur, st.total)
+	m.meta = c.meta
+	clear(st.cur)
+	st.cur, st.total, st.trunc = st.cur[:0], 0, false
+	return m
+}
+
+// envelope returns the leading frames of frames that REQ and REP need to
+// route a reply: up to and including the first empty frame (none if there
+// is none yet, or for other types).
+func envelope(t Type, frames [][]byte) [][]byte {
+	if t != Req && t != Rep {
+		return nil
+	}
+	for i, f := range frames {
+		if len(f) == 0 {
+			return frames[:i+1]
+		}
+	}
+	return nil
+}
+
+// truncatedMsg is what Recv gets for a message over WithTruncateOver.
+func truncatedMsg(t Type, id []byte, env [][]byte, size int64) Msg {
+	var frames [][]byte
+	if t == Router {
+		frames = append(frames, id)
+	}
+	frames = append(frames, env...)
+	return Msg{Frames: frames, Truncated: size}
 }
 
 // readLoop reads messages and hands them to the socket until the

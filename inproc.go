@@ -3,6 +3,7 @@ package zmq
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/zmqgo/zmq/internal/zmtp"
@@ -183,6 +184,16 @@ func (c *conn) moveLoop(to *conn) {
 				// The peer gets the frames themselves; an AllocMsg buffer
 				// leaves the pool for good (the garbage collector takes it).
 				m.rx, m.rxGen = nil, 0
+				if lim := to.s.opts.truncateOver; lim > 0 {
+					if size := int64(m.Size()); size > lim {
+						m = truncatedMsg(to.s.typ, to.p.id, slices.Clone(envelope(to.s.typ, m.Frames)), size)
+						if to.s.deliver(to, m) {
+							continue
+						}
+						clear(msgs[i:])
+						return
+					}
+				}
 				if to.s.typ == Router {
 					f := make([][]byte, 1+len(m.Frames))
 					f[0] = to.p.id

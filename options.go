@@ -20,6 +20,7 @@ type options struct {
 	reconnectIvlMax   time.Duration
 	handshakeIvl      time.Duration
 	maxMsgSize        int64
+	truncateOver      int64
 	routerMandatory   bool
 	tcpKeepAlive      int // -1 OS default, 0 off, 1 on
 	tcpKeepAliveIdle  time.Duration
@@ -158,6 +159,31 @@ func WithMaxMsgSize(n int64) Option {
 			return fmt.Errorf("%w: max message size %d < 0", ErrInvalidOption, n)
 		}
 		o.maxMsgSize = n
+		return nil
+	}
+}
+
+// WithTruncateOver lets a server answer messages that are too large
+// without keeping them: a received message whose frames add up to more than
+// n bytes is read and thrown away as it arrives, and Recv returns it with
+// Msg.Truncated set to its size and no body frames (a ROUTER still gets the
+// routing id, REQ and REP the envelope, so the application can reply; SUB
+// and XSUB drop it, having no topic to match). Default 0: off.
+//
+// Memory: over tcp and ipc a frame too large for the 64 KiB read buffer is
+// read through that buffer and never held, so an oversized message costs the
+// read buffer, not its size (frames kept before the limit was crossed are
+// released at once). Under CURVE each frame must be whole to be decrypted,
+// so the largest frame is held (bound it with WithMaxMsgSize). Over inproc
+// the message is already in memory (the sender's); it is replaced by its
+// truncated form on delivery. WithMaxMsgSize still applies: a peer sending
+// more than that is disconnected.
+func WithTruncateOver(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: truncate size %d < 0", ErrInvalidOption, n)
+		}
+		o.truncateOver = n
 		return nil
 	}
 }

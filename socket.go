@@ -754,7 +754,7 @@ func (s *Socket) deliver(c *conn, m Msg) bool {
 	case Push:
 		return true
 	case Sub, XSub:
-		if !s.subscribed(m.Frames[0]) {
+		if len(m.Frames) == 0 || !s.subscribed(m.Frames[0]) { // a truncated message has no topic
 			return true
 		}
 	}
@@ -1216,14 +1216,14 @@ func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
 			return Msg{}, err
 		}
 		// Only the peer we asked may answer, and only behind the delimiter.
-		if p != want || len(m.Frames) < 2 || len(m.Frames[0]) != 0 {
+		if p != want || len(m.Frames) < 2 && m.Truncated == 0 || len(m.Frames) == 0 || len(m.Frames[0]) != 0 {
 			s.opts.logger.Debug("zmq: REQ dropped a reply it did not expect")
 			continue
 		}
 		s.stateMu.Lock()
 		s.reqPending, s.reqPipe = false, nil
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[1:], meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
+		return Msg{Frames: m.Frames[1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
 	}
 }
 
@@ -1252,6 +1252,6 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 		s.stateMu.Lock()
 		s.repPipe, s.repEnv, s.repPending = p, m.Frames[:i+1], true
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[i+1:], meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
+		return Msg{Frames: m.Frames[i+1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
 	}
 }

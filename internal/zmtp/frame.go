@@ -107,12 +107,18 @@ type Reader struct {
 	// Alloc, if set, supplies the buffer for a body bigger than the read
 	// buffer and at most 1 MiB (cap >= n), so the caller can recycle them.
 	Alloc func(n int) []byte
+	// Skip, if set, is asked about each body bigger than the read buffer
+	// before it is read. If it returns true the body is read through the
+	// read buffer and thrown away, and ReadFrame returns the frame with a
+	// nil body: memory stays bounded by the read buffer whatever the size.
+	Skip func(flags byte, size int64) bool
 
 	// A large body being read: a read error (such as a deadline) leaves it
 	// here, and the next ReadFrame goes on with it.
 	large      []byte
 	largeSize  int64
 	largeFlags byte
+	skipLeft   int64 // bytes of a skipped body still to read
 }
 
 // DefaultReadBuffer is the Reader's buffer size.
@@ -176,6 +182,9 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 		body, err = fr.continueLarge()
 		return fr.largeFlags, body, true, err
 	}
+	if fr.skipLeft > 0 {
+		return fr.largeFlags, nil, false, fr.continueSkip()
+	}
 	for {
 		b := fr.buf[fr.start:fr.end]
 		var size int64
@@ -190,6 +199,10 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 			if size > int64(len(fr.buf)-hn) {
 				// Header and body do not fit in the buffer together.
 				fr.start += hn
+				if fr.Skip != nil && fr.Skip(flags, size) {
+					fr.skipLeft, fr.largeFlags = size, flags
+					return flags, nil, false, fr.continueSkip()
+				}
 				body, err = fr.readLarge(flags, size)
 				return flags, body, true, err
 			}
@@ -224,6 +237,28 @@ func (fr *Reader) readLarge(flags byte, size int64) ([]byte, error) {
 	fr.start, fr.end = 0, 0
 	fr.large, fr.largeSize, fr.largeFlags = body, size, flags
 	return fr.continueLarge()
+}
+
+// continueSkip reads and drops the rest of a skipped body. Bytes read past
+// its end stay in the buffer: they begin the next frame.
+func (fr *Reader) continueSkip() error {
+	for fr.skipLeft > 0 {
+		if avail := int64(fr.end - fr.start); avail > 0 {
+			k := min(avail, fr.skipLeft)
+			fr.start += int(k)
+			fr.skipLeft -= k
+			continue
+		}
+		fr.start, fr.end = 0, 0
+		if err := fr.fill(); err != nil {
+			if err == io.EOF {
+				fr.skipLeft = 0
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // continueLarge reads the rest of the large body in progress.

@@ -640,3 +640,59 @@ func TestReaderResumes(t *testing.T) {
 		}
 	}
 }
+
+// A skipped body is read through the read buffer and dropped; the frames
+// around it are intact, whatever the read sizes, and a read error in the
+// middle of the skip resumes where it stopped.
+func TestReaderSkip(t *testing.T) {
+	big := bytes.Repeat([]byte{0xab}, 200<<10)
+	var stream []byte
+	stream = AppendFrame(stream, FlagMore, []byte("head"))
+	stream = AppendFrame(stream, FlagMore, big)
+	stream = AppendFrame(stream, 0, []byte("tail"))
+	for name, r := range map[string]io.Reader{
+		"whole":   bytes.NewReader(stream),
+		"onebyte": iotest.OneByteReader(bytes.NewReader(stream)),
+		"timeout": &flakyReader{r: bytes.NewReader(stream), every: 7},
+	} {
+		fr := NewReader(r, 4096, nil)
+		var asked int64
+		fr.Skip = func(flags byte, size int64) bool { asked = size; return true }
+		fr.Alloc = func(n int) []byte { t.Fatalf("%s: Alloc(%d) while skipping", name, n); return nil }
+		var got []string
+		for len(got) < 3 {
+			flags, body, owned, err := fr.ReadFrame()
+			if err == iotest.ErrTimeout {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if owned {
+				t.Fatalf("%s: owned body", name)
+			}
+			got = append(got, fmt.Sprintf("%d:%q", flags&FlagMore, body))
+		}
+		if want := []string{`1:"head"`, `1:""`, `0:"tail"`}; fmt.Sprint(got) != fmt.Sprint(want) || asked != int64(len(big)) {
+			t.Fatalf("%s: got %v (asked %d), want %v", name, got, asked, want)
+		}
+	}
+}
+
+// flakyReader fails every n-th read with a timeout, as a read deadline would.
+type flakyReader struct {
+	r     io.Reader
+	every int
+	n     int
+}
+
+func (f *flakyReader) Read(p []byte) (int, error) {
+	f.n++
+	if f.n%f.every == 0 {
+		return 0, iotest.ErrTimeout
+	}
+	if len(p) > 1000 {
+		p = p[:1000]
+	}
+	return f.r.Read(p)
+}
