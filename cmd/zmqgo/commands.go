@@ -68,7 +68,9 @@ var commands = []*command{
 
 const (
 	senderHelp = "Sends each stdin line as a message, until stdin EOF or --count lines;\n" +
-		"then waits up to --linger for queued messages to be delivered."
+		"then waits up to --linger for queued messages to be delivered. Messages\n" +
+		"still queued after that are reported, with the reason (no peer ever\n" +
+		"connected, handshake failed, peer lost), and the exit status is 1."
 	duplexHelp = "Sends stdin lines and prints arriving messages at the same time. Ends at\n" +
 		"stdin EOF or, given --count N, once N messages have arrived."
 )
@@ -185,8 +187,9 @@ Ending:
 
 Exit status:
 	0 success; 1 runtime error (timeout, address in use, bad input line,
-	I/O error); 2 usage error (unknown subcommand, bad flag, missing or bad
-	endpoint such as tcp://nohost or foo://x).
+	I/O error, messages not delivered); 2 usage error (unknown subcommand,
+	bad flag, missing or bad endpoint such as foo://x, a host that does not
+	resolve such as tcp://nohost:1, an unreadable key file).
 
 Examples:
 	zmqgo pull --bind 'tcp://*:5555'

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqgo/zmq"
 	"github.com/zmqgo/zmq/broker"
 )
 
@@ -125,13 +126,17 @@ func shortNotice(t *testing.T) {
 // zmqgo req with no REP says that it is waiting, and why.
 func TestReqSaysItWaits(t *testing.T) {
 	shortNotice(t)
-	req := start(t, nil, "req", "--connect", closedPort(t))
+	req := start(t, nil, "req", "--connect", closedPort(t), "--linger", "100ms")
 	req.write(t, "anyone?")
 	req.stderr.waitLine(t, "waiting notice", func(l string) bool {
 		return l == "zmqgo: req: waiting for a reply: no peer has connected yet; the request is queued for the first one"
 	})
+	// SIGINT then: the request never left, and that is said.
 	req.cancel()
-	req.expectExit(t, exitOK)
+	req.expectExit(t, exitFailure)
+	req.stderr.waitLine(t, "undelivered request", func(l string) bool {
+		return strings.HasPrefix(l, "zmqgo: 1 message was not delivered: no peer ever connected")
+	})
 
 	// A REP that is there but slow: the notice says so.
 	rep := start(t, nil, "router", "--bind", anyPort) // takes the request, never answers
@@ -229,4 +234,56 @@ func TestBrokerJSONLog(t *testing.T) {
 	if code != exitFailure || !json.Valid([]byte(strings.TrimSpace(stderr))) || !strings.Contains(stderr, `"level":"ERROR"`) {
 		t.Errorf("bind failure: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// A sender never loses a message silently: what is still queued when
+// --linger is over is reported, with the reason, and the exit status is 1.
+func TestUndeliveredReported(t *testing.T) {
+	ep := closedPort(t)
+	push := start(t, strings.NewReader("hi\nthere\n"), "push", "--connect", ep, "--linger", "300ms")
+	push.expectExit(t, exitFailure)
+	want := "zmqgo: 2 messages were not delivered: no peer ever connected ("
+	if s := push.stderr.String(); !strings.HasPrefix(s, want) || !strings.Contains(s, "connection refused") || !strings.HasSuffix(s, ") within --linger 300ms\n") {
+		t.Errorf("nobody there: stderr %q, want %q... connection refused ... within --linger 300ms", s, want)
+	}
+
+	push = start(t, strings.NewReader("hi\n"), "push", "--connect", ep, "--linger", "0")
+	push.expectExit(t, exitFailure)
+	if s := push.stderr.String(); !strings.HasPrefix(s, "zmqgo: 1 message was not delivered: no peer ever connected") || !strings.HasSuffix(s, "; --linger 0 does not wait\n") {
+		t.Errorf("--linger 0: stderr %q", s)
+	}
+
+	// Every sending command: a dealer's line too.
+	dealer := start(t, strings.NewReader("queued\n"), "dealer", "--connect", ep, "--linger", "100ms")
+	dealer.expectExit(t, exitFailure)
+	if s := dealer.stderr.String(); !strings.HasPrefix(s, "zmqgo: 1 message was not delivered: no peer ever connected") {
+		t.Errorf("dealer: stderr %q", s)
+	}
+}
+
+// A wrong --curve-client key: the handshake fails, and the sender says so.
+func TestUndeliveredWrongKey(t *testing.T) {
+	prefix := t.TempDir() + "/srv"
+	if code, _, stderr := runSync("keygen", "--out", prefix); code != exitOK {
+		t.Fatal(stderr)
+	}
+	pull := start(t, strings.NewReader(""), "pull", "--bind", anyPort, "--curve-server", prefix+".key")
+	other, _, _ := zmqNewKeypair(t)
+	push := start(t, strings.NewReader("secret\n"), "push", "--connect", pull.endpoint(t), "--curve-client", other, "--linger", "500ms")
+	push.expectExit(t, exitFailure)
+	if s := push.stderr.String(); !strings.HasPrefix(s, "zmqgo: 1 message was not delivered: the handshake failed (") {
+		t.Errorf("stderr %q", s)
+	}
+	if s := pull.stdout.String(); s != "" {
+		t.Errorf("pull printed %q", s)
+	}
+}
+
+func zmqNewKeypair(t *testing.T) (pub, sec string, err error) {
+	t.Helper()
+	p, s, err := zmq.NewCurveKeypair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.String(), s.String(), nil
 }

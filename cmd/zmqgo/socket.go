@@ -79,7 +79,7 @@ func (c *socketCmd) register(fs *flag.FlagSet) {
 		fs.IntVar(&c.count, "count", 0, "exit after `N` round trips")
 	}
 	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message sent or received")
-	fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be sent;\na negative D waits without limit")
+	fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be delivered,\nthrough reconnections (0: don't wait; negative: no limit);\nmessages still queued then are reported and exit 1")
 	fs.BoolVar(&c.verbose, "verbose", false, "log socket events (debug level) to stderr")
 	switch c.typ {
 	case zmq.Pub:
@@ -197,9 +197,13 @@ func (c *socketCmd) run(ctx context.Context, e *env) (err error) {
 		<-peers.done
 	}()
 	defer func() {
-		// Close lingers (--linger) to deliver what is still queued.
-		if cerr := s.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close: %w", cerr)
+		// Queued messages get up to --linger to be delivered, through
+		// reconnections; what is left is an error, never a silent loss.
+		if serr := c.shutdown(s, peers); serr != nil && (err == nil || errors.Is(err, errInterrupted)) {
+			err = serr
+		}
+		if errors.Is(err, errInterrupted) {
+			err = nil
 		}
 	}()
 	if err := c.attach(e, s); err != nil {
@@ -234,10 +238,77 @@ func (c *socketCmd) run(ctx context.Context, e *env) (err error) {
 	case errors.Is(cause, errTimeout):
 		return cause
 	case parent.Err() != nil:
-		return nil // SIGINT or SIGTERM: a clean end, whatever it interrupted
+		return errInterrupted // a clean end, whatever it interrupted, unless messages are lost
 	}
 	return err
 }
+
+// errInterrupted ends a session that SIGINT or SIGTERM stopped: exit 0,
+// unless queued messages could not be delivered.
+var errInterrupted = errors.New("interrupted")
+
+// shutdown closes s, waiting up to --linger (a negative one: without
+// limit) for queued messages to be written, and reports those that were
+// not: how many and why.
+func (c *socketCmd) shutdown(s *zmq.Socket, peers *peerWatch) error {
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	switch {
+	case c.linger == 0:
+		ctx, cancel = context.WithCancel(ctx)
+		cancel()
+	case c.linger > 0:
+		ctx, cancel = context.WithTimeout(ctx, c.linger)
+	}
+	defer cancel()
+	err := s.Shutdown(ctx)
+	var ue *zmq.UndeliveredError
+	if !errors.As(err, &ue) {
+		if err != nil {
+			return fmt.Errorf("close: %w", err)
+		}
+		return nil
+	}
+	<-peers.done // Shutdown has ended the monitor: every event is counted
+	_, hsErr := peers.status()
+	var why string
+	switch {
+	case !ue.Connected && hsErr != nil:
+		why = "the handshake failed (" + hsErr.Error() + ")"
+	case !ue.Connected && ue.Cause != nil:
+		why = "no peer ever connected (" + ue.Cause.Error() + ")"
+	case !ue.Connected:
+		why = "no peer ever connected"
+	case ue.Cause != nil:
+		why = "the peer was lost (" + ue.Cause.Error() + ")"
+	default:
+		why = "the peer did not take them"
+	}
+	switch {
+	case c.linger == 0:
+		why += "; --linger 0 does not wait"
+	case c.linger > 0 && errors.Is(ue.Err, context.DeadlineExceeded):
+		why += fmt.Sprintf(" within --linger %v", c.linger)
+	}
+	return &undeliveredError{n: ue.Messages, why: why, err: err}
+}
+
+// undeliveredError is the exit 1 of a command that could not deliver
+// queued messages.
+type undeliveredError struct {
+	n   int
+	why string
+	err error
+}
+
+func (e *undeliveredError) Error() string {
+	m := "messages were"
+	if e.n == 1 {
+		m = "message was"
+	}
+	return fmt.Sprintf("%d %s not delivered: %s", e.n, m, e.why)
+}
+
+func (e *undeliveredError) Unwrap() error { return e.err }
 
 // attach binds and connects s, announcing each bound endpoint on stderr.
 func (c *socketCmd) attach(e *env, s *zmq.Socket) error {
