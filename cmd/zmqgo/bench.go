@@ -308,8 +308,9 @@ func (c *benchCmd) newSocket(t zmq.Type) (*zmq.Socket, error) {
 	opts := []zmq.Option{zmq.WithSendHWM(c.hwm), zmq.WithRecvHWM(c.hwm), zmq.WithLinger(0)}
 	switch t {
 	case zmq.Push:
-		// The end marker must arrive: wait for the queue to drain on Close
-		// (bounded by --timeout, if any).
+		// The end marker must arrive: sender drains the queue with
+		// Shutdown; a Close on the way out of an error waits while the
+		// receiver is connected (bounded by --timeout, if any).
 		opts = append(opts, zmq.WithLinger(-1))
 		if c.timeout > 0 {
 			opts = append(opts, zmq.WithLinger(c.timeout))
@@ -611,9 +612,10 @@ func (r *benchRun) sender(ctx context.Context, s *zmq.Socket, out io.Writer, cou
 		if err := s.Send(ctx, end); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
-		// Close waits for everything to be written.
-		if err := s.Close(); err != nil && !errors.Is(err, zmq.ErrClosed) {
-			return err
+		// Shutdown waits for everything to be written, through
+		// reconnections, until --timeout or a signal ends ctx.
+		if err := s.Shutdown(ctx); err != nil && !errors.Is(err, zmq.ErrClosed) {
+			return fmt.Errorf("the receiver did not get everything: %w", err)
 		}
 		return r.printThroughput(out, "sent", n, -1, time.Since(start))
 	}

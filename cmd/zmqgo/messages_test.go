@@ -287,3 +287,26 @@ func zmqNewKeypair(t *testing.T) (pub, sec string, err error) {
 	}
 	return p.String(), s.String(), nil
 }
+
+// zmqgo proxy reports the messages it could not pass on too (issue 16
+// item 3's CLI side: every command ends by the same rule).
+func TestProxyUndelivered(t *testing.T) {
+	capture := start(t, strings.NewReader(""), "pull", "--bind", anyPort, "--count", "2")
+	proxy := start(t, strings.NewReader(""), "proxy", "--frontend", "pull@tcp://127.0.0.1:0",
+		"--backend", "push@>"+closedPort(t), "--capture", "push@>"+capture.endpoint(t), "--linger", "200ms")
+	front := proxy.endpoint(t)
+	push := start(t, strings.NewReader("one\ntwo\n"), "push", "--connect", front)
+	push.expectExit(t, exitOK)
+	// The capture gets each message before the backend does: once it has
+	// the second, the first is queued on the backend.
+	capture.expectExit(t, exitOK)
+	proxy.cancel()
+	proxy.expectExit(t, exitFailure)
+	proxy.stderr.waitLine(t, "undelivered report", func(l string) bool {
+		return strings.HasPrefix(l, "zmqgo: proxy: backend: ") && strings.Contains(l, "not delivered: no peer ever connected") &&
+			strings.HasSuffix(l, "within --linger 200ms")
+	})
+	if s := proxy.stderr.String(); strings.Contains(s, "frontend:") || strings.Contains(s, "capture:") {
+		t.Errorf("only the backend lost messages:\n%s", s)
+	}
+}

@@ -251,25 +251,42 @@ var errInterrupted = errors.New("interrupted")
 // limit) for queued messages to be written, and reports those that were
 // not: how many and why.
 func (c *socketCmd) shutdown(s *zmq.Socket, peers *peerWatch) error {
-	ctx, cancel := context.Background(), context.CancelFunc(func() {})
-	switch {
-	case c.linger == 0:
-		ctx, cancel = context.WithCancel(ctx)
-		cancel()
-	case c.linger > 0:
-		ctx, cancel = context.WithTimeout(ctx, c.linger)
-	}
+	ctx, cancel := lingerContext(c.linger)
 	defer cancel()
+	return shutdownSocket(ctx, s, c.linger, peers)
+}
+
+// lingerContext is the context of a Shutdown that waits up to linger: 0
+// does not wait, a negative linger waits without limit.
+func lingerContext(linger time.Duration) (context.Context, context.CancelFunc) {
+	switch {
+	case linger == 0:
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx, cancel
+	case linger > 0:
+		return context.WithTimeout(context.Background(), linger)
+	}
+	return context.Background(), func() {}
+}
+
+// shutdownSocket shuts s down within ctx (whose deadline is --linger) and
+// returns an *undeliveredError for what was not delivered. peers, if not
+// nil, is s's peerWatch: it tells a failed handshake from no peer at all.
+func shutdownSocket(ctx context.Context, s *zmq.Socket, linger time.Duration, peers *peerWatch) error {
 	err := s.Shutdown(ctx)
 	var ue *zmq.UndeliveredError
 	if !errors.As(err, &ue) {
-		if err != nil {
+		if err != nil && !errors.Is(err, zmq.ErrClosed) {
 			return fmt.Errorf("close: %w", err)
 		}
 		return nil
 	}
-	<-peers.done // Shutdown has ended the monitor: every event is counted
-	_, hsErr := peers.status()
+	var hsErr error
+	if peers != nil {
+		<-peers.done // Shutdown has ended the monitor: every event is counted
+		_, hsErr = peers.status()
+	}
 	var why string
 	switch {
 	case !ue.Connected && hsErr != nil:
@@ -284,10 +301,10 @@ func (c *socketCmd) shutdown(s *zmq.Socket, peers *peerWatch) error {
 		why = "the peer did not take them"
 	}
 	switch {
-	case c.linger == 0:
+	case linger == 0:
 		why += "; --linger 0 does not wait"
-	case c.linger > 0 && errors.Is(ue.Err, context.DeadlineExceeded):
-		why += fmt.Sprintf(" within --linger %v", c.linger)
+	case linger > 0 && errors.Is(ue.Err, context.DeadlineExceeded):
+		why += fmt.Sprintf(" within --linger %v", linger)
 	}
 	return &undeliveredError{n: ue.Messages, why: why, err: err}
 }
