@@ -85,7 +85,7 @@ func (c *benchCmd) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.side, "side", "", "run side `S` of the --bind or --connect address: send or recv\n(reqrep: send is REQ, recv is REP)")
 	fs.IntVar(&c.hwm, "hwm", 1000, "send and receive high-water mark `N` (0: no limit)")
 	fs.BoolVar(&c.drop, "drop", false, "pubsub: let the publisher drop at the high-water mark")
-	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message")
+	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message (0: never)")
 	fs.DurationVar(&c.progress, "progress", time.Second, "print progress on stderr every `D` (0: never)")
 }
 

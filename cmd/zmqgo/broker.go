@@ -100,6 +100,10 @@ func (c *brokerCmd) validate(args []string) error {
 	switch {
 	case c.expire < 0:
 		return fmt.Errorf("--expire must not be negative (got %v)", c.expire)
+	case c.linger < 0:
+		// Config.Linger has no "without limit": negative means no wait
+		// there, while a socket command's negative --linger waits for ever.
+		return fmt.Errorf("--linger must not be negative (got %v; 0: don't wait)", c.linger)
 	case c.statsInterval < 0:
 		return fmt.Errorf("--stats-interval must not be negative (got %v)", c.statsInterval)
 	case c.maxMsgSize < 1024:

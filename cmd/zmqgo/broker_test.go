@@ -79,6 +79,8 @@ func TestBrokerCommandUsage(t *testing.T) {
 		{"broker", "--expire", "-1s"},
 		{"broker", "--max-msg-size", "10"},
 		{"broker", "--rate", "-1"},
+		{"broker", "--linger", "-1s"},
+		{"broker", "--burst", "0"},
 		{"broker", "--queue", "0"},
 		{"broker", "--log-format", "xml"},
 		{"broker", "--bind", "foo://x"},

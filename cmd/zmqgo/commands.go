@@ -192,18 +192,20 @@ Exit status:
 	resolve such as tcp://nohost:1, an unreadable key file).
 
 Examples:
-	zmqgo pull --bind 'tcp://*:5555'
-	seq 3 | zmqgo push --connect tcp://127.0.0.1:5555
+	zmqgo pull --bind 'tcp://*:5690'
+	seq 3 | zmqgo push --connect tcp://127.0.0.1:5690
 
-	zmqgo pub --bind 'tcp://*:5556' --wait-subscribers 1 < events.log
-	zmqgo sub --connect tcp://127.0.0.1:5556 --subscribe weather. --count 10
+	zmqgo pub --bind 'tcp://*:5691' --wait-subscribers 1 < events.log
+	zmqgo sub --connect tcp://127.0.0.1:5691 --subscribe weather. --count 10
 
-	zmqgo rep --bind 'tcp://*:5557' --reply ok
-	printf 'hello\nworld\n' | zmqgo req --connect tcp://127.0.0.1:5557
+	zmqgo rep --bind 'tcp://*:5692' --reply ok
+	printf 'hello\nworld\n' | zmqgo req --connect tcp://127.0.0.1:5692
 
-	zmqgo router --bind 'tcp://*:5558'    # prints 006b8b4567<TAB>hi, reply
+	zmqgo router --bind 'tcp://*:5693'    # prints 006b8b4567<TAB>hi, reply
 	                                      # by typing 006b8b4567<TAB>hello
-	echo hi | zmqgo dealer --connect tcp://127.0.0.1:5558 --count 1
+	echo hi | zmqgo dealer --connect tcp://127.0.0.1:5693 --count 1
+
+	(Port 5555 is the broker's: 'zmqgo broker' listens there by default.)
 
 Run 'zmqgo help SUBCOMMAND' for a subcommand's flags.
 `

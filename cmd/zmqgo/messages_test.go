@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,28 @@ func TestProxyUndelivered(t *testing.T) {
 	})
 	if s := proxy.stderr.String(); strings.Contains(s, "frontend:") || strings.Contains(s, "capture:") {
 		t.Errorf("only the backend lost messages:\n%s", s)
+	}
+}
+
+// The issue's own commands, through the real program: exit statuses and
+// messages as a shell sees them.
+func TestBinaryNothingLostSilently(t *testing.T) {
+	bin := zmqgoBinary(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"push", "--connect", closedPort(t), "--linger", "200ms"}, 1, "zmqgo: 1 message was not delivered: no peer ever connected ("},
+		{[]string{"push", "--connect", "tcp://nohost.invalid:1"}, 2, `zmqgo: push: --connect: tcp://nohost.invalid:1: host unknown: "nohost.invalid" does not resolve`},
+		{[]string{"pull", "--bind", anyPort, "--timeout", "5"}, 2, "a duration needs a unit, such as 5s"},
+	} {
+		var stderr strings.Builder
+		cmd := exec.Command(bin, c.args...)
+		cmd.Stdin = strings.NewReader("hi\n")
+		cmd.Stderr = &stderr
+		if code := exitCode(t, cmd); code != c.code || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("echo hi | zmqgo %s: exit %d, stderr %q; want %d and %q", strings.Join(c.args, " "), code, &stderr, c.code, c.want)
+		}
 	}
 }

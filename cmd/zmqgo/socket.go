@@ -72,13 +72,13 @@ func (c *socketCmd) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.hex, "hex", false, "hex-encode every frame read and printed")
 	switch c.pattern {
 	case sendOnly:
-		fs.IntVar(&c.count, "count", 0, "exit after sending `N` messages")
+		fs.IntVar(&c.count, "count", 0, "exit after sending `N` messages (0: no limit)")
 	case recvOnly, duplex:
-		fs.IntVar(&c.count, "count", 0, "exit after receiving `N` messages")
+		fs.IntVar(&c.count, "count", 0, "exit after receiving `N` messages (0: no limit)")
 	case request, reply:
-		fs.IntVar(&c.count, "count", 0, "exit after `N` round trips")
+		fs.IntVar(&c.count, "count", 0, "exit after `N` round trips (0: no limit)")
 	}
-	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message sent or received")
+	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message sent or received\n(0: never)")
 	fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be delivered,\nthrough reconnections (0: don't wait; negative: no limit);\nmessages still queued then are reported and exit 1")
 	fs.BoolVar(&c.verbose, "verbose", false, "log socket events (debug level) to stderr")
 	switch c.typ {
