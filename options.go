@@ -150,9 +150,19 @@ func WithHandshakeInterval(d time.Duration) Option {
 }
 
 // WithMaxMsgSize sets the largest message accepted from a peer, all frames
-// together (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected. Default
-// 0, no limit: memory then grows only as fast as the peer really sends.
-// Send refuses larger messages with ErrMsgTooLarge too.
+// together (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected. Send
+// refuses larger messages with ErrMsgTooLarge too.
+//
+// Default 0, no limit, as libzmq: a limit by default would break peers
+// that legitimately send large messages, and a frame header that lies
+// costs only what the peer really sends. A frame too large for the 64 KiB
+// read buffer is read into chunks that grow with the bytes received (at
+// most an eighth more, at least 1 MiB, is allocated ahead), joined into
+// one buffer once complete (so a complete frame briefly takes twice its
+// size), and given back to the operating system at once if its connection
+// ends first (64 MiB and more). A server that accepts connections from
+// peers it does not trust should still set a limit (and see
+// WithTruncateOver): without one a peer may send as much as it likes.
 func WithMaxMsgSize(n int64) Option {
 	return func(o *options) error {
 		if n < 0 {

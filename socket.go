@@ -430,6 +430,9 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	c.close()
 	wg.Wait()
 	s.detachConn(c, ln, d)
+	if c.fr.LargePending() >= freeOSOver {
+		go freeOSMemory()
+	}
 	if hb := c.hbErr.Load(); hb != nil {
 		err = *hb
 	}

@@ -115,7 +115,10 @@ type Reader struct {
 
 	// A large body being read: a read error (such as a deadline) leaves it
 	// here, and the next ReadFrame goes on with it.
-	large      []byte
+	large      []byte   // the chunk being filled
+	chunks     [][]byte // the full chunks before it
+	largeGot   int64    // bytes of the body read so far
+	largeLost  int64    // bytes of a body the stream ended in
 	largeSize  int64
 	largeFlags byte
 	skipLeft   int64 // bytes of a skipped body still to read
@@ -218,25 +221,44 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 	}
 }
 
-// readLarge reads a body bigger than the buffer into its own slice. The slice
-// grows as bytes arrive, so a header that lies about its size costs only what
-// the peer really sends.
+// readLarge reads a body bigger than the buffer into its own memory. A
+// body over largeStep is read into chunks that grow with what has arrived
+// (an eighth of it, at least largeStep), so a header that lies about its
+// size costs only what the peer really sends, plus an eighth; the chunks are
+// joined into one slice once the body is complete. (Growing one slice by
+// doubling cost up to twice what arrived, more with the copy.)
 func (fr *Reader) readLarge(flags byte, size int64) ([]byte, error) {
-	const step = 1 << 20
-	c := size
-	if c > step {
-		c = step
-	}
+	c := min(size, largeStep)
 	var body []byte
-	if fr.Alloc != nil && size <= step {
+	if fr.Alloc != nil && size <= largeStep {
 		body = fr.Alloc(int(size))[:0:size]
 	} else {
 		body = make([]byte, 0, c)
 	}
-	body = append(body, fr.buf[fr.start:fr.end]...)
-	fr.start, fr.end = 0, 0
-	fr.large, fr.largeSize, fr.largeFlags = body, size, flags
+	n := copy(body[:min(int64(fr.end-fr.start), c)], fr.buf[fr.start:fr.end])
+	body = body[:n]
+	// A body bigger than the read buffer cannot be in it whole: anything
+	// left is the start of the body beyond this first chunk (c >= buffer).
+	fr.start += n
+	if fr.start == fr.end {
+		fr.start, fr.end = 0, 0
+	}
+	fr.large, fr.largeSize, fr.largeFlags, fr.largeGot = body, size, flags, int64(n)
 	return fr.continueLarge()
+}
+
+// largeStep is the first chunk of a large body, and the smallest.
+const largeStep = 1 << 20
+
+// LargePending returns how many bytes of an unfinished large body the
+// Reader holds, or dropped when the stream ended inside it: what the
+// caller may want to give back to the operating system once the Reader is
+// gone.
+func (fr *Reader) LargePending() int64 {
+	if fr.large == nil {
+		return fr.largeLost
+	}
+	return fr.largeGot
 }
 
 // continueSkip reads and drops the rest of a skipped body. Bytes read past
@@ -263,24 +285,32 @@ func (fr *Reader) continueSkip() error {
 
 // continueLarge reads the rest of the large body in progress.
 func (fr *Reader) continueLarge() ([]byte, error) {
-	body, size := fr.large, fr.largeSize
+	size := fr.largeSize
 	empty := 0
-	for int64(len(body)) < size {
+	for fr.largeGot < size {
+		body := fr.large
 		if len(body) == cap(body) {
-			nc := int64(cap(body)) * 2
-			if nc > size {
-				nc = size
-			}
-			nb := make([]byte, len(body), nc)
-			copy(nb, body)
-			body = nb
+			fr.chunks = append(fr.chunks, body)
+			c := min(size-fr.largeGot, max(largeStep, fr.largeGot/8))
+			body = make([]byte, 0, c)
+			fr.large = body
 		}
-		n, err := fr.r.Read(body[len(body):cap(body)])
-		body = body[:len(body)+n]
-		fr.large = body
-		if err != nil && int64(len(body)) < size {
+		var n int
+		var err error
+		if fr.end > fr.start { // read past the first chunk's end (readLarge)
+			n = copy(body[len(body):cap(body)], fr.buf[fr.start:fr.end])
+			if fr.start += n; fr.start == fr.end {
+				fr.start, fr.end = 0, 0
+			}
+		} else {
+			n, err = fr.r.Read(body[len(body):cap(body)])
+		}
+		fr.large = body[:len(body)+n]
+		fr.largeGot += int64(n)
+		if err != nil && fr.largeGot < size {
 			if err == io.EOF {
-				fr.large = nil
+				fr.largeLost = fr.largeGot
+				fr.dropLarge()
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
@@ -288,10 +318,24 @@ func (fr *Reader) continueLarge() ([]byte, error) {
 		if n > 0 {
 			empty = 0
 		} else if empty++; empty >= maxEmptyReads {
-			fr.large = nil
+			fr.largeLost = fr.largeGot
+			fr.dropLarge()
 			return nil, io.ErrNoProgress
 		}
 	}
-	fr.large = nil
+	body := fr.large
+	if len(fr.chunks) > 0 {
+		body = make([]byte, 0, size)
+		for _, c := range fr.chunks {
+			body = append(body, c...)
+		}
+		body = append(body, fr.large...)
+	}
+	fr.dropLarge()
 	return body, nil
+}
+
+func (fr *Reader) dropLarge() {
+	clear(fr.chunks)
+	fr.large, fr.chunks, fr.largeGot = nil, fr.chunks[:0], 0
 }

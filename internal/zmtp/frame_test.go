@@ -696,3 +696,46 @@ func (f *flakyReader) Read(p []byte) (int, error) {
 	}
 	return f.r.Read(p)
 }
+
+// A body over the first chunk is read into growing chunks and joined
+// intact, through read errors that resume; the frame after it is intact.
+func TestReaderLargeChunks(t *testing.T) {
+	big := make([]byte, 5<<20+123)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	var stream []byte
+	stream = AppendFrame(stream, FlagMore, big)
+	stream = AppendFrame(stream, 0, []byte("tail"))
+	for name, r := range map[string]io.Reader{
+		"whole":   bytes.NewReader(stream),
+		"timeout": &flakyReader{r: bytes.NewReader(stream), every: 5},
+	} {
+		fr := NewReader(r, 0, nil)
+		var got [][]byte
+		for len(got) < 2 {
+			_, body, _, err := fr.ReadFrame()
+			if err == iotest.ErrTimeout {
+				if fr.LargePending() == 0 && len(got) == 0 {
+					t.Fatalf("%s: nothing pending after a timeout", name)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got = append(got, bytes.Clone(body))
+		}
+		if !bytes.Equal(got[0], big) || string(got[1]) != "tail" || fr.LargePending() != 0 {
+			t.Fatalf("%s: body of %d bytes corrupted or tail %q", name, len(got[0]), got[1])
+		}
+	}
+	// A stream that ends inside the body reports what was dropped.
+	fr := NewReader(bytes.NewReader(stream[:3<<20]), 0, nil)
+	if _, _, _, err := fr.ReadFrame(); err != io.ErrUnexpectedEOF {
+		t.Fatal(err)
+	}
+	if n := fr.LargePending(); n < 2<<20 {
+		t.Fatalf("LargePending %d after a cut body", n)
+	}
+}
