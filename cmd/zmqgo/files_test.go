@@ -152,6 +152,7 @@ func TestPublicKeyAsSecret(t *testing.T) {
 		{"--curve-server", czmqBad, "bad.cert: the secret-key does not match the certificate's public-key"},
 		{"--curve-server", czmqPairBad, "pair_secret is not the secret key of the public key in " + filepath.Join(dir, "pair")},
 		{"--curve-client", prefix + ".key", "srv.key is the server's secret key (its public key is in " + prefix + ".pub)"},
+		{"--curve-server", sec.String(), "--curve-server takes a FILE holding the secret key, not a key"},
 	} {
 		code, _, stderr := runSync("pull", "--bind", anyPort, c.flag, c.file)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {

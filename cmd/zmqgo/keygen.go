@@ -60,6 +60,10 @@ func (f *secFlags) validate() error {
 	switch {
 	case f.curveServer != "":
 		sec, err := readSecretKey(f.curveServer)
+		_, zerr := zmq.ParseCurvePublicKey(f.curveServer)
+		if _, serr := os.Stat(f.curveServer); err != nil && serr != nil && zerr == nil {
+			return errors.New("--curve-server takes a FILE holding the secret key, not a key: a key on the command line is visible to every user (ps); see 'zmqgo keygen --out'")
+		}
 		if err != nil {
 			return fmt.Errorf("--curve-server: %w", err)
 		}
