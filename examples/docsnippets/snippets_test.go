@@ -21,7 +21,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type snippet struct {
 	where string // file:line, for messages
