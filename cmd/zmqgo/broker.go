@@ -202,7 +202,9 @@ prints the throughput and the delivery latency (from the send to the
 recipient, p50, p99, max). Then connects --broadcast clients, one of them
 broadcasts, and prints how long it took to reach them all. Without
 --connect it measures a broker of its own, in-process, without rate limit;
-a broker given with --connect needs a --rate high enough for the test.`,
+a broker given with --connect needs a --rate high enough for the test:
+broker-load first pings it as fast as one test client will send, and
+stops, naming the flag, if the broker's rate limit refuses that.`,
 		flags: func(fs *flag.FlagSet) action {
 			c := &brokerLoadCmd{}
 			fs.StringVar(&c.cfg.Addr, "connect", "", "measure the broker at `ADDR` (default: an in-process one)")
