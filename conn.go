@@ -152,12 +152,16 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 	}
 	var in [zmtp.GreetingSize]byte
 	// A ZMTP 1.0 peer sends only its identity frame (2 bytes if empty) and
-	// waits: judge it by the first byte, as libzmq does, not after 10.
+	// waits: judge it by its first two bytes, not after 10 (libzmq judges
+	// by the first; the second tells ZMTP 1.0 from HTTP or noise).
 	if _, err := io.ReadFull(nc, in[:1]); err != nil {
 		return nil, pi, err
 	}
 	if in[0] != 0xff {
-		return nil, pi, fmt.Errorf("%w: ZMTP 1.0 peer", zmtp.ErrOldVersion)
+		if _, err := io.ReadFull(nc, in[1:2]); err != nil {
+			return nil, pi, fmt.Errorf("%w: first byte %q, then %v", zmtp.ErrNotZMTP, in[:1], err)
+		}
+		return nil, pi, zmtp.CheckOld(in[0], in[1])
 	}
 	if _, err := io.ReadFull(nc, in[1:zmtp.SignatureSize]); err != nil {
 		return nil, pi, err

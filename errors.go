@@ -21,6 +21,9 @@ var (
 	ErrHostUnreachable = errors.New("zmq: no peer with that routing id")
 	// ErrInvalidEndpoint means an endpoint string could not be parsed.
 	ErrInvalidEndpoint = errors.New("zmq: invalid endpoint")
+	// ErrUnknownHost means Connect was given a tcp host name that does not
+	// exist. errors.Is(ErrUnknownHost, ErrInvalidEndpoint) holds.
+	ErrUnknownHost = fmt.Errorf("%w: unknown host", ErrInvalidEndpoint)
 	// ErrUnsupportedTransport means the endpoint's transport is not supported.
 	ErrUnsupportedTransport = errors.New("zmq: unsupported transport")
 	// ErrEndpointNotFound means Unbind or Disconnect named an endpoint the

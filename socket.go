@@ -237,10 +237,21 @@ func (s *Socket) acceptLoop(ln *listener) {
 // Connect connects to endpoint. The connection is made in the background and
 // remade if it breaks; messages sent meanwhile queue up to the send
 // high-water mark.
+//
+// A tcp host name is resolved at once, and Connect fails with
+// ErrUnknownHost if the name does not exist, so that a typo does not
+// retry silently for ever (libzmq 4.3 checks only the syntax and resolves
+// at each attempt; older versions resolved here too). If DNS cannot answer
+// (a timeout, a server failure), Connect goes on and each attempt resolves
+// again; failed attempts are logged and reported as EventConnectRetried
+// with the error.
 func (s *Socket) Connect(endpoint string) error {
 	ep, err := transport.Parse(endpoint, false)
 	if err != nil {
 		return endpointErr(err)
+	}
+	if err := checkHost(ep); err != nil {
+		return fmt.Errorf("zmq: connect %s: %w", endpoint, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,6 +275,27 @@ func (s *Socket) Connect(endpoint string) error {
 	}
 	s.wg.Add(1)
 	go s.dialLoop(d)
+	return nil
+}
+
+// resolveTimeout bounds the name lookup in Connect.
+const resolveTimeout = 2 * time.Second
+
+// checkHost fails if a tcp endpoint's host name does not exist.
+func checkHost(ep transport.Endpoint) error {
+	if ep.Transport != "tcp" || ep.Network != "tcp" { // tcp4, tcp6: an IP address
+		return nil
+	}
+	host, _, err := net.SplitHostPort(ep.Address)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	_, err = net.DefaultResolver.LookupHost(ctx, host)
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok && dnsErr.IsNotFound {
+		return fmt.Errorf("%w: %v", ErrUnknownHost, err)
+	}
 	return nil
 }
 
@@ -334,7 +366,7 @@ func (s *Socket) dialLoop(d *dialer) {
 		if ivl > 0 {
 			wait += time.Duration(rand.Int64N(int64(ivl)))
 		}
-		s.emit(Event{Type: EventConnectRetried, Endpoint: d.endpoint, Interval: wait})
+		s.emit(Event{Type: EventConnectRetried, Endpoint: d.endpoint, Interval: wait, Err: err})
 		if max := s.opts.reconnectIvlMax; max > 0 && err != nil {
 			ivl = min(ivl*2, max)
 		}
@@ -384,7 +416,7 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	close(stopHS)
 	if err != nil {
 		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
-		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
+		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, zmtp.ErrNotZMTP) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
 			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
 			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) ||
 			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {

@@ -185,7 +185,7 @@ var frameErrors = []error{io.EOF, io.ErrUnexpectedEOF, ErrFrameTooLarge, ErrComm
 // sentinel maps an error to the package sentinel it wraps.
 func sentinel(err error) error {
 	for _, s := range []error{io.EOF, io.ErrUnexpectedEOF, ErrFrameTooLarge, ErrCommandMore,
-		ErrBadSignature, ErrOldVersion, ErrBadMechanism, ErrMalformedCommand, ErrMalformedMetadata, ErrPeerError} {
+		ErrBadSignature, ErrNotZMTP, ErrOldVersion, ErrBadMechanism, ErrMalformedCommand, ErrMalformedMetadata, ErrPeerError} {
 		if errors.Is(err, s) {
 			return s
 		}
@@ -197,7 +197,7 @@ func FuzzParseGreeting(f *testing.F) {
 	addSeeds(f, "FuzzParseGreeting")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := ParseGreeting(data)
-		checkErr(t, "ParseGreeting", err, ErrBadSignature, ErrOldVersion, ErrBadMechanism)
+		checkErr(t, "ParseGreeting", err, ErrBadSignature, ErrNotZMTP, ErrOldVersion, ErrBadMechanism)
 
 		// The piecewise checks, as an engine reading the greeting in steps
 		// would run them, agree with ParseGreeting.
