@@ -18,8 +18,9 @@ import (
 
 // Lock order: Socket.stateMu → Socket.mu → outQueue.mu;
 // Socket.mu → Socket.wmu (wake under mu); Socket.mu → Socket.subMu.
-// Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) is
-// taken before any of them.
+// Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) and
+// sendSem (REQ senders) are taken before any of them, with the caller's
+// context; stateMu is never held while a call waits.
 
 // Socket is a ZeroMQ socket. Its methods are safe for concurrent use.
 type Socket struct {
@@ -65,6 +66,7 @@ type Socket struct {
 	recvWaiters int           // Recv calls waiting for a message
 	inNotify    chan struct{} // wakes a waiting Recv (cap 1)
 	recvSem     chan struct{} // REQ/REP: one receiver at a time
+	sendSem     chan struct{} // REQ: one sender at a time (stateMu is never held while a send waits)
 	done        chan struct{} // closed by Close
 	kill        chan struct{} // closed by Close once lingering is over
 	linkCh      chan struct{} // cap 1: a dialer's attempt ended or a connection went (close.go)
@@ -120,6 +122,7 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 	}
 	s.inNotify = make(chan struct{}, 1)
 	s.recvSem = make(chan struct{}, 1)
+	s.sendSem = make(chan struct{}, 1)
 	return s, nil
 }
 
@@ -793,7 +796,7 @@ func (s *Socket) deliver(c *conn, m Msg) bool {
 			return true
 		}
 	}
-	return s.enqueue(c.p, m, c.quit, false)
+	return s.enqueue(c.p, m, c, c.quit, false)
 }
 
 func (s *Socket) subscribed(topic []byte) bool {
@@ -872,7 +875,7 @@ func (s *Socket) xpubNotify(p *pipe, on bool, topic []byte) {
 		b[0] = 1
 	}
 	copy(b[1:], topic)
-	s.enqueue(p, Msg{Frames: [][]byte{b}}, nil, true)
+	s.enqueue(p, Msg{Frames: [][]byte{b}}, nil, nil, true)
 }
 
 func encodeSub(minor byte, on bool, topic []byte) []byte {
@@ -1164,10 +1167,19 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 
 var emptyFrame = []byte{}
 
+// sendReq sends a request. Senders take turns (lockSend, honouring ctx);
+// stateMu is held only to look at and set the state, never while the send
+// waits for room, so Recv and TrySend from other goroutines never wait
+// behind a blocked Send.
 func (s *Socket) sendReq(ctx context.Context, m Msg) error {
+	if err := s.lockSend(ctx); err != nil {
+		return err
+	}
+	defer s.unlockSend()
 	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if s.reqPending {
+	pending := s.reqPending
+	s.stateMu.Unlock()
+	if pending {
 		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
 	}
 	frames := make([][]byte, 1+len(m.Frames))
@@ -1177,7 +1189,9 @@ func (s *Socket) sendReq(ctx context.Context, m Msg) error {
 	if err != nil {
 		return err
 	}
+	s.stateMu.Lock()
 	s.reqPipe, s.reqPending = p, true
+	s.stateMu.Unlock()
 	return nil
 }
 
