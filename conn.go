@@ -251,7 +251,9 @@ func (sl *slab) copyBytes(b []byte) []byte {
 		return []byte{}
 	}
 	if cap(sl.bytes)-len(sl.bytes) < len(b) {
-		sl.bytes = make([]byte, 0, slabBytes)
+		// Chunks grow from 1 KiB: a connection that carries little holds
+		// little, a busy one soon carves from full-size chunks.
+		sl.bytes = make([]byte, 0, min(slabBytes, max(2*cap(sl.bytes), 1<<10)))
 	}
 	n := len(sl.bytes)
 	sl.bytes = append(sl.bytes, b...)
@@ -263,7 +265,7 @@ func (sl *slab) frameSlice(n int) [][]byte {
 		return make([][]byte, n)
 	}
 	if cap(sl.frames)-len(sl.frames) < n {
-		sl.frames = make([][]byte, 0, slabFrameRefs)
+		sl.frames = make([][]byte, 0, min(slabFrameRefs, max(2*cap(sl.frames), 16)))
 	}
 	k := len(sl.frames)
 	sl.frames = sl.frames[:k+n]
@@ -517,8 +519,33 @@ const (
 	maxIOV      = 128
 )
 
+// The write buffer starts small and grows (up to writeBuffer) with what is
+// written between flushes: a server's many quiet connections then cost
+// little, a streaming one reaches the full size within a few batches.
+const initialWriteBuffer = 1 << 10
+
 func newFrameWriter(w io.Writer) *frameWriter {
-	return &frameWriter{w: w, buf: make([]byte, 0, writeBuffer)}
+	return &frameWriter{w: w}
+}
+
+// room makes room for n more bytes in buf, growing it if it is below its
+// full size; it reports false if a flush must make the room instead. Slices
+// of the old buf already in iov stay valid: they keep their array.
+func (fw *frameWriter) room(n int) bool {
+	if cap(fw.buf)-len(fw.buf) >= n {
+		return true
+	}
+	if cap(fw.buf) >= writeBuffer {
+		return false
+	}
+	c := max(cap(fw.buf)*2, initialWriteBuffer)
+	for c < len(fw.buf)+n {
+		c *= 2
+	}
+	nb := make([]byte, len(fw.buf), min(c, writeBuffer))
+	copy(nb, fw.buf)
+	fw.buf = nb
+	return cap(fw.buf)-len(fw.buf) >= n
 }
 
 func (fw *frameWriter) raw(b []byte) error {
@@ -533,7 +560,7 @@ func (fw *frameWriter) raw(b []byte) error {
 		}
 		return nil
 	}
-	if cap(fw.buf)-len(fw.buf) < len(b) {
+	if !fw.room(len(b)) {
 		if err := fw.flush(); err != nil {
 			return err
 		}
@@ -544,7 +571,7 @@ func (fw *frameWriter) raw(b []byte) error {
 
 func (fw *frameWriter) frame(flags byte, body []byte) error {
 	if len(body) >= bigFrame {
-		if cap(fw.buf)-len(fw.buf) < zmtp.MaxHeaderSize {
+		if !fw.room(zmtp.MaxHeaderSize) {
 			if err := fw.flush(); err != nil {
 				return err
 			}
@@ -557,7 +584,7 @@ func (fw *frameWriter) frame(flags byte, body []byte) error {
 		}
 		return nil
 	}
-	if cap(fw.buf)-len(fw.buf) < zmtp.MaxHeaderSize+len(body) {
+	if !fw.room(zmtp.MaxHeaderSize + len(body)) {
 		if err := fw.flush(); err != nil {
 			return err
 		}
@@ -594,7 +621,7 @@ func (fw *frameWriter) flush() error {
 func (c *conn) writeLoop() {
 	q := c.p.out
 	fw := c.fw
-	batch := make([]Msg, 0, 256)
+	var batch []Msg // grows to maxBatch only if the queue ever holds that many
 	for {
 		select {
 		case <-q.notify:
@@ -602,7 +629,8 @@ func (c *conn) writeLoop() {
 			return
 		}
 		for {
-			msgs, ctl, wasFull, carry := q.take(batch[:0], cap(batch), maxBatchBytes)
+			msgs, ctl, wasFull, carry := q.take(batch[:0], maxBatch, maxBatchBytes)
+			batch = msgs[:0]
 			if len(msgs) == 0 && len(ctl) == 0 && !carry {
 				break
 			}

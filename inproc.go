@@ -138,7 +138,7 @@ func (s *Socket) serveInproc(b *inprocBinding, d *dialer) {
 // moveLoop hands what c's pipe has queued to the peer connection's socket.
 func (c *conn) moveLoop(to *conn) {
 	q := c.p.out
-	batch := make([]Msg, 0, 256)
+	var batch []Msg // grows to maxBatch only if the queue ever holds that many
 	for {
 		select {
 		case <-q.notify:
@@ -146,7 +146,8 @@ func (c *conn) moveLoop(to *conn) {
 			return
 		}
 		for {
-			msgs, ctl, wasFull, _ := q.take(batch[:0], cap(batch), maxBatchBytes) // inproc has no inline writes
+			msgs, ctl, wasFull, _ := q.take(batch[:0], maxBatch, maxBatchBytes) // inproc has no inline writes
+			batch = msgs[:0]
 			if len(msgs) == 0 && len(ctl) == 0 {
 				break
 			}

@@ -29,6 +29,9 @@ type outQueue struct {
 // memory the high-water mark already allows.
 const maxBatchBytes = 256 << 10
 
+// maxBatch bounds the messages one writer takes at once.
+const maxBatch = 256
+
 func newOutQueue(limit int) *outQueue {
 	return &outQueue{limit: limit, notify: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
 }

@@ -115,6 +115,8 @@ type Reader struct {
 
 	// A large body being read: a read error (such as a deadline) leaves it
 	// here, and the next ReadFrame goes on with it.
+	max int // the buffer's largest size
+
 	large      []byte   // the chunk being filled
 	chunks     [][]byte // the full chunks before it
 	largeGot   int64    // bytes of the body read so far
@@ -127,9 +129,16 @@ type Reader struct {
 // DefaultReadBuffer is the Reader's buffer size.
 const DefaultReadBuffer = 64 << 10
 
-// NewReader returns a Reader with a buffer of size bytes (DefaultReadBuffer if
-// size <= 0, at least MaxHeaderSize). Bytes already read from r (for example
-// the tail of the handshake) can be passed as pending.
+// initialReadBuffer is where a Reader's buffer starts: a connection that
+// carries little (most of a server's many clients) never needs more, and
+// one that streams grows to the full size in a few reads.
+const initialReadBuffer = 4 << 10
+
+// NewReader returns a Reader whose buffer grows up to size bytes
+// (DefaultReadBuffer if size <= 0, at least MaxHeaderSize): it starts at
+// 4 KiB and doubles when a read fills it or a frame needs more room. Bytes
+// already read from r (for example the tail of the handshake) can be passed
+// as pending.
 func NewReader(r io.Reader, size int, pending []byte) *Reader {
 	if size <= 0 {
 		size = DefaultReadBuffer
@@ -141,9 +150,21 @@ func NewReader(r io.Reader, size int, pending []byte) *Reader {
 	if size < len(pending) {
 		size = len(pending)
 	}
-	fr := &Reader{r: r, buf: make([]byte, size)}
+	fr := &Reader{r: r, buf: make([]byte, max(min(size, initialReadBuffer), len(pending))), max: size}
 	fr.end = copy(fr.buf, pending)
 	return fr
+}
+
+// grow makes the buffer at least n bytes (at most max), keeping what it holds.
+func (fr *Reader) grow(n int) {
+	c := len(fr.buf)
+	for c < n {
+		c *= 2
+	}
+	c = min(c, fr.max)
+	nb := make([]byte, c)
+	fr.end = copy(nb, fr.buf[fr.start:fr.end])
+	fr.buf, fr.start = nb, 0
 }
 
 // Buffered returns the bytes read from the stream and not yet decoded.
@@ -165,6 +186,9 @@ func (fr *Reader) fill() error {
 		n, err := fr.r.Read(fr.buf[fr.end:])
 		fr.end += n
 		if n > 0 {
+			if fr.end == len(fr.buf) && len(fr.buf) < fr.max {
+				fr.grow(2 * len(fr.buf)) // a full read: more is coming
+			}
 			return nil
 		}
 		if err != nil {
@@ -199,7 +223,9 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 				fr.start += end
 				return flags, b[hn:end:end], false, nil
 			}
-			if size > int64(len(fr.buf)-hn) {
+			if room := int64(len(fr.buf) - hn); size > room && size <= int64(fr.max-hn) {
+				fr.grow(hn + int(size)) // fits the full-size buffer: make room
+			} else if size > room {
 				// Header and body do not fit in the buffer together.
 				fr.start += hn
 				if fr.Skip != nil && fr.Skip(flags, size) {

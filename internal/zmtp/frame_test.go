@@ -739,3 +739,35 @@ func TestReaderLargeChunks(t *testing.T) {
 		t.Fatalf("LargePending %d after a cut body", n)
 	}
 }
+
+// The buffer starts small and grows: frames up to the full buffer still
+// come from it (not owned), whatever the read sizes; larger ones are owned.
+func TestReaderGrows(t *testing.T) {
+	sizes := []int{0, 1, 300, 4096, 5000, 30000, DefaultReadBuffer - MaxHeaderSize, DefaultReadBuffer, 100000, 7}
+	var stream []byte
+	for i, n := range sizes {
+		stream = AppendFrame(stream, 0, bytes.Repeat([]byte{byte(i)}, n))
+	}
+	for name, r := range map[string]io.Reader{
+		"whole":   bytes.NewReader(stream),
+		"onebyte": iotest.OneByteReader(bytes.NewReader(stream)),
+		"halves":  iotest.HalfReader(bytes.NewReader(stream)),
+	} {
+		fr := NewReader(r, 0, nil)
+		if len(fr.buf) != initialReadBuffer {
+			t.Fatalf("initial buffer %d", len(fr.buf))
+		}
+		for i, n := range sizes {
+			_, body, owned, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("%s: frame %d: %v", name, i, err)
+			}
+			if !bytes.Equal(body, bytes.Repeat([]byte{byte(i)}, n)) || owned != (n > DefaultReadBuffer-MaxHeaderSize) {
+				t.Fatalf("%s: frame %d of %d bytes: got %d bytes, owned %v", name, i, n, len(body), owned)
+			}
+		}
+		if len(fr.buf) > DefaultReadBuffer {
+			t.Fatalf("%s: buffer grew to %d", name, len(fr.buf))
+		}
+	}
+}
