@@ -148,4 +148,3 @@ func TestManyConnectionsMemoryChild(t *testing.T) {
 		r.Send(ctx, m)
 	}
 }
-
