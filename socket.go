@@ -253,8 +253,8 @@ func (s *Socket) Connect(endpoint string) error {
 	if err != nil {
 		return endpointErr(err)
 	}
-	if err := checkHost(ep); err != nil {
-		return fmt.Errorf("zmq: connect %s: %w", endpoint, err)
+	if err := checkHost(endpoint, ep); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -285,7 +285,7 @@ func (s *Socket) Connect(endpoint string) error {
 const resolveTimeout = 2 * time.Second
 
 // checkHost fails if a tcp endpoint's host name does not exist.
-func checkHost(ep transport.Endpoint) error {
+func checkHost(endpoint string, ep transport.Endpoint) error {
 	if ep.Transport != "tcp" || ep.Network != "tcp" { // tcp4, tcp6: an IP address
 		return nil
 	}
@@ -297,7 +297,7 @@ func checkHost(ep transport.Endpoint) error {
 	defer cancel()
 	_, err = net.DefaultResolver.LookupHost(ctx, host)
 	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok && dnsErr.IsNotFound {
-		return fmt.Errorf("%w: %v", ErrUnknownHost, err)
+		return fmt.Errorf("%w in %q: %v", ErrUnknownHost, endpoint, err)
 	}
 	return nil
 }
