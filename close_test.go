@@ -3,11 +3,13 @@ package zmq_test
 import (
 	"context"
 	"errors"
+	"net"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zmqgo/zmq"
+	"github.com/zmqgo/zmq/internal/zmtp"
 	"github.com/zmqgo/zmq/internal/ztest"
 )
 
@@ -152,5 +154,43 @@ func TestShutdownEmpty(t *testing.T) {
 	s.Connect("tcp://127.0.0.1:1")
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A peer that is connected but never reads holds Close at most the linger.
+func TestCloseBoundedByLinger(t *testing.T) {
+	ctx := ctxT(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	push, _ := zmq.NewSocket(zmq.Push, zmq.WithLinger(300*time.Millisecond), zmq.WithSendHWM(10))
+	ev := push.Monitor(ctx)
+	push.Connect("tcp://" + ln.Addr().String())
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	p := &ztest.Peer{Conn: nc, R: zmtp.NewReader(nc, 0, nil)}
+	if err := p.Handshake("PULL", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ctx, ev, zmq.EventHandshakeSucceeded)
+	// Fill the kernel buffers and the queue: the peer reads nothing more.
+	big := make([]byte, 1<<20)
+	for {
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		err := push.Send(short, zmq.NewMsg(big))
+		cancel()
+		if err != nil {
+			break
+		}
+	}
+	start := time.Now()
+	push.Close()
+	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("Close took %v with a linger of 300ms and a peer that reads nothing", d)
 	}
 }

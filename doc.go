@@ -6,6 +6,11 @@
 // endpoints, and moves multipart messages (Msg). Send and Recv are safe for
 // concurrent use, take a context, and return promptly when it is cancelled.
 // Close unblocks them with an error that satisfies errors.Is(err, net.ErrClosed).
+// Close waits for queued outgoing messages only while a peer can take them,
+// and at most the linger (WithLinger, default 30 s), so a deferred Close
+// never hangs on a peer that never comes; Shutdown waits through
+// reconnections until its context is done and reports what it could not
+// deliver (*UndeliveredError).
 //
 //	pull, err := zmq.NewSocket(zmq.Pull)
 //	if err != nil {

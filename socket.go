@@ -322,7 +322,7 @@ func (s *Socket) dialLoop(d *dialer) {
 			b := inprocLookupNow(d.ep.Address)
 			if b == nil {
 				// Nobody bound yet: nothing to wait for in Close (close.go).
-				s.attemptEnded(d, fmt.Errorf("zmq: connect %s: nothing bound there", d.endpoint))
+				s.attemptEnded(d, fmt.Errorf("connect %s: nothing bound there", d.endpoint))
 				if b = inprocLookup(d.ep.Address, d.stop); b == nil {
 					return
 				}
@@ -352,13 +352,13 @@ func (s *Socket) dialLoop(d *dialer) {
 				authWait = 0
 			}
 			if hsErr != nil {
-				hsErr = fmt.Errorf("zmq: handshake with %s: %w", d.endpoint, hsErr)
+				hsErr = fmt.Errorf("handshake with %s: %w", d.endpoint, hsErr)
 			}
 			s.attemptEnded(d, hsErr)
 			ivl = s.opts.reconnectIvl
 		} else {
 			s.opts.logger.Debug("zmq: connect failed", "endpoint", d.endpoint, "err", err)
-			s.attemptEnded(d, fmt.Errorf("zmq: connect %s: %w", d.endpoint, err))
+			s.attemptEnded(d, fmt.Errorf("connect %s: %w", d.endpoint, err))
 		}
 		if s.opts.reconnectIvl < 0 {
 			return
