@@ -49,6 +49,7 @@ type event struct {
 	src    int
 	id     []byte   // ROUTER: the peer's routing id
 	frames [][]byte // evMsg: the frames after the routing id
+	err    error    // evCut: why
 }
 
 type eventKind uint8
@@ -56,6 +57,7 @@ type eventKind uint8
 const (
 	evMsg  eventKind = iota
 	evGone           // a ROUTER peer's connection closed
+	evCut            // the ROUTER cut a peer's connection for a message over the hard cap
 	evUp             // an upstream connection is up
 	evDown           // an upstream connection is down
 )
@@ -319,6 +321,8 @@ func (b *Broker) handle(ev event) {
 		}
 	case evGone:
 		b.st.gone(ev.id)
+	case evCut:
+		b.st.cut(ev.id, ev.err)
 	case evUp:
 		b.st.upState(ev.src, true)
 	case evDown:
@@ -356,10 +360,7 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 			return
 		}
 		ev := event{kind: evMsg, src: src, frames: m.Frames}
-		if src < 0 {
-			if len(m.Frames) < 2 {
-				continue
-			}
+		if src < 0 { // a ROUTER message has a routing id and at least one frame
 			ev.id, ev.frames = m.Frames[0], m.Frames[1:]
 		}
 		select {
@@ -378,6 +379,8 @@ func (b *Broker) watch(events <-chan zmq.Event, src int) {
 	for e := range events {
 		var ev event
 		switch {
+		case src < 0 && e.Type == zmq.EventDisconnected && errors.Is(e.Err, zmq.ErrMsgTooLarge):
+			ev = event{kind: evCut, src: src, id: e.RoutingID, err: e.Err}
 		case src < 0 && e.Type == zmq.EventDisconnected && generatedID(e.RoutingID):
 			ev = event{kind: evGone, src: src, id: e.RoutingID}
 		case src >= 0 && e.Type == zmq.EventHandshakeSucceeded:

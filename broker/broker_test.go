@@ -314,8 +314,12 @@ func TestRawPeers(t *testing.T) {
 			t.Fatalf("%.20q: %v", bad, v)
 		}
 	}
-	// A multipart message: the last frame is the request.
+	// A multipart message is refused, saying why.
 	raw.Send(ctx, zmq.NewMsgString("extra", `{"type":"register","name":"raw"}`))
+	if v := recv(); v["type"] != TypeError || v["message"] != "invalid message: expected one frame, got 2" {
+		t.Fatal(v)
+	}
+	raw.Send(ctx, zmq.NewMsgString(`{"type":"register","name":"raw"}`))
 	if v := recv(); v["type"] != TypeRegistrationAck {
 		t.Fatal(v)
 	}
@@ -339,19 +343,14 @@ func TestRawPeers(t *testing.T) {
 	if _, err := bystander.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Over twice the limit: the socket drops the connection (the raw
-	// socket reconnects, under a new routing id, unregistered).
-	events := b.router.Monitor(ctx)
-	raw.Send(ctx, zmq.NewMsg(make([]byte, 20000)))
-	for e := range events {
-		if e.Type == zmq.EventDisconnected {
-			break
-		}
-	}
-	if err := b.waitState(ctx, func(s *state) bool { return s.names["raw"] == nil }); err != nil {
+	// Over the hard cap (16 × 4096): the socket cuts the connection (the
+	// raw socket reconnects, under a new routing id, unregistered), and
+	// the broker counts it.
+	raw.Send(ctx, zmq.NewMsg(make([]byte, HardCapFactor*4096+5000)))
+	if err := b.waitState(ctx, func(s *state) bool { return s.names["raw"] == nil && s.stats.Cut == 1 }); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Stats(); st.RateLimited < 150 || st.Errors < st.RateLimited+5 {
+	if st := b.Stats(); st.RateLimited < 150 || st.Errors != st.RateLimited+7 || st.ErrorsByReason["too_large_cut"] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	// A REQ client gets its replies behind the delimiter it sent.

@@ -51,9 +51,10 @@ type Config struct {
 	// Default DefaultQueueSize.
 	QueueSize int
 	// MaxMsgSize is the largest request the broker handles, in bytes;
-	// a larger one is answered with an error. A message over twice that
-	// makes the socket drop the connection without reading it
-	// (zmq.WithMaxMsgSize). Default DefaultMaxMsgSize.
+	// a larger one is answered with an error (too_large) and counted, up
+	// to a hard cap of HardCapFactor × MaxMsgSize. Past the cap the socket
+	// cuts the connection (zmq.WithMaxMsgSize), and the broker logs and
+	// counts it (too_large_cut). Default DefaultMaxMsgSize.
 	MaxMsgSize int
 	// Rate and Burst limit each client's requests (a token bucket): Rate
 	// a second on average, Burst at once. A request over the limit is
@@ -129,7 +130,11 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// socketLimit is the size beyond which the socket drops a peer's
-// connection: twice what the broker handles, so that a message somewhat too
-// large still gets an error reply.
-func (c *Config) socketLimit() int64 { return 2*int64(c.MaxMsgSize) + 4096 }
+// HardCapFactor is how many times MaxMsgSize a request may be and still get
+// an error reply rather than a cut connection.
+const HardCapFactor = 16
+
+// socketLimit is the size beyond which the socket cuts a peer's
+// connection: the hard cap, so that a message too large, even many times
+// over, gets an error reply.
+func (c *Config) socketLimit() int64 { return HardCapFactor*int64(c.MaxMsgSize) + 4096 }

@@ -74,14 +74,19 @@
 //
 // # Bad input
 //
-// Whatever a client sends harms only itself. A message that is not JSON,
-// not an object, has fields of the wrong type or missing, or an unknown
-// type, is answered with an error and counted in the errors of the stats.
-// A message larger than Config.MaxMsgSize gets an error too; one larger
-// than twice that makes the broker drop the connection without reading
-// it. Each client may send Config.Rate messages a second on average,
-// Config.Burst at once (a token bucket); the messages over the limit are
-// answered with an error and not carried out.
+// Whatever a client sends harms only itself, and every bad request gets
+// one error reply saying what is wrong, counted once in the errors of the
+// stats under its reason (Stats.ErrorsByReason): an empty message
+// ("empty message", empty_message); more than one frame after an optional
+// empty delimiter ("expected one frame, got 2", frame_count); a message
+// that is not JSON, not an object, or has fields of the wrong type
+// (invalid_json); an unknown type (unknown_type); missing fields
+// (bad_request). A message larger than Config.MaxMsgSize gets "message too
+// large: N bytes, at most M" (too_large) up to a hard cap of HardCapFactor
+// times that; past the cap the connection is cut, logged and counted
+// (too_large_cut). Each client may send Config.Rate messages a second on
+// average, Config.Burst at once (a token bucket); the messages over the
+// limit are answered with an error (rate_limited) and not carried out.
 //
 // # Federation
 //

@@ -71,7 +71,7 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.name, "name", "", "the broker's `NAME` in a federation (default: host name and port)")
 	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients silent for `D`; 0: never")
 	fs.DurationVar(&c.statsInterval, "stats-interval", time.Minute, "log throughput and counts every `D`; 0: never")
-	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes; over twice that the\nconnection is dropped")
+	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes with an error; over 16 times that\nthe connection is cut")
 	fs.Float64Var(&c.rate, "rate", broker.DefaultRate, "let each client send `N` messages a second on average; 0: no limit")
 	fs.IntVar(&c.burst, "burst", 0, "let each client send `N` messages at once (default twice --rate)")
 	fs.IntVar(&c.queue, "queue", broker.DefaultQueueSize, "queue at most `N` messages per client; drop beyond")
