@@ -170,7 +170,9 @@ func (s *state) handlePeer(id []byte, frames [][]byte) {
 		rs, err = rsFrames, fmt.Errorf("invalid message: expected one frame, got %d", len(frames))
 	case len(frames[0]) == 0:
 		rs, err = rsEmpty, errors.New("empty message")
+	case parseRequest(frames[0], &req): // codec.go; the usual case
 	default:
+		req = request{}
 		if err = decode(frames[0], &req); err != nil {
 			rs, err = rsInvalid, fmt.Errorf("invalid message: %w", err)
 		}
@@ -298,7 +300,8 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 	}
 	status := StatusDelivered
 	if t := s.names[req.Target]; t != nil {
-		if !s.send(t, mtDirectMessage, directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}) {
+		m := directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}
+		if !s.sendDirect(t, &m) {
 			status = StatusFailed
 		}
 	} else {
@@ -314,7 +317,8 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 			status = StatusForwarded
 		}
 	}
-	s.send(p, mtDeliveryConfirmation, deliveryConfirmation{Type: TypeDeliveryConfirmation, Target: req.Target, Status: status})
+	c := deliveryConfirmation{Type: TypeDeliveryConfirmation, Target: req.Target, Status: status}
+	s.sendRaw(p, mtDeliveryConfirmation, encodeConfirmation(&c))
 }
 
 // broadcast handles broadcast{content}: every other client here gets it,
@@ -341,7 +345,7 @@ func (s *state) deliverAll(except *peer, m directMessage) int {
 	if len(s.names) == 0 || len(s.names) == 1 && except != nil && except.kind == kindClient {
 		return 0
 	}
-	b, err := json.Marshal(m)
+	b, err := encode(m)
 	if err != nil {
 		s.countError(rsInternal)
 		return 0
@@ -737,13 +741,22 @@ func (s *state) forget(p *peer, why string) {
 
 // send encodes v and sends it to p; it reports whether it could.
 func (s *state) send(p *peer, t msgType, v any) bool {
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		s.countError(rsInternal)
 		s.log.Error("broker: cannot encode a reply", "err", err)
 		return false
 	}
 	return s.sendRaw(p, t, b)
+}
+
+// sendDirect sends a direct message to p: send without an interface on
+// the hot path.
+func (s *state) sendDirect(p *peer, m *directMessage) bool {
+	if b := encodeDirect(m); b != nil {
+		return s.sendRaw(p, mtDirectMessage, b)
+	}
+	return s.send(p, mtDirectMessage, *m)
 }
 
 // sendRaw sends b, a message of type t, to p, counting what becomes of it:
@@ -794,7 +807,7 @@ func (s *state) countError(r reason) {
 // cannot be queued is dropped (Stats.Dropped) but not counted again.
 func (s *state) refuse(p *peer, r reason, format string, args ...any) {
 	s.countError(r)
-	b, err := json.Marshal(errorReply{Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
+	b, err := encode(errorReply{Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
 	if err != nil {
 		return
 	}

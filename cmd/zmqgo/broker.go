@@ -63,6 +63,7 @@ type brokerCmd struct {
 	linger         time.Duration
 	logFormat      string
 	verbose        bool
+	ops            brokerOps // broker_http.go
 }
 
 func (c *brokerCmd) register(fs *flag.FlagSet) {
@@ -78,6 +79,7 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: clients registering and going, socket events")
+	c.ops.register(fs)
 }
 
 func (c *brokerCmd) validate(args []string) error {
@@ -110,7 +112,7 @@ func (c *brokerCmd) validate(args []string) error {
 	case c.logFormat != "text" && c.logFormat != "json":
 		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
 	}
-	return nil
+	return c.ops.validate()
 }
 
 func (c *brokerCmd) config(e *env) broker.Config {
@@ -151,7 +153,13 @@ func (c *brokerCmd) run(ctx context.Context, e *env) error {
 	for _, a := range b.Addrs() {
 		e.warnf("bound %s", a)
 	}
+	stop, err := c.ops.serve(e, b)
+	if err != nil {
+		b.Close()
+		return err
+	}
 	<-ctx.Done()
+	stop()
 	return b.Close()
 }
 
@@ -175,6 +183,7 @@ a broker given with --connect needs a --rate high enough for the test.`,
 			fs.IntVar(&c.cfg.Size, "size", 100, "`N` bytes of content per message")
 			fs.IntVar(&c.cfg.Window, "window", 16, "`N` requests in flight per client")
 			fs.IntVar(&c.cfg.Broadcast, "broadcast", 1000, "`N` clients for the broadcast test; 0: none")
+			fs.BoolVar(&c.cfg.Named, "named", false, "give each direct-message client its name as routing id\n(brokers that print routing ids, as the router-dealer example's, need it)")
 			fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "fail after `D`")
 			return c
 		},
