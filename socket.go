@@ -38,6 +38,8 @@ type Socket struct {
 
 	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
 
+	queuedBytes atomic.Int64 // in all send queues, with WithSendHWMBytes (queuebytes.go)
+
 	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
 	wmu     sync.Mutex
 	wgen    uint64          // bumped by every wake
@@ -507,6 +509,9 @@ func (s *Socket) pipePerConn() bool { return s.typ == Router || s.opts.immediate
 func (s *Socket) newPipe(endpoint string, persistent bool) *pipe {
 	p := newPipe(endpoint, s.opts.sendHWM, persistent)
 	p.out.conflate = s.opts.conflate
+	if s.opts.sendHWMBytes > 0 || s.opts.sendBytesTotal > 0 {
+		p.out.bq = queueBytes{limit: s.opts.sendHWMBytes, total: &s.queuedBytes, totalLimit: s.opts.sendBytesTotal}
+	}
 	return p
 }
 

@@ -87,6 +87,7 @@ func New(cfg Config) (*Broker, error) {
 		zmq.WithRouterMandatory(true), // full queue and gone peer are errors: counted, never waited for
 		zmq.WithRouterHandover(true),  // a client reconnecting with its own identity takes it back
 		zmq.WithSendHWM(cfg.QueueSize),
+		zmq.WithSendHWMBytes(cfg.QueueBytes, cfg.TotalBytes),
 		zmq.WithMaxMsgSize(cfg.socketLimit()),
 		zmq.WithLinger(cfg.Linger),
 		zmq.WithLogger(cfg.Logger),
@@ -146,7 +147,7 @@ func New(cfg Config) (*Broker, error) {
 		limit = fmt.Sprintf("%g/s, burst %d", cfg.Rate, cfg.Burst)
 	}
 	b.log.Info("broker: started", "bind", b.addrs, "upstream", cfg.Upstream, "expire", cfg.Expire,
-		"queue", cfg.QueueSize, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit)
+		"queue", cfg.QueueSize, "queue_bytes", cfg.QueueBytes, "total_bytes", cfg.TotalBytes, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit)
 	return b, nil
 }
 

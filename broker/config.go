@@ -15,6 +15,8 @@ const (
 	DefaultName       = "broker"
 	DefaultExpire     = 60 * time.Second
 	DefaultQueueSize  = 1000
+	DefaultQueueBytes = 8 << 20   // per client
+	DefaultTotalBytes = 512 << 20 // all clients together
 	DefaultMaxMsgSize = 256 << 10
 	DefaultRate       = 1000 // messages a second, per client
 	DefaultLinger     = 5 * time.Second
@@ -50,6 +52,13 @@ type Config struct {
 	// dropped and counted (Stats.Dropped); no other client waits.
 	// Default DefaultQueueSize.
 	QueueSize int
+	// QueueBytes bounds each client's queue in bytes too, and TotalBytes
+	// the queues of all clients together: N clients that stop reading
+	// hold at most N × QueueBytes, never more than TotalBytes. What does
+	// not fit is dropped and counted as for QueueSize. Defaults
+	// DefaultQueueBytes and DefaultTotalBytes; negative: no bound.
+	QueueBytes int64
+	TotalBytes int64
 	// MaxMsgSize is the largest request the broker handles, in bytes;
 	// a larger one is answered with an error (too_large) and counted, up
 	// to a hard cap of HardCapFactor × MaxMsgSize. Past the cap the socket
@@ -103,6 +112,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QueueSize < 0 {
 		return c, errors.New("broker: QueueSize must not be negative")
 	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.TotalBytes == 0 {
+		c.TotalBytes = DefaultTotalBytes
+	}
+	c.QueueBytes, c.TotalBytes = max(c.QueueBytes, 0), max(c.TotalBytes, 0) // negative: 0, none
 	if c.MaxMsgSize == 0 {
 		c.MaxMsgSize = DefaultMaxMsgSize
 	}

@@ -65,8 +65,9 @@
 // error; the client that holds it may register again, under the same name
 // or a new one.
 //
-// Each client has a queue of Config.QueueSize messages at the broker (the
-// ROUTER's send high-water mark). The broker never waits for a client:
+// Each client has a queue of Config.QueueSize messages and
+// Config.QueueBytes bytes at the broker (the ROUTER's send high-water
+// marks), and all queues together hold at most Config.TotalBytes. The broker never waits for a client:
 // what does not fit is dropped and counted (Stats.Dropped; the sender of a
 // direct message gets the status "failed"), so a client that stops reading
 // loses messages and no one else is held up. A broadcast reaches thousands

@@ -63,7 +63,7 @@ type brokerCmd struct {
 	linger         time.Duration
 	logFormat      string
 	verbose        bool
-	ops            brokerOps // broker_http.go
+	ops            brokerOps // broker_ops.go
 }
 
 func (c *brokerCmd) register(fs *flag.FlagSet) {
@@ -139,6 +139,7 @@ func (c *brokerCmd) config(e *env) broker.Config {
 	if c.linger == 0 {
 		cfg.Linger = -1
 	}
+	c.ops.apply(&cfg)
 	return cfg
 }
 

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zmqgo/zmq/broker"
@@ -16,10 +19,49 @@ import (
 // brokerOps are the operator's flags of `zmqgo broker`: the HTTP endpoint
 // (metrics, status page, profiles) and the memory bounds.
 type brokerOps struct {
-	http string
+	http                   string
+	queueBytes, totalBytes byteSize
+}
+
+// byteSize is a flag of bytes: 8388608, 8MiB, 512KiB, 1GiB (or MB, KB, GB
+// as the same powers of two).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n := int64(*b); n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("want a number of bytes such as 8388608 or 8MiB, got %q", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
 }
 
 func (o *brokerOps) register(fs *flag.FlagSet) {
+	o.queueBytes, o.totalBytes = broker.DefaultQueueBytes, broker.DefaultTotalBytes
+	fs.Var(&o.queueBytes, "queue-bytes", "queue at most `N` bytes per client (e.g. 8MiB); drop beyond; 0: no bound")
+	fs.Var(&o.totalBytes, "total-bytes", "queue at most `N` bytes for all clients together; drop beyond;\n0: no bound")
 	fs.StringVar(&o.http, "http", "", "serve Prometheus metrics at /metrics, a live status page at /,\n"+
 		"its JSON at /api/status and Go profiles at /debug/pprof/ on `ADDR`\n(e.g. 127.0.0.1:8222; default: off)")
 }
@@ -31,6 +73,17 @@ func (o *brokerOps) validate() error {
 		}
 	}
 	return nil
+}
+
+// apply sets the operator's settings in cfg.
+func (o *brokerOps) apply(cfg *broker.Config) {
+	cfg.QueueBytes, cfg.TotalBytes = int64(o.queueBytes), int64(o.totalBytes)
+	if o.queueBytes == 0 {
+		cfg.QueueBytes = -1
+	}
+	if o.totalBytes == 0 {
+		cfg.TotalBytes = -1
+	}
 }
 
 // serve starts the HTTP endpoint of b, if asked for; stop shuts it down.
