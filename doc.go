@@ -7,10 +7,19 @@
 // concurrent use, take a context, and return promptly when it is cancelled.
 // Close unblocks them with an error that satisfies errors.Is(err, net.ErrClosed).
 //
-//	pull, _ := zmq.NewSocket(zmq.Pull)
+//	pull, err := zmq.NewSocket(zmq.Pull)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	defer pull.Close()
-//	pull.Bind("tcp://127.0.0.1:5555")
-//	msg, err := pull.Recv(ctx)
+//	if err := pull.Bind("tcp://127.0.0.1:5680"); err != nil {
+//		log.Fatal(err) // the port is taken, say
+//	}
+//	msg, err := pull.Recv(context.Background())
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	fmt.Printf("%q\n", msg.Frames)
 //
 // Behaviour follows libzmq 4.3 where the RFCs leave room: high-water marks of
 // 1000 messages, background reconnection for connected endpoints, messages

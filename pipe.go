@@ -30,6 +30,9 @@ type outQueue struct {
 // memory the high-water mark already allows.
 const maxBatchBytes = 256 << 10
 
+// maxBatch bounds the messages one writer takes at once.
+const maxBatch = 256
+
 func newOutQueue(limit int) *outQueue {
 	return &outQueue{limit: limit, notify: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
 }
@@ -196,6 +199,14 @@ func (q *outQueue) empty() bool {
 	e := q.n == 0 && len(q.ctl) == 0 && !q.busy && !q.carry
 	q.mu.Unlock()
 	return e
+}
+
+// len is the number of queued messages (control commands not counted).
+func (q *outQueue) len() int {
+	q.mu.Lock()
+	n := q.n
+	q.mu.Unlock()
+	return n
 }
 
 // reset drops everything queued (a connection went away, or Close gave up).

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmqgo/zmq"
 )
 
 // Every bad request gets one error reply saying what is wrong, and is
@@ -226,4 +228,29 @@ func TestBadRequestsPyzmq(t *testing.T) {
 		t.Fatalf("errors %d by reason %v, want %v", st.Errors, st.ErrorsByReason, want)
 	}
 	t.Logf("errors by reason: %v", st.ErrorsByReason)
+}
+
+// A request over the limit is read off the wire without being kept
+// (zmq.WithTruncateOver) and answered, behind the delimiter for a REQ.
+func TestTooLargeTruncated(t *testing.T) {
+	ctx := testCtx(t)
+	b := startBroker(t, Config{Rate: -1, MaxMsgSize: 4096})
+	for _, typ := range []zmq.Type{zmq.Req, zmq.Dealer} {
+		s, err := zmq.NewSocket(typ, zmq.WithLinger(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.Connect(b.Addr())
+		if err := s.Send(ctx, zmq.NewMsg(make([]byte, 50000))); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Recv(ctx)
+		if err != nil || len(m.Frames) != 1 || !strings.Contains(m.String(), "message too large: 50000 bytes, at most 4096") {
+			t.Fatalf("%v: %q, %v", typ, m.Frames, err)
+		}
+	}
+	if st := b.Stats(); st.ErrorsByReason["too_large"] != 2 || st.Errors != 2 {
+		t.Fatalf("stats %+v", st)
+	}
 }

@@ -49,6 +49,7 @@ type event struct {
 	src    int
 	id     []byte   // ROUTER: the peer's routing id
 	frames [][]byte // evMsg: the frames after the routing id
+	size   int64    // evMsg: not 0 for a message the socket truncated (frames: its envelope)
 	err    error    // evCut: why
 }
 
@@ -89,6 +90,9 @@ func New(cfg Config) (*Broker, error) {
 		zmq.WithSendHWM(cfg.QueueSize),
 		zmq.WithSendHWMBytes(cfg.QueueBytes, cfg.TotalBytes),
 		zmq.WithMaxMsgSize(cfg.socketLimit()),
+		// Read a request over the limit off the wire without keeping it,
+		// and answer it; past the hard cap the socket cuts the connection.
+		zmq.WithTruncateOver(int64(cfg.MaxMsgSize) + fedSlack),
 		zmq.WithLinger(cfg.Linger),
 		zmq.WithLogger(cfg.Logger),
 	}, cfg.SocketOptions...)...)
@@ -315,7 +319,9 @@ func (b *Broker) loop() {
 func (b *Broker) handle(ev event) {
 	switch ev.kind {
 	case evMsg:
-		if ev.src < 0 {
+		if ev.src < 0 && ev.size > 0 {
+			b.st.tooLarge(ev.id, ev.frames, ev.size)
+		} else if ev.src < 0 {
 			b.st.handlePeer(ev.id, ev.frames)
 		} else {
 			b.st.handleUp(ev.src, ev.frames)
@@ -360,9 +366,12 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 			}
 			return
 		}
-		ev := event{kind: evMsg, src: src, frames: m.Frames}
+		ev := event{kind: evMsg, src: src, frames: m.Frames, size: m.Truncated}
 		if src < 0 { // a ROUTER message has a routing id and at least one frame
 			ev.id, ev.frames = m.Frames[0], m.Frames[1:]
+			if typ, _ := m.Property("Socket-Type"); m.Truncated > 0 && typ == "REQ" {
+				ev.frames = [][]byte{{}} // its delimiter went with the body: a REQ needs one on the reply
+			}
 		}
 		select {
 		case b.in <- ev:

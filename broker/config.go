@@ -61,7 +61,9 @@ type Config struct {
 	TotalBytes int64
 	// MaxMsgSize is the largest request the broker handles, in bytes;
 	// a larger one is answered with an error (too_large) and counted, up
-	// to a hard cap of HardCapFactor × MaxMsgSize. Past the cap the socket
+	// to a hard cap of HardCapFactor × MaxMsgSize; it is read off the wire
+	// and dropped as it arrives (zmq.WithTruncateOver), so offenders cost
+	// their read buffers, not their messages. Past the cap the socket
 	// cuts the connection (zmq.WithMaxMsgSize), and the broker logs and
 	// counts it (too_large_cut). Default DefaultMaxMsgSize.
 	MaxMsgSize int
@@ -145,6 +147,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// fedSlack is how much larger than MaxMsgSize a message between brokers
+// may be: a client's message with its federation envelope around it.
+const fedSlack = 4096
 
 // HardCapFactor is how many times MaxMsgSize a request may be and still get
 // an error reply rather than a cut connection.

@@ -7,13 +7,27 @@
 // multi-hop pattern (examples/multihop). `zmqgo broker` runs one.
 //
 //	b, err := broker.New(broker.Config{Bind: []string{"tcp://127.0.0.1:5555"}})
+//	if err != nil {
+//		log.Fatal(err) // the port is taken (by `zmqgo broker`?), say
+//	}
 //	defer b.Close()
 //
+//	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//	defer cancel()
 //	c, err := broker.NewClient("tcp://127.0.0.1:5555", broker.WithHandler(
 //		func(ctx context.Context, m broker.Message) { fmt.Println(m.From, m.Text()) }))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	defer c.Close()
-//	c.Register(ctx, "alice")
-//	c.Send(ctx, "bob", "hi Bob")
+//	if _, err := c.Register(ctx, "alice"); err != nil {
+//		log.Fatal(err)
+//	}
+//	status, err := c.Send(ctx, "bob", "hi Bob")
+//	if err != nil {
+//		log.Fatal(err) // no client named bob yet, say
+//	}
+//	fmt.Println(status) // delivered
 //
 // # Protocol
 //

@@ -135,16 +135,7 @@ func (s *state) notify() {
 // routing id.
 func (s *state) handlePeer(id []byte, frames [][]byte) {
 	now := s.now()
-	s.stats.Received++
-	p := s.peers[string(id)]
-	if p == nil {
-		p = &peer{id: []byte(string(id)), since: now}
-		s.peers[string(p.id)] = p
-	}
-	p.last = now
-	if p.kind == kindClient {
-		p.count++
-	}
+	p := s.touch(id, now)
 	// A REQ peer puts an empty delimiter first; its replies need one too.
 	p.delim = len(frames) > 1 && len(frames[0]) == 0
 	if p.delim {
@@ -214,6 +205,32 @@ func (s *state) handlePeer(id []byte, frames [][]byte) {
 	default:
 		s.refuse(p, rsUnknownType, "unknown message type %q", req.Type)
 	}
+}
+
+// touch counts a message from the peer with routing id id, which it
+// returns, known from now on.
+func (s *state) touch(id []byte, now time.Time) *peer {
+	s.stats.Received++
+	p := s.peers[string(id)]
+	if p == nil {
+		p = &peer{id: []byte(string(id)), since: now}
+		s.peers[string(p.id)] = p
+	}
+	p.last = now
+	if p.kind == kindClient {
+		p.count++
+	}
+	return p
+}
+
+// tooLarge answers a request the socket read and dropped for its size
+// (zmq.WithTruncateOver): envelope is what it kept, an empty delimiter
+// from a REQ peer.
+func (s *state) tooLarge(id []byte, envelope [][]byte, size int64) {
+	p := s.touch(id, s.now())
+	p.delim = len(envelope) == 1 && len(envelope[0]) == 0
+	s.count.received[mtOther]++
+	s.refuse(p, rsTooLarge, "message too large: %d bytes, at most %d", size, s.cfg.MaxMsgSize)
 }
 
 // handleUp handles a message from upstream broker i.

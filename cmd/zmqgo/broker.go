@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqgo/zmq"
@@ -58,7 +61,7 @@ type brokerCmd struct {
 	statsInterval  time.Duration
 	maxMsgSize     int
 	rate           float64
-	burst          int
+	burst          optInt
 	queue          int
 	linger         time.Duration
 	logFormat      string
@@ -74,9 +77,9 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.statsInterval, "stats-interval", time.Minute, "log throughput and counts every `D`; 0: never")
 	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes with an error; over 16 times that\nthe connection is cut")
 	fs.Float64Var(&c.rate, "rate", broker.DefaultRate, "let each client send `N` messages a second on average; 0: no limit")
-	fs.IntVar(&c.burst, "burst", 0, "let each client send `N` messages at once (default twice --rate)")
+	fs.Var(&c.burst, "burst", "let each client send `N` messages at once, at least 1 (default twice --rate)")
 	fs.IntVar(&c.queue, "queue", broker.DefaultQueueSize, "queue at most `N` messages per client; drop beyond")
-	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent")
+	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent; 0: don't wait")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: clients registering and going, socket events")
 	c.ops.register(fs)
@@ -92,21 +95,26 @@ func (c *brokerCmd) validate(args []string) error {
 		}
 	}
 	for _, ep := range c.upstream {
-		if err := checkEndpoint(ep); err != nil {
+		if err := checkConnect(ep); err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}
 	}
 	switch {
 	case c.expire < 0:
 		return fmt.Errorf("--expire must not be negative (got %v)", c.expire)
+	case c.linger < 0:
+		// Config.Linger has no "without limit": negative means no wait
+		// there, while a socket command's negative --linger waits for ever.
+		return fmt.Errorf("--linger must not be negative (got %v; 0: don't wait)", c.linger)
 	case c.statsInterval < 0:
 		return fmt.Errorf("--stats-interval must not be negative (got %v)", c.statsInterval)
 	case c.maxMsgSize < 1024:
 		return fmt.Errorf("--max-msg-size must be at least 1024 (got %d)", c.maxMsgSize)
 	case c.rate < 0:
 		return fmt.Errorf("--rate must not be negative (got %v)", c.rate)
-	case c.burst < 0:
-		return fmt.Errorf("--burst must not be negative (got %d)", c.burst)
+	case c.burst.set && c.burst.n < 1:
+		// 0 used to mean "the default"; 0 messages at once would mean none.
+		return fmt.Errorf("--burst must be at least 1 (got %d; leave it out for twice --rate)", c.burst.n)
 	case c.queue < 1:
 		return fmt.Errorf("--queue must be at least 1 (got %d)", c.queue)
 	case c.logFormat != "text" && c.logFormat != "json":
@@ -115,20 +123,32 @@ func (c *brokerCmd) validate(args []string) error {
 	return c.ops.validate()
 }
 
-func (c *brokerCmd) config(e *env) broker.Config {
+// logger is the broker's: text, or JSON lines with durations as strings
+// ("1.5s", as the text format and the flags write them, not nanoseconds).
+func (c *brokerCmd) logger(e *env) *slog.Logger {
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
 	}
-	var h slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
 	if c.logFormat == "json" {
-		h = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+		return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}))
 	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+func (c *brokerCmd) config(log *slog.Logger) broker.Config {
 	cfg := broker.Config{
 		Bind: c.bind, Upstream: c.upstream, Name: c.name,
 		Expire: c.expire, StatsInterval: c.statsInterval,
-		MaxMsgSize: c.maxMsgSize, Rate: c.rate, Burst: c.burst, QueueSize: c.queue,
-		Linger: c.linger, Logger: slog.New(h),
+		MaxMsgSize: c.maxMsgSize, Rate: c.rate, Burst: c.burst.n, QueueSize: c.queue,
+		Linger: c.linger, Logger: log,
 	}
 	if c.expire == 0 {
 		cfg.Expire = -1
@@ -144,24 +164,40 @@ func (c *brokerCmd) config(e *env) broker.Config {
 }
 
 func (c *brokerCmd) run(ctx context.Context, e *env) error {
-	b, err := broker.New(c.config(e))
+	log := c.logger(e)
+	b, err := broker.New(c.config(log))
 	if err != nil {
 		if errors.Is(err, zmq.ErrInvalidEndpoint) || errors.Is(err, zmq.ErrUnsupportedTransport) {
-			return &usageError{cmd: "broker", err: err}
+			err = &usageError{cmd: "broker", err: err}
 		}
-		return err
+		return c.logged(log, err)
 	}
 	for _, a := range b.Addrs() {
-		e.warnf("bound %s", a)
+		if c.logFormat == "json" {
+			log.Info("bound", "endpoint", a) // stderr holds JSON lines only
+		} else {
+			e.warnf("bound %s", a)
+		}
 	}
 	stop, err := c.ops.serve(e, b)
 	if err != nil {
 		b.Close()
-		return err
+		return c.logged(log, err)
 	}
 	<-ctx.Done()
 	stop()
-	return b.Close()
+	return c.logged(log, b.Close())
+}
+
+// logged makes the error that ends the broker a JSON line with
+// --log-format json (and leaves it to run otherwise), keeping its exit
+// code.
+func (c *brokerCmd) logged(log *slog.Logger, err error) error {
+	if err == nil || c.logFormat != "json" {
+		return err
+	}
+	log.Error("broker failed", "err", err.Error())
+	return &reportedError{err: err}
 }
 
 // brokerLoadCommand is `zmqgo broker-load`: package broker/loadtest.
@@ -175,7 +211,9 @@ prints the throughput and the delivery latency (from the send to the
 recipient, p50, p99, max). Then connects --broadcast clients, one of them
 broadcasts, and prints how long it took to reach them all. Without
 --connect it measures a broker of its own, in-process, without rate limit;
-a broker given with --connect needs a --rate high enough for the test.`,
+a broker given with --connect needs a --rate high enough for the test:
+broker-load first pings it as fast as one test client will send, and
+stops, naming the flag, if the broker's rate limit refuses that.`,
 		flags: func(fs *flag.FlagSet) action {
 			c := &brokerLoadCmd{}
 			fs.StringVar(&c.cfg.Addr, "connect", "", "measure the broker at `ADDR` (default: an in-process one)")
@@ -201,7 +239,7 @@ func (c *brokerLoadCmd) validate(args []string) error {
 		return fmt.Errorf("unexpected argument %q", args[0])
 	}
 	if c.cfg.Addr != "" {
-		if err := checkEndpoint(c.cfg.Addr); err != nil {
+		if err := checkConnect(c.cfg.Addr); err != nil {
 			return fmt.Errorf("--connect: %w", err)
 		}
 	}
@@ -219,7 +257,72 @@ func (c *brokerLoadCmd) validate(args []string) error {
 func (c *brokerLoadCmd) run(ctx context.Context, e *env) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if c.cfg.Addr != "" && c.cfg.Clients > 0 {
+		if err := probeRateLimit(ctx, c.cfg); err != nil {
+			return err
+		}
+	}
 	r, err := loadtest.Run(ctx, c.cfg)
+	if err != nil && strings.Contains(err.Error(), "rate limit") {
+		// The probe let it through (a limit just above its pace): the
+		// figures are of a throttled run, not worth printing.
+		return fmt.Errorf("%w: the broker at %s limits each client's rate: run it with --rate 0 (no limit)", err, c.cfg.Addr)
+	}
 	fmt.Fprint(e.stdout, r)
 	return err
+}
+
+// probeRateLimit sends the broker at cfg.Addr as many pings as one load
+// client sends messages, cfg.Window at a time, so that a rate limit the
+// test would run into is found before anything is measured (else the run
+// reports "delivered 0 of 0" and then fails).
+// probeWait is how long broker-load waits for a broker's first answer.
+var probeWait = 5 * time.Second
+
+func probeRateLimit(ctx context.Context, cfg loadtest.Config) error {
+	cl, err := broker.NewClient(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	first, cancelFirst := context.WithTimeout(ctx, probeWait)
+	_, err = cl.Ping(first)
+	cancelFirst()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("no broker answered at %s within %v", cfg.Addr, probeWait)
+		}
+		return probeError(cfg, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range cfg.Window {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(cfg.Messages)+1 && ctx.Err() == nil {
+				if _, err := cl.Ping(ctx); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return probeError(cfg, context.Cause(ctx))
+}
+
+func probeError(cfg loadtest.Config, err error) error {
+	var be *broker.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &be) && strings.Contains(be.Message, "rate limit"):
+		return fmt.Errorf("the broker at %s limits each client's rate (it answered %q), and each test client sends --messages %d as fast as it can: run that broker with --rate 0 (no limit), or measure an in-process broker (no --connect)", cfg.Addr, be.Message, cfg.Messages)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("the broker at %s did not answer pings within --timeout", cfg.Addr)
+	}
+	return fmt.Errorf("pinging the broker at %s: %w", cfg.Addr, err)
 }
