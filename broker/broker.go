@@ -40,6 +40,8 @@ type Broker struct {
 
 	lastStats   Stats
 	lastStatsAt time.Time
+
+	ops ops // metrics.go, status.go
 }
 
 // event is what the loop handles: a message or a connection event, from
@@ -137,6 +139,7 @@ func New(cfg Config) (*Broker, error) {
 		}
 	}
 	b.st = newState(&b.cfg, b, len(b.ups))
+	b.ops.init()
 	b.wg.Add(2 + 2*len(b.ups))
 	go b.read(b.router, -1)
 	go b.watch(routerEvents, -1)
@@ -322,7 +325,9 @@ func (b *Broker) handle(ev event) {
 		if ev.src < 0 && ev.size > 0 {
 			b.st.tooLarge(ev.id, ev.frames, ev.size)
 		} else if ev.src < 0 {
+			t0 := time.Now()
 			b.st.handlePeer(ev.id, ev.frames)
+			b.ops.latency.Observe(time.Since(t0).Seconds())
 		} else {
 			b.st.handleUp(ev.src, ev.frames)
 		}
@@ -387,6 +392,9 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 func (b *Broker) watch(events <-chan zmq.Event, src int) {
 	defer b.wg.Done()
 	for e := range events {
+		if src < 0 {
+			b.ops.connection(e)
+		}
 		var ev event
 		switch {
 		case src < 0 && e.Type == zmq.EventDisconnected && errors.Is(e.Err, zmq.ErrMsgTooLarge):

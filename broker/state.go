@@ -76,6 +76,8 @@ type Stats struct {
 	Expired     uint64 // peers forgotten after Expire of silence
 	Forwarded   uint64 // messages passed to other brokers of the federation
 	Cut         uint64 // connections cut for a message over the hard cap (MaxMsgSize × 16)
+	Broadcasts  uint64 // broadcasts of clients here
+	FanOut      uint64 // the clients here they reached, all together
 
 	// By message type ("direct_message", ...) and by error reason
 	// ("invalid_json", "queue_full", ...): only the non-zero counts.
@@ -351,6 +353,8 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 	}
 	ts := unix(now)
 	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
+	s.stats.Broadcasts++
+	s.stats.FanOut += uint64(n)
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
 		Content: req.Content, Timestamp: ts}, nil, -1)
 	s.send(p, mtBroadcastConfirmation, broadcastConfirmation{Type: TypeBroadcastConfirmation, Recipients: n})

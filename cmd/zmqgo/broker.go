@@ -179,10 +179,17 @@ func (c *brokerCmd) run(ctx context.Context, e *env) error {
 			e.warnf("bound %s", a)
 		}
 	}
-	stop, err := c.ops.serve(e, b)
+	url, stop, err := c.ops.serve(e, b)
 	if err != nil {
 		b.Close()
 		return c.logged(log, err)
+	}
+	if url != "" {
+		if c.logFormat == "json" {
+			log.Info("http", "url", url)
+		} else {
+			e.warnf("status page and metrics on %s (metrics at /metrics)", url)
+		}
 	}
 	<-ctx.Done()
 	stop()

@@ -86,14 +86,15 @@ func (o *brokerOps) apply(cfg *broker.Config) {
 	}
 }
 
-// serve starts the HTTP endpoint of b, if asked for; stop shuts it down.
-func (o *brokerOps) serve(e *env, b *broker.Broker) (stop func(), err error) {
+// serve starts the HTTP endpoint of b, if asked for, and returns its
+// address ("" if not); stop shuts it down.
+func (o *brokerOps) serve(e *env, b *broker.Broker) (addr string, stop func(), err error) {
 	if o.http == "" {
-		return func() {}, nil
+		return "", func() {}, nil
 	}
 	ln, err := net.Listen("tcp", o.http)
 	if err != nil {
-		return nil, fmt.Errorf("--http: %w", err)
+		return "", nil, fmt.Errorf("--http: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", b.HTTPHandler())
@@ -110,8 +111,7 @@ func (o *brokerOps) serve(e *env, b *broker.Broker) (stop func(), err error) {
 			e.warnf("http: %v", err)
 		}
 	}()
-	e.warnf("http on http://%s", ln.Addr())
-	return func() {
+	return "http://" + ln.Addr().String() + "/", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
