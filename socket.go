@@ -454,8 +454,11 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	if s.typ == Router {
 		id = c.p.id
 	}
-	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id})
-	if s.opts.heartbeatIvl > 0 {
+	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
+	// not pinged (nor dropped for not answering).
+	hb := s.opts.heartbeatIvl > 0 && pi.minor >= 1
+	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Heartbeats: hb})
+	if hb {
 		c.startHeartbeat()
 	}
 	wg.Add(1)

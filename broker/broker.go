@@ -53,12 +53,15 @@ type event struct {
 	frames [][]byte // evMsg: the frames after the routing id
 	size   int64    // evMsg: not 0 for a message the socket truncated (frames: its envelope)
 	err    error    // evCut: why
+	addr   string   // evConn, evGone: the peer's address
+	hb     bool     // evConn: the socket pings it
 }
 
 type eventKind uint8
 
 const (
 	evMsg  eventKind = iota
+	evConn           // a ROUTER peer's connection is up (liveness.go)
 	evGone           // a ROUTER peer's connection closed
 	evCut            // the ROUTER cut a peer's connection for a message over the hard cap
 	evUp             // an upstream connection is up
@@ -91,6 +94,9 @@ func New(cfg Config) (*Broker, error) {
 		zmq.WithRouterHandover(true),  // a client reconnecting with its own identity takes it back
 		zmq.WithSendHWM(cfg.QueueSize),
 		zmq.WithSendHWMBytes(cfg.QueueBytes, cfg.TotalBytes),
+		zmq.WithHeartbeatInterval(max(cfg.Heartbeat, 0)),
+		zmq.WithHeartbeatTimeout(max(cfg.HeartbeatTimeout, 0)),
+		zmq.WithHeartbeatTTL(min(max(cfg.Heartbeat+cfg.HeartbeatTimeout, 0), 6553*time.Second)), // clients drop a broker gone silent too
 		zmq.WithMaxMsgSize(cfg.socketLimit()),
 		// Read a request over the limit off the wire without keeping it,
 		// and answer it; past the hard cap the socket cuts the connection.
@@ -264,8 +270,8 @@ func (b *Broker) loop() {
 	defer close(b.loopDone)
 	st := b.st
 	var sweep, stats, announce <-chan time.Time
-	if b.cfg.Expire > 0 {
-		t := time.NewTicker(min(max(b.cfg.Expire/4, 10*time.Millisecond), time.Second))
+	{
+		t := time.NewTicker(b.cfg.sweepEvery())
 		defer t.Stop()
 		sweep = t.C
 	}
@@ -331,8 +337,10 @@ func (b *Broker) handle(ev event) {
 		} else {
 			b.st.handleUp(ev.src, ev.frames)
 		}
+	case evConn:
+		b.st.connUp(ev.id, ev.addr, ev.hb)
 	case evGone:
-		b.st.gone(ev.id)
+		b.st.connDown(ev.id, ev.addr)
 	case evCut:
 		b.st.cut(ev.id, ev.err)
 	case evUp:
@@ -397,10 +405,16 @@ func (b *Broker) watch(events <-chan zmq.Event, src int) {
 		}
 		var ev event
 		switch {
-		case src < 0 && e.Type == zmq.EventDisconnected && errors.Is(e.Err, zmq.ErrMsgTooLarge):
-			ev = event{kind: evCut, src: src, id: e.RoutingID, err: e.Err}
-		case src < 0 && e.Type == zmq.EventDisconnected && generatedID(e.RoutingID):
-			ev = event{kind: evGone, src: src, id: e.RoutingID}
+		case src < 0 && e.Type == zmq.EventHandshakeSucceeded:
+			ev = event{kind: evConn, src: src, id: e.RoutingID, addr: e.PeerAddr, hb: e.Heartbeats}
+		case src < 0 && e.Type == zmq.EventDisconnected && len(e.RoutingID) > 0:
+			if errors.Is(e.Err, zmq.ErrMsgTooLarge) {
+				select { // counted and logged first, then gone
+				case b.in <- event{kind: evCut, src: src, id: e.RoutingID, err: e.Err}:
+				case <-b.quit:
+				}
+			}
+			ev = event{kind: evGone, src: src, id: e.RoutingID, addr: e.PeerAddr}
 		case src >= 0 && e.Type == zmq.EventHandshakeSucceeded:
 			ev = event{kind: evUp, src: src}
 		case src >= 0 && e.Type == zmq.EventDisconnected:

@@ -20,6 +20,8 @@ const (
 	DefaultMaxMsgSize = 256 << 10
 	DefaultRate       = 1000 // messages a second, per client
 	DefaultLinger     = 5 * time.Second
+	DefaultHeartbeat  = 5 * time.Second
+	DefaultHBTimeout  = 10 * time.Second
 )
 
 // Config configures a Broker. The zero value is a usable broker on
@@ -37,10 +39,21 @@ type Config struct {
 	// the first bound endpoint, "myhost:5555".
 	Name string
 
-	// Expire is how long a peer may stay silent (no message of any kind;
-	// a ping is enough) before it is forgotten: a client then vanishes
-	// from list_clients and its name is free. Default DefaultExpire;
-	// negative: never. Peers whose connection closes are forgotten at once.
+	// Heartbeat is how often the broker sends a ZMTP PING to each peer
+	// that speaks ZMTP 3.1 (zmq.WithHeartbeatInterval); one that sends
+	// nothing within HeartbeatTimeout after is disconnected. A peer is
+	// forgotten when its connection ends: at once if the ROUTER generated
+	// its routing id, after Heartbeat + HeartbeatTimeout if it chose one
+	// (it may reconnect under it). Defaults DefaultHeartbeat and
+	// DefaultHBTimeout; negative: no PINGs.
+	Heartbeat        time.Duration
+	HeartbeatTimeout time.Duration
+	// Expire is how long a peer that cannot be pinged (a ZMTP 3.0 peer,
+	// or any with Heartbeat off) may stay silent (no message of any
+	// kind; a ping is enough) before it is forgotten: a client then
+	// vanishes from list_clients and its name is free. A peer whose
+	// connection is alive and answers PINGs never expires: a client that
+	// only listens keeps its name. Default DefaultExpire; negative: never.
 	Expire time.Duration
 	// AnnounceInterval is how often a federated broker repeats its
 	// announcement upstream, which keeps it from expiring there.
@@ -101,6 +114,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Expire == 0 {
 		c.Expire = DefaultExpire
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = DefaultHBTimeout
+	}
+	if c.Heartbeat < 0 {
+		c.Heartbeat, c.HeartbeatTimeout = 0, 0
 	}
 	if c.AnnounceInterval <= 0 {
 		c.AnnounceInterval = 20 * time.Second

@@ -67,13 +67,17 @@
 //
 // # Clients that go, names, queues
 //
-// A client whose connection closes is forgotten as soon as the broker
-// sees it close (at once, unless the broker is too busy to take note of
-// connection events; then as for silence); one that sends
-// nothing at all for Config.Expire (a ping is enough) is forgotten then. A
-// forgotten client vanishes from client_list and its name is free again.
-// (A client that chose its own routing id may reconnect under it and
-// carry on; the broker then forgets it only when it expires.)
+// Liveness comes from the connection, not from traffic: a client that
+// registers and then only listens keeps its name as long as its
+// connection is alive. The broker sends a ZMTP PING to each peer every
+// Config.Heartbeat and drops one that sends nothing within
+// Config.HeartbeatTimeout (a killed process, a stopped one, a cable
+// pulled), and a client is forgotten when its connection ends: at once,
+// or, if it chose its own routing id (it may reconnect under it and carry
+// on), after Heartbeat + HeartbeatTimeout without a connection. Peers that
+// cannot answer PINGs (ZMTP 3.0) are forgotten after Config.Expire of
+// silence instead (a ping message is enough). A forgotten client vanishes
+// from client_list and its name is free again.
 //
 // A name belongs to one live client: another client asking for it gets an
 // error; the client that holds it may register again, under the same name

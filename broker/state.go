@@ -47,6 +47,7 @@ type peer struct {
 	name  string    // client: its name; broker: its node name
 	since time.Time // client: registration; others: first message
 	last  time.Time // last message of any kind
+	lost  time.Time // when its last connection ended (liveness.go); zero while connected
 	count int       // client: messages since it registered (message_count)
 	delim bool      // it sent an empty delimiter frame: replies get one too
 	limit bucket
@@ -99,11 +100,12 @@ type state struct {
 	out sink
 	now func() time.Time
 
-	peers  map[string]*peer // by routing id
-	names  map[string]*peer // registered clients by name
-	routes map[string]*peer // names below downstream brokers → the broker
-	ups    []bool           // upstream i is connected
-	gen    uint64           // generation of our announcements
+	peers  map[string]*peer           // by routing id
+	names  map[string]*peer           // registered clients by name
+	routes map[string]*peer           // names below downstream brokers → the broker
+	conns  map[string]map[string]bool // routing id → its connections' peer addresses → pinged (liveness.go)
+	ups    []bool                     // upstream i is connected
+	gen    uint64                     // generation of our announcements
 	stats  Stats
 	count  counters
 
@@ -117,6 +119,7 @@ func newState(cfg *Config, out sink, upstreams int) *state {
 		peers:   make(map[string]*peer),
 		names:   make(map[string]*peer),
 		routes:  make(map[string]*peer),
+		conns:   make(map[string]map[string]bool),
 		ups:     make([]bool, upstreams),
 		changed: make(chan struct{}),
 	}
@@ -713,27 +716,6 @@ func (s *state) upState(i int, up bool) {
 		s.announce(i)
 	} else {
 		s.log.Info("broker: upstream disconnected", "upstream", s.cfg.Upstream[i])
-	}
-}
-
-// gone forgets the peer with routing id id, whose connection closed.
-func (s *state) gone(id []byte) {
-	if p := s.peers[string(id)]; p != nil {
-		s.forget(p, "disconnected")
-	}
-}
-
-// sweep forgets the peers silent for longer than Expire.
-func (s *state) sweep() {
-	if s.cfg.Expire <= 0 {
-		return
-	}
-	now := s.now()
-	for _, p := range s.peers {
-		if now.Sub(p.last) > s.cfg.Expire {
-			s.stats.Expired++
-			s.forget(p, "expired")
-		}
 	}
 }
 

@@ -316,9 +316,17 @@ func TestQueueFullAndGone(t *testing.T) {
 	if m := h.replyType("A", TypeClientList); m["total"] != 2.0 {
 		t.Fatalf("carol still listed: %v", m)
 	}
-	// A closed connection (of a generated routing id) is forgotten at once.
-	h.st.gone([]byte("B"))
-	if st := h.st.snapshot(); st.Clients != 1 || st.Peers != 1 {
+	// A closed connection of a chosen routing id is forgotten after the
+	// grace, unless it comes back (liveness.go).
+	h.st.connUp([]byte("B"), "addr", true)
+	h.st.connDown([]byte("B"), "addr")
+	h.st.sweep()
+	if st := h.st.snapshot(); st.Clients != 2 {
+		t.Fatalf("forgotten before the grace: %+v", st)
+	}
+	h.now = h.now.Add(h.st.cfg.grace() + time.Millisecond)
+	h.st.sweep()
+	if st := h.st.snapshot(); st.Clients != 1 || st.Peers != 1 || st.Expired != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }

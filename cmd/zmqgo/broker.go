@@ -29,8 +29,10 @@ direct_message and broadcast. A txZMQ or pyzmq client written for that
 protocol works unchanged. Binds --bind (default tcp://127.0.0.1:5555);
 every bound endpoint is printed on stderr: "zmqgo: bound ADDR".
 
-Clients silent for --expire are forgotten (a ping keeps one alive), and
-so is a client whose connection closes. Each client has a queue of
+A client is forgotten when its connection ends: closed, or silent to the
+broker's ZMTP PINGs (--heartbeat, --heartbeat-timeout); one that only
+listens keeps its name. Clients that cannot answer PINGs (ZMTP 3.0) are
+forgotten after --expire of silence (a ping message keeps one alive). Each client has a queue of
 --queue messages; what does not fit is dropped and counted, so a slow
 client holds up no one. Each client may send --rate messages a second
 (--burst at once); requests over --max-msg-size bytes, over the rate, or
@@ -73,7 +75,7 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.Var(&c.bind, "bind", "listen on `ADDR` (repeatable; default "+broker.DefaultBind+")")
 	fs.Var(&c.upstream, "upstream", "federate: join the broker at `ADDR` (repeatable)")
 	fs.StringVar(&c.name, "name", "", "the broker's `NAME` in a federation (default: host name and port)")
-	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients silent for `D`; 0: never")
+	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients that cannot answer PINGs (ZMTP 3.0) after `D` of silence;\n0: never")
 	fs.DurationVar(&c.statsInterval, "stats-interval", time.Minute, "log throughput and counts every `D`; 0: never")
 	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes with an error; over 16 times that\nthe connection is cut")
 	fs.Float64Var(&c.rate, "rate", broker.DefaultRate, "let each client send `N` messages a second on average; 0: no limit")

@@ -21,6 +21,7 @@ import (
 type brokerOps struct {
 	http                   string
 	queueBytes, totalBytes byteSize
+	heartbeat, hbTimeout   time.Duration
 }
 
 // byteSize is a flag of bytes: 8388608, 8MiB, 512KiB, 1GiB (or MB, KB, GB
@@ -60,6 +61,8 @@ func (b *byteSize) Set(s string) error {
 
 func (o *brokerOps) register(fs *flag.FlagSet) {
 	o.queueBytes, o.totalBytes = broker.DefaultQueueBytes, broker.DefaultTotalBytes
+	fs.DurationVar(&o.heartbeat, "heartbeat", broker.DefaultHeartbeat, "send a ZMTP PING to each client every `D`; a client whose connection\nis gone is forgotten within --heartbeat + --heartbeat-timeout; 0: no PINGs")
+	fs.DurationVar(&o.hbTimeout, "heartbeat-timeout", broker.DefaultHBTimeout, "drop a client that sends nothing for `D` after a PING")
 	fs.Var(&o.queueBytes, "queue-bytes", "queue at most `N` bytes per client (e.g. 8MiB); drop beyond; 0: no bound")
 	fs.Var(&o.totalBytes, "total-bytes", "queue at most `N` bytes for all clients together; drop beyond;\n0: no bound")
 	fs.StringVar(&o.http, "http", "", "serve Prometheus metrics at /metrics, a live status page at /,\n"+
@@ -67,6 +70,9 @@ func (o *brokerOps) register(fs *flag.FlagSet) {
 }
 
 func (o *brokerOps) validate() error {
+	if o.heartbeat < 0 || o.hbTimeout < 0 || o.heartbeat > 0 && o.hbTimeout == 0 {
+		return fmt.Errorf("--heartbeat and --heartbeat-timeout must not be negative, and the timeout not 0 with PINGs on (got %v, %v)", o.heartbeat, o.hbTimeout)
+	}
 	if o.http != "" {
 		if _, _, err := net.SplitHostPort(o.http); err != nil {
 			return fmt.Errorf("--http: %w (want HOST:PORT, e.g. 127.0.0.1:8222)", err)
@@ -78,6 +84,10 @@ func (o *brokerOps) validate() error {
 // apply sets the operator's settings in cfg.
 func (o *brokerOps) apply(cfg *broker.Config) {
 	cfg.QueueBytes, cfg.TotalBytes = int64(o.queueBytes), int64(o.totalBytes)
+	cfg.Heartbeat, cfg.HeartbeatTimeout = o.heartbeat, o.hbTimeout
+	if o.heartbeat == 0 {
+		cfg.Heartbeat = -1
+	}
 	if o.queueBytes == 0 {
 		cfg.QueueBytes = -1
 	}
