@@ -295,6 +295,17 @@ func (b *Broker) loop() {
 		select {
 		case ev := <-b.in:
 			b.handle(ev)
+			// Handle what else waits with a plain receive: the select
+			// of every case costs more than a message's handling.
+			for range inbox {
+				select {
+				case ev := <-b.in:
+					b.handle(ev)
+					continue
+				default:
+				}
+				break
+			}
 		case fn := <-b.calls:
 			fn()
 		case <-sweep:
@@ -385,6 +396,11 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 			if typ, _ := m.Property("Socket-Type"); m.Truncated > 0 && typ == "REQ" {
 				ev.frames = [][]byte{{}} // its delimiter went with the body: a REQ needs one on the reply
 			}
+		}
+		select {
+		case b.in <- ev: // the usual case, without the select below
+			continue
+		default:
 		}
 		select {
 		case b.in <- ev:

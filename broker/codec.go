@@ -344,6 +344,14 @@ func encodeDirect(m *directMessage) []byte {
 	return append(b, '}')
 }
 
+// safeASCII marks the bytes encoding/json writes as they are in a string.
+var safeASCII = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 func encodeConfirmation(m *deliveryConfirmation) []byte {
 	b := make([]byte, 0, 64+len(m.Target))
 	b = appendString(append(b, `{"status":`...), m.Status)
@@ -359,7 +367,7 @@ func appendString(b []byte, s string) []byte {
 		return nil
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !safeASCII[s[i]] {
 			q, _ := json.Marshal(s) // a string always encodes
 			return append(b, q...)
 		}
@@ -381,6 +389,9 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 	in := false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
+		if in && safeASCII[c] {
+			continue // most of a string's bytes
+		}
 		switch {
 		case c == '<' || c == '>' || c == '&' || c == 0xe2: // 0xe2 starts U+2028 and U+2029
 			return appendRawSlow(b, raw)
