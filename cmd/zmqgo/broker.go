@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,7 +290,11 @@ func (c *brokerLoadCmd) run(ctx context.Context, e *env) error {
 var probeWait = 5 * time.Second
 
 func probeRateLimit(ctx context.Context, cfg loadtest.Config) error {
-	cl, err := broker.NewClient(cfg.Addr)
+	var opts []broker.ClientOption
+	if cfg.Named { // a broker that prints routing ids needs text
+		opts = append(opts, broker.WithSocketOptions(zmq.WithRoutingID(fmt.Appendf(nil, "load-probe-%d", os.Getpid()))))
+	}
+	cl, err := broker.NewClient(cfg.Addr, opts...)
 	if err != nil {
 		return err
 	}
