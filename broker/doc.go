@@ -149,4 +149,10 @@
 // and, every Config.StatsInterval, its throughput and counts. Close hands
 // on what was received, then gives queued messages up to Config.Linger to
 // be written. All state is in memory.
+//
+// Broker.HTTPHandler is the operator's endpoint (`zmqgo broker --http`):
+// Prometheus metrics at /metrics (zmqgo_broker_..., read from the broker
+// at scrape time), a live status page at / and its data at /api/status
+// (Broker.Status). Stats has the same counters, by message type and by
+// error reason too.
 package broker
