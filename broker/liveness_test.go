@@ -75,7 +75,7 @@ func (p *pyProc) register(t *testing.T, b *Broker, name string) {
 func TestListenerDoesNotExpire(t *testing.T) {
 	const expire = 400 * time.Millisecond
 	ctx := testCtx(t)
-	b := startBroker(t, Config{Expire: expire, Heartbeat: 50 * time.Millisecond, HeartbeatTimeout: 200 * time.Millisecond})
+	b := startBroker(t, Config{Expire: expire, Heartbeat: 50 * time.Millisecond, HeartbeatTimeout: time.Second})
 	listener := startPyProc(t, b.Addr())
 	listener.register(t, b, "listener")
 	named := startPyProc(t, b.Addr(), "--identity", "named-listener")
