@@ -26,7 +26,10 @@ run() { # impl → "msgs/s µs-per-msg"
   local pid=$!
   until grep -q "bound\|listening" "$log"; do sleep 0.05; done
   local c0; c0=$(cpu $pid)
-  local out; out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --broadcast 0)
+  local out
+  if ! out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --broadcast 0); then
+    kill $pid; wait $pid 2>/dev/null || true; cat "$log" >&2; rm -f "$log"; exit 1
+  fi
   local c1; c1=$(cpu $pid)
   kill $pid; wait $pid 2>/dev/null || true; rm -f "$log"
   local rate; rate=$(echo "$out" | awk '/msgs\/s/ {print $(NF-1)}')
