@@ -314,6 +314,9 @@ func (c *conn) readMessage() (Msg, error) {
 		mark := len(st.rx)
 		flags, body, owned, err := c.fr.ReadFrame()
 		if err != nil {
+			if errors.Is(err, zmtp.ErrFrameTooLarge) { // one frame over MaxMsgSize: the message is too
+				err = fmt.Errorf("%w: %w", ErrMsgTooLarge, err)
+			}
 			return Msg{}, err
 		}
 		c.rx.Add(1)

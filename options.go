@@ -14,6 +14,8 @@ type Option func(*options) error
 type options struct {
 	routingID         []byte
 	sendHWM           int
+	sendHWMBytes      int64 // queuebytes.go
+	sendBytesTotal    int64
 	recvHWM           int
 	linger            time.Duration
 	reconnectIvl      time.Duration

@@ -42,6 +42,8 @@ type Socket struct {
 
 	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
 
+	queuedBytes atomic.Int64 // in all send queues, with WithSendHWMBytes (queuebytes.go)
+
 	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
 	wmu     sync.Mutex
 	wgen    uint64          // bumped by every wake
@@ -452,8 +454,11 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	if s.typ == Router {
 		id = c.p.id
 	}
-	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id})
-	if s.opts.heartbeatIvl > 0 {
+	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
+	// not pinged (nor dropped for not answering).
+	hb := s.opts.heartbeatIvl > 0 && pi.minor >= 1
+	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Heartbeats: hb})
+	if hb {
 		c.startHeartbeat()
 	}
 	wg.Add(1)
@@ -582,6 +587,9 @@ func (s *Socket) pipePerConn() bool { return s.typ == Router || s.opts.immediate
 func (s *Socket) newPipe(endpoint string, persistent bool) *pipe {
 	p := newPipe(endpoint, s.opts.sendHWM, persistent)
 	p.out.conflate = s.opts.conflate
+	if s.opts.sendHWMBytes > 0 || s.opts.sendBytesTotal > 0 {
+		p.out.bq = queueBytes{limit: s.opts.sendHWMBytes, total: &s.queuedBytes, totalLimit: s.opts.sendBytesTotal}
+	}
 	return p
 }
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,8 +30,10 @@ direct_message and broadcast. A txZMQ or pyzmq client written for that
 protocol works unchanged. Binds --bind (default tcp://127.0.0.1:5555);
 every bound endpoint is printed on stderr: "zmqgo: bound ADDR".
 
-Clients silent for --expire are forgotten (a ping keeps one alive), and
-so is a client whose connection closes. Each client has a queue of
+A client is forgotten when its connection ends: closed, or silent to the
+broker's ZMTP PINGs (--heartbeat, --heartbeat-timeout); one that only
+listens keeps its name. Clients that cannot answer PINGs (ZMTP 3.0) are
+forgotten after --expire of silence (a ping message keeps one alive). Each client has a queue of
 --queue messages; what does not fit is dropped and counted, so a slow
 client holds up no one. Each client may send --rate messages a second
 (--burst at once); requests over --max-msg-size bytes, over the rate, or
@@ -72,15 +75,16 @@ type brokerCmd struct {
 	logFormat      string
 	verbose        bool
 	sec            brokerSec
+	ops            brokerOps // broker_ops.go
 }
 
 func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.Var(&c.bind, "bind", "listen on `ADDR` (repeatable; default "+broker.DefaultBind+")")
 	fs.Var(&c.upstream, "upstream", "federate: join the broker at `ADDR` (repeatable)")
 	fs.StringVar(&c.name, "name", "", "the broker's `NAME` in a federation (default: host name and port)")
-	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients silent for `D`; 0: never")
+	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients that cannot answer PINGs (ZMTP 3.0) after `D` of silence;\n0: never")
 	fs.DurationVar(&c.statsInterval, "stats-interval", time.Minute, "log throughput and counts every `D`; 0: never")
-	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes; over twice that the\nconnection is dropped")
+	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes with an error; over 16 times that\nthe connection is cut")
 	fs.Float64Var(&c.rate, "rate", broker.DefaultRate, "let each client send `N` messages a second on average; 0: no limit")
 	fs.Var(&c.burst, "burst", "let each client send `N` messages at once, at least 1 (default twice --rate)")
 	fs.IntVar(&c.queue, "queue", broker.DefaultQueueSize, "queue at most `N` messages per client; drop beyond")
@@ -89,6 +93,7 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: clients registering and going, socket events")
 	c.sec.register(fs)
+	c.ops.register(fs)
 }
 
 func (c *brokerCmd) validate(args []string) error {
@@ -128,7 +133,10 @@ func (c *brokerCmd) validate(args []string) error {
 	case c.logFormat != "text" && c.logFormat != "json":
 		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
 	}
-	return c.sec.validate()
+	if err := c.sec.validate(); err != nil {
+		return err
+	}
+	return c.ops.validate()
 }
 
 // logger is the broker's: text, or JSON lines with durations as strings
@@ -169,6 +177,7 @@ func (c *brokerCmd) config(log *slog.Logger) broker.Config {
 	if c.linger == 0 {
 		cfg.Linger = -1
 	}
+	c.ops.apply(&cfg)
 	return cfg
 }
 
@@ -188,7 +197,20 @@ func (c *brokerCmd) run(ctx context.Context, e *env) error {
 			e.warnf("bound %s", a)
 		}
 	}
+	url, stop, err := c.ops.serve(e, b)
+	if err != nil {
+		b.Close()
+		return c.logged(log, err)
+	}
+	if url != "" {
+		if c.logFormat == "json" {
+			log.Info("http", "url", url)
+		} else {
+			e.warnf("status page and metrics on %s (metrics at /metrics)", url)
+		}
+	}
 	<-ctx.Done()
+	stop()
 	return c.logged(log, b.Close())
 }
 
@@ -225,6 +247,7 @@ stops, naming the flag, if the broker's rate limit refuses that.`,
 			fs.IntVar(&c.cfg.Size, "size", 100, "`N` bytes of content per message")
 			fs.IntVar(&c.cfg.Window, "window", 16, "`N` requests in flight per client")
 			fs.IntVar(&c.cfg.Broadcast, "broadcast", 1000, "`N` clients for the broadcast test; 0: none")
+			fs.BoolVar(&c.cfg.Named, "named", false, "give each direct-message client its name as routing id\n(brokers that print routing ids, as the router-dealer example's, need it)")
 			fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "fail after `D`")
 			return c
 		},
@@ -282,7 +305,11 @@ func (c *brokerLoadCmd) run(ctx context.Context, e *env) error {
 var probeWait = 5 * time.Second
 
 func probeRateLimit(ctx context.Context, cfg loadtest.Config) error {
-	cl, err := broker.NewClient(cfg.Addr)
+	var opts []broker.ClientOption
+	if cfg.Named { // a broker that prints routing ids needs text
+		opts = append(opts, broker.WithSocketOptions(zmq.WithRoutingID(fmt.Appendf(nil, "load-probe-%d", os.Getpid()))))
+	}
+	cl, err := broker.NewClient(cfg.Addr, opts...)
 	if err != nil {
 		return err
 	}

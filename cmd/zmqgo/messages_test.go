@@ -70,7 +70,8 @@ func TestZeroMeansZero(t *testing.T) {
 	}
 	// Every flag whose 0 means "off" says so in its help.
 	for _, c := range []struct{ cmd, flag string }{
-		{"broker", "--expire D\n    \tforget clients silent for D; 0: never"},
+		{"broker", "--expire D\n    \tforget clients that cannot answer PINGs (ZMTP 3.0) after D of silence;\n    \t0: never"},
+		{"broker", "0: no PINGs"},
 		{"broker", "0: no limit"},
 		{"broker", "0: don't wait"},
 		{"pub", "0: don't wait"},
