@@ -134,8 +134,6 @@ type peerInfo struct {
 	meta     *msgMeta
 }
 
-var errMechanism = errors.New("security mechanism mismatch")
-
 // handshake runs the greeting and the security mechanism (NULL, PLAIN or
 // CURVE; see security.go). The greeting goes out
 // in libzmq's pieces (signature; major; rest), each sent before waiting for
@@ -497,7 +495,7 @@ func (c *conn) command(body []byte) error {
 		c.s.peerSubscribe(c.p, data, false)
 	case zmtp.CmdError:
 		reason, _ := zmtp.ParseError(data)
-		return fmt.Errorf("peer sent ERROR %q", reason)
+		return fmt.Errorf("%w: peer sent ERROR %q", ErrProtocol, reason)
 	default:
 		// RFC 37: unknown commands are ignored.
 		c.s.opts.logger.Debug("zmq: ignoring unknown command", "command", string(name), "endpoint", c.p.endpoint)
