@@ -83,6 +83,8 @@ type Stats struct {
 	// TakenOver counts registrations dropped because another identity
 	// reused the routing id (see Security in the package documentation).
 	TakenOver uint64
+	// Cluster are the counters of a node of a cluster on Redis.
+	Cluster ClusterStats
 
 	Clients   int // registered clients
 	Peers     int // routing ids known: clients, brokers and peers yet to register
@@ -107,6 +109,9 @@ type state struct {
 	reqID   json.RawMessage // the request_id of the request being handled, echoed in its reply
 	dirty   bool            // names or routes changed since the last announcement
 	changed chan struct{}   // closed and replaced whenever names or routes change
+
+	cluster *cluster // the cluster on Redis this broker is a node of, or nil
+	cur     *peer    // the peer whose request is being handled
 }
 
 func newState(cfg *Config, out sink, upstreams int) *state {
@@ -166,8 +171,8 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 		s.fail(p, "invalid message: %v", err)
 		return
 	}
-	s.reqID = requestID(req.ID)
-	defer func() { s.reqID = nil }()
+	s.reqID, s.cur = requestID(req.ID), p
+	defer func() { s.reqID, s.cur = nil, nil }()
 	switch req.Type {
 	case TypeRegister:
 		if req.Name == "" && req.Node != "" && p.kind != kindClient {
@@ -184,6 +189,10 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 	case TypeBroadcast:
 		s.broadcast(p, &req, now)
 	case TypeListClients:
+		if s.cluster != nil {
+			s.cluster.list(p)
+			return
+		}
 		s.send(p, clientList{RequestID: s.reqID, Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
 	case TypePing:
 		s.send(p, pong{RequestID: s.reqID, Type: TypePong, Timestamp: unix(now),
@@ -270,6 +279,16 @@ func (s *state) register(p *peer, name string, limits bool, now time.Time) {
 		s.fail(p, "name %q is taken", name)
 		return
 	}
+	if s.cluster != nil && (p.kind != kindClient || nameKey(p.name) != key) {
+		s.cluster.claim(p, name, limits) // registered when Redis answers
+		return
+	}
+	s.registered(p, name, limits, now)
+}
+
+// registered makes p the client named name and acknowledges it.
+func (s *state) registered(p *peer, name string, limits bool, now time.Time) {
+	key := nameKey(name)
 	if p.kind != kindClient {
 		p.kind, p.since, p.count = kindClient, now, 1
 		s.log.Debug("broker: client registered", "name", name, "id", clientID(p.id))
@@ -305,6 +324,9 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 		if !s.send(t, directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}) {
 			status = StatusFailed
 		}
+	} else if s.cluster != nil && s.routes[nameKey(req.Target)] == nil {
+		s.cluster.direct(p, req, now)
+		return
 	} else {
 		e := &envelope{Type: typeMessage, Destination: req.Target, OriginalSender: p.name,
 			RoutePath: []string{s.cfg.Name}, Content: req.Content, Timestamp: unix(now)}
@@ -336,6 +358,10 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
 		Content: req.Content, Timestamp: ts}, nil, -1)
+	if s.cluster != nil {
+		s.cluster.broadcast(p, req, ts, n)
+		return
+	}
 	s.send(p, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
 }
 
@@ -721,6 +747,9 @@ func (s *state) forget(p *peer, why string) {
 		return
 	}
 	delete(s.peers, string(p.id))
+	if s.cluster != nil {
+		s.cluster.gone(p)
+	}
 	switch p.kind {
 	case kindClient:
 		if k := nameKey(p.name); s.names[k] == p {
@@ -753,6 +782,9 @@ func (s *state) send(p *peer, v any) bool {
 // sendRaw sends b to p, counting what becomes of it. A peer that is no
 // longer connected is forgotten.
 func (s *state) sendRaw(p *peer, b []byte) bool {
+	if p == s.cur && s.cluster != nil && s.cluster.holding(p, b) {
+		return true // a reply, sent in order after those still awaited
+	}
 	err := s.out.sendPeer(p.id, p.delim, b)
 	if err == nil {
 		s.stats.Sent++
@@ -823,6 +855,9 @@ func (s *state) clientInfos() []ClientInfo {
 // snapshot returns the counters and the current counts.
 func (s *state) snapshot() Stats {
 	st := s.stats
+	if s.cluster != nil {
+		st.Cluster = s.cluster.snapshot()
+	}
 	st.Clients, st.Peers, st.Routes = len(s.names), len(s.peers), len(s.routes)
 	for _, p := range s.peers {
 		if p.kind == kindBroker {

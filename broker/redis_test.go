@@ -1,0 +1,314 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmqgo/zmq/internal/ztest"
+)
+
+// Tests of a cluster of broker nodes on one Redis (redis.go), each on a
+// private redis-server from ztest.StartRedis.
+
+// syncBuf is a log destination safe for concurrent use.
+type syncLogs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLogs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLogs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type testNode struct {
+	*Broker
+	logs *syncLogs
+}
+
+func (n testNode) cluster() *cluster { return n.st.cluster }
+
+// kill stops the node as SIGKILL would for the others: it stops renewing
+// and its connections close, but it gives nothing back in Redis.
+func (n testNode) kill() {
+	n.cluster().abandon.Store(true)
+	n.cluster().cancel() // no more Redis traffic, as from a dead process
+	n.Close()
+}
+
+func startNode(t *testing.T, url string, rc RedisConfig) testNode {
+	t.Helper()
+	logs := &syncLogs{}
+	rc.URL = url
+	if rc.Lease == 0 {
+		rc.Lease = 3 * time.Second
+	}
+	if rc.ConfirmTimeout == 0 {
+		rc.ConfirmTimeout = 5 * time.Second
+	}
+	b := startBroker(t, Config{Redis: &rc, Rate: -1, Linger: -1,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	return testNode{b, logs}
+}
+
+func startNodes(t *testing.T, n int, rc RedisConfig) (*ztest.Redis, []testNode) {
+	t.Helper()
+	r := ztest.StartRedis(t)
+	var nodes []testNode
+	for range n {
+		nodes = append(nodes, startNode(t, r.URL(), rc))
+	}
+	return r, nodes
+}
+
+// Three nodes on one Redis are one broker: names unique across them,
+// direct messages and their confirmations across nodes, list_clients of
+// all, errors as on one node.
+func TestRedisCluster(t *testing.T) {
+	ctx := testCtx(t)
+	_, n := startNodes(t, 3, RedisConfig{})
+	alice, aliceIn := client(t, n[0].Addr(), "alice")
+	bob, bobIn := client(t, n[1].Addr(), "bob")
+	carol, carolIn := client(t, n[2].Addr(), "carol")
+
+	var e *Error
+	dup, _ := client(t, n[2].Addr(), "")
+	if _, err := dup.Register(ctx, "alice"); !errors.As(err, &e) || e.Message != `name "alice" is taken` {
+		t.Fatalf("alice again on another node: %v", err)
+	}
+	if _, err := dup.Register(ctx, "ALICE"); !errors.As(err, &e) {
+		t.Fatalf("a look-alike of alice on another node: %v", err)
+	}
+
+	if st, err := alice.Send(ctx, "bob", "hi Bob"); err != nil || st != StatusDelivered {
+		t.Fatalf("alice to bob: %q, %v", st, err)
+	}
+	if m := bobIn.next(t, TypeDirectMessage); m.From != "alice" || m.Text() != "hi Bob" || time.Since(m.Time) > time.Minute {
+		t.Fatalf("bob got %+v", m)
+	}
+	if st, err := carol.Send(ctx, "alice", map[string]int{"n": 1}); err != nil || st != StatusDelivered {
+		t.Fatalf("carol to alice: %q, %v", st, err)
+	}
+	if m := aliceIn.next(t, TypeDirectMessage); m.From != "carol" || string(m.Content) != `{"n":1}` {
+		t.Fatalf("alice got %+v", m)
+	}
+	if _, err := bob.Send(ctx, "nobody", "x"); !errors.As(err, &e) || e.Message != `client "nobody" is not registered` {
+		t.Fatalf("to nobody: %v", err)
+	}
+	for i, c := range []*Client{alice, bob, carol} {
+		list, err := c.List(ctx)
+		if err != nil || len(list) != 3 || list[0].Name != "alice" || list[1].Name != "bob" || list[2].Name != "carol" {
+			t.Fatalf("list on node %d: %+v, %v", i, list, err)
+		}
+	}
+
+	// Many requests in flight: replies in order (the Go client pairs them
+	// by request_id and fails requests skipped), local and remote mixed.
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			target := "bob"
+			if i%2 == 0 {
+				target = "alice" // itself: local
+			}
+			if st, err := alice.Send(ctx, target, i); err != nil || st != StatusDelivered {
+				errs <- fmt.Errorf("send %d to %s: %q, %v", i, target, st, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for range 50 {
+		bobIn.next(t, TypeDirectMessage)
+		aliceIn.next(t, TypeDirectMessage)
+	}
+	_ = carolIn
+	if st := n[0].Stats().Cluster; !st.Enabled || !st.RedisUp || st.RemoteSent < 51 || st.RemoteAcked < 51 {
+		t.Fatalf("node 0 stats: %+v", st)
+	}
+
+	// A client gone: its name is free cluster-wide at once.
+	bob.Close()
+	other, _ := client(t, n[2].Addr(), "")
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		_, err := other.Register(ctx, "bob")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's name not free after bob left: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // the disconnect is reported asynchronously
+	}
+}
+
+// A broadcast reaches every client of every node exactly once, and its
+// confirmation counts them all.
+func TestRedisBroadcast(t *testing.T) {
+	ctx := testCtx(t)
+	_, n := startNodes(t, 3, RedisConfig{})
+	const per = 4
+	var clients []*Client
+	var ins []recorder
+	for i := range 3 * per {
+		c, in := client(t, n[i%3].Addr(), fmt.Sprintf("c%02d", i))
+		clients, ins = append(clients, c), append(ins, in)
+	}
+	const rounds = 5
+	for r := range rounds {
+		for s, c := range clients[:3] { // one sender on each node
+			got, err := c.Broadcast(ctx, fmt.Sprintf("r%d-s%d", r, s))
+			if err != nil || got != 3*per-1 {
+				t.Fatalf("broadcast r%d s%d: %d recipients, %v", r, s, got, err)
+			}
+		}
+	}
+	// A fence: every node reads the stream in order, so once the fence
+	// arrived everywhere, a repeat of an earlier broadcast would have too.
+	if _, err := clients[3].Broadcast(ctx, "fence"); err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range ins {
+		seen := map[string]int{}
+		want := rounds * 3
+		if i < 3 {
+			want = rounds * 2 // not its own
+		}
+		for got := 0; ; got++ {
+			if i == 3 && got == want {
+				break // the fence's sender: no fence
+			}
+			m := in.next(t, TypeBroadcast)
+			if m.Text() == "fence" {
+				break
+			}
+			seen[m.Text()]++
+		}
+		if len(seen) != want {
+			t.Errorf("client %d got %d distinct broadcasts, want %d: %v", i, len(seen), want, seen)
+		}
+		for k, v := range seen {
+			if v != 1 {
+				t.Errorf("client %d got %s %d times", i, k, v)
+			}
+		}
+	}
+	select {
+	case m := <-ins[3]:
+		t.Fatalf("the fence's sender got %s", m.Raw)
+	default:
+	}
+}
+
+// A name is held by a lease: a node that dies without a word (SIGKILL)
+// keeps its clients' names for at most one lease, and no confirmed message
+// to a live node's client is lost meanwhile.
+func TestRedisNodeKilled(t *testing.T) {
+	ctx := testCtx(t)
+	lease := 1500 * time.Millisecond
+	_, n := startNodes(t, 3, RedisConfig{Lease: lease, ConfirmTimeout: 300 * time.Millisecond})
+	alice, _ := client(t, n[0].Addr(), "alice")
+	_, bobIn := client(t, n[1].Addr(), "bob")
+	client(t, n[2].Addr(), "carol")
+
+	// Alice sends to bob throughout.
+	stop := make(chan struct{})
+	sent := make(chan int, 100000)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if st, err := alice.Send(ctx, "bob", i); err == nil && st == StatusDelivered {
+				sent <- i
+			}
+		}
+	}()
+
+	killed := time.Now()
+	n[2].kill()
+	st, err := alice.Send(ctx, "carol", "still there?")
+	if st != StatusFailed {
+		t.Fatalf("to a dead node's client: %q, %v", st, err)
+	}
+	dave, _ := client(t, n[1].Addr(), "")
+	var e *Error
+	if _, err := dave.Register(ctx, "carol"); !errors.As(err, &e) {
+		t.Fatalf("carol's name free at once after a kill: %v", err)
+	}
+	for {
+		_, err := dave.Register(ctx, "carol")
+		if err == nil {
+			break
+		}
+		if time.Since(killed) > 2*lease+time.Second {
+			t.Fatalf("carol's name not free %v after the kill: %v", time.Since(killed), err)
+		}
+		time.Sleep(lease / 10) // polls the lease's expiry in Redis
+	}
+	if d := time.Since(killed); d < lease/2 {
+		t.Fatalf("carol's name free after %v, before its lease could expire", d)
+	}
+	t.Logf("carol's name free %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), lease)
+	close(stop)
+	wg.Wait()
+	close(sent)
+	got := map[int]bool{}
+	confirmed := 0
+	for i := range sent {
+		confirmed++
+		if !got[i] {
+			// It may still be in flight to bob's handler: wait for it.
+			for !got[i] {
+				m := bobIn.next(t, TypeDirectMessage)
+				var j int
+				fmt.Sscan(string(m.Content), &j)
+				got[j] = true
+			}
+		}
+	}
+	if confirmed == 0 {
+		t.Fatal("no message confirmed during the test")
+	}
+	t.Logf("%d messages confirmed delivered while a node died, all received", confirmed)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polls state owned by another goroutine
+	}
+}
+
+var _ = context.Background
+var _ = strings.Contains
