@@ -312,3 +312,56 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 var _ = context.Background
 var _ = strings.Contains
+
+// txZMQ clients written for the seed's protocol, on different nodes,
+// talk to each other as on one broker.
+func TestRedisTxZMQ(t *testing.T) {
+	needTxZMQ(t)
+	_, n := startNodes(t, 3, RedisConfig{})
+	alice := startPy(t, "alice", n[0].Addr())
+	bob := startPy(t, "bob", n[1].Addr())
+	carol := startPy(t, "carol", n[2].Addr())
+	for _, c := range []*pyClient{alice, bob, carol} {
+		c.do("register " + c.name)
+		if m := c.next("registration_ack", "client_id,message,status,type"); m["message"] != "Welcome, "+c.name+"!" {
+			t.Fatal(m)
+		}
+	}
+	carol.do("register alice")
+	if m := carol.next("error", "message,timestamp,type"); m["message"] != `name "alice" is taken` {
+		t.Fatal(m)
+	}
+	alice.do("direct bob hello from node 0")
+	if m := bob.next("direct_message", "content,from,timestamp,type"); m["from"] != "alice" || m["content"] != "hello from node 0" {
+		t.Fatal(m)
+	}
+	if m := alice.next("delivery_confirmation", "status,target,type"); m["status"] != "delivered" || m["target"] != "bob" {
+		t.Fatal(m)
+	}
+	// A remote confirmation and a local reply after it come in order.
+	bob.do("direct carol to node 2")
+	bob.do("ping")
+	bob.next("delivery_confirmation", "status,target,type")
+	bob.next("pong", "stats,timestamp,type")
+	carol.next("direct_message", "content,from,timestamp,type")
+
+	carol.do("broadcast hi all")
+	for _, c := range []*pyClient{alice, bob} {
+		if m := c.next("broadcast", "content,from,timestamp,type"); m["from"] != "carol" || m["content"] != "hi all" {
+			t.Fatal(m)
+		}
+	}
+	if m := carol.next("broadcast_confirmation", "recipients,type"); m["recipients"] != 2.0 {
+		t.Fatal(m)
+	}
+	bob.do("list")
+	m := bob.next("client_list", "clients,total,type")
+	list, _ := m["clients"].([]any)
+	if m["total"] != 3.0 || len(list) != 3 || keys(list[0]) != "connected_since,last_activity,message_count,name" {
+		t.Fatal(m)
+	}
+	alice.do("direct nobody anyone?")
+	if m := alice.next("error", "message,timestamp,type"); m["message"] != `client "nobody" is not registered` {
+		t.Fatal(m)
+	}
+}
