@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -310,9 +309,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var _ = context.Background
-var _ = strings.Contains
-
 // txZMQ clients written for the seed's protocol, on different nodes,
 // talk to each other as on one broker.
 func TestRedisTxZMQ(t *testing.T) {
@@ -364,4 +360,165 @@ func TestRedisTxZMQ(t *testing.T) {
 	if m := alice.next("error", "message,timestamp,type"); m["message"] != `client "nobody" is not registered` {
 		t.Fatal(m)
 	}
+}
+
+// Redis restarted (its data lost) and then down for a while, under load:
+// the nodes serve their local clients throughout, report the outage, and
+// resume cross-node traffic by themselves.
+func TestRedisOutage(t *testing.T) {
+	ctx := testCtx(t)
+	r, n := startNodes(t, 2, RedisConfig{Lease: 1500 * time.Millisecond, ConfirmTimeout: 500 * time.Millisecond})
+	alice, _ := client(t, n[0].Addr(), "alice")
+	_, localIn := client(t, n[0].Addr(), "local")
+	_, bobIn := client(t, n[1].Addr(), "bob")
+	go func() { // drain
+		for {
+			select {
+			case <-localIn:
+			case <-bobIn:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	type outcome struct {
+		at     time.Time
+		remote bool
+		status string
+		err    error
+	}
+	results := make(chan outcome, 1<<20)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			target := "local"
+			if i%2 == 1 {
+				target = "bob"
+			}
+			st, err := alice.Send(ctx, target, i)
+			results <- outcome{time.Now(), target == "bob", st, err}
+		}
+	}()
+	// remoteOK waits for a cross-node message delivered after t0.
+	remoteOK := func(what string, t0 time.Time) {
+		t.Helper()
+		for {
+			select {
+			case o := <-results:
+				if !o.remote && (o.err != nil || o.status != StatusDelivered) {
+					t.Fatalf("a local message failed: %q, %v", o.status, o.err)
+				}
+				if o.remote && o.at.After(t0) && o.status == StatusDelivered {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("%s: no cross-node message delivered", what)
+			}
+		}
+	}
+	remoteOK("before", time.Time{})
+
+	// 1. A restart: Redis comes back empty.
+	r.Restart()
+	restarted := time.Now()
+	remoteOK("after the restart", restarted)
+	t.Logf("cross-node traffic back %v after Redis restarted", time.Since(restarted).Round(time.Millisecond))
+	// bob's name was re-claimed by its node: nobody else gets it.
+	other, _ := client(t, n[0].Addr(), "")
+	var e *Error
+	if _, err := other.Register(ctx, "bob"); !errors.As(err, &e) || !strings.Contains(e.Message, "taken") {
+		t.Fatalf("bob's name after the restart: %v", err)
+	}
+
+	// 2. Down for a while.
+	r.Kill()
+	waitFor(t, "node 0 to see the outage", func() bool { return !n[0].Stats().Cluster.RedisUp })
+	down := time.Now()
+	if _, err := other.Register(ctx, "newcomer"); !errors.As(err, &e) || e.Message != ErrStoreUnavailable.Error() {
+		t.Fatalf("register while Redis is down: %v", err)
+	}
+	if st, _ := alice.Send(ctx, "bob", "x"); st != StatusFailed {
+		t.Fatalf("cross-node while Redis is down: %q", st)
+	}
+	if l, err := alice.List(ctx); err != nil || len(l) != 2 || l[0].Name != "alice" || l[1].Name != "local" {
+		t.Fatalf("list while Redis is down: %+v, %v", l, err)
+	}
+	if n, err := alice.Broadcast(ctx, "local only"); err != nil || n != 1 {
+		t.Fatalf("broadcast while Redis is down: %d, %v", n, err)
+	}
+	r.Start()
+	remoteOK("after Redis came back", down)
+	if _, err := other.Register(ctx, "newcomer"); err != nil {
+		t.Fatalf("register after Redis came back: %v", err)
+	}
+	close(stop)
+	wg.Wait()
+	close(results)
+	for o := range results {
+		if !o.remote && (o.err != nil || o.status != StatusDelivered) {
+			t.Fatalf("a local message failed: %q, %v", o.status, o.err)
+		}
+	}
+	st := n[0].Stats().Cluster
+	if st.Outages < 1 || !st.RedisUp {
+		t.Fatalf("stats: %+v", st)
+	}
+	logs := n[0].logs.String()
+	if !strings.Contains(logs, "Redis unreachable") || !strings.Contains(logs, "Redis reachable again") {
+		t.Fatalf("logs:\n%s", logs)
+	}
+	t.Logf("node 0: %d outages reported, %d cross-node requests failed, %d delivered", st.Outages, st.RemoteFail, st.RemoteAcked)
+}
+
+// A node that reads nothing (stuck, overloaded) costs the others bounded
+// memory: requests for its clients wait at most QueueSize per sender and
+// ConfirmTimeout, then fail; its inbox in Redis is bounded too.
+func TestRedisSlowNode(t *testing.T) {
+	ctx := testCtx(t)
+	_, n := startNodes(t, 2, RedisConfig{ConfirmTimeout: 500 * time.Millisecond, StreamLen: 100})
+	gate := make(chan struct{})
+	n[1].cluster().readerGate.Store(&gate)
+	client(t, n[1].Addr(), "bob")
+	// The sender: a raw DEALER on node 0 that sends and does not wait.
+	raw := dialRaw(t, n[0].Addr())
+	raw.call(`{"type":"register","name":"flood"}`, TypeRegistrationAck)
+	const sent = 3000
+	for i := range sent {
+		raw.send(fmt.Sprintf(`{"type":"direct_message","target":"bob","content":%d}`, i))
+	}
+	maxPending := 0
+	waitFor(t, "node 0 to handle the flood", func() bool {
+		st := n[0].Stats()
+		maxPending = max(maxPending, st.Cluster.Pending)
+		return st.Received >= sent+1
+	})
+	if limit := DefaultQueueSize; maxPending > limit {
+		t.Fatalf("%d requests pending for the slow node, more than the queue size %d", maxPending, limit)
+	}
+	failed := 0
+	for failed < min(sent, DefaultQueueSize) {
+		m := raw.recv()
+		if m["type"] != TypeDeliveryConfirmation || m["status"] != StatusFailed {
+			t.Fatalf("got %v", m)
+		}
+		failed++
+	}
+	waitFor(t, "no pending requests", func() bool { return n[0].Stats().Cluster.Pending == 0 })
+	rc := n[0].cluster().rc
+	xlen, err := rc.XLen(ctx, n[0].cluster().key("inbox:", n[1].cluster().id)).Result()
+	if err != nil || xlen > 200 {
+		t.Fatalf("the slow node's inbox holds %d entries (%v); cap 100 (approximately)", xlen, err)
+	}
+	st := n[0].Stats()
+	t.Logf("%d sent; at most %d pending on node 0; %d failed; %d dropped; slow inbox %d entries", sent, maxPending, failed, st.Dropped, xlen)
+	close(gate)
 }
