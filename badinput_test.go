@@ -132,7 +132,7 @@ func badCases(spec victimSpec) []badCase {
 	wrongType := zmtp.TypePub
 	return []badCase{
 		// Greeting.
-		{name: "garbage-greeting", bytes: bytes.Repeat([]byte("G"), 64), reason: []string{"version"}},
+		{name: "garbage-greeting", bytes: bytes.Repeat([]byte("G"), 64), reason: []string{"not a ZMTP peer"}},
 		{name: "garbage-after-signature", bytes: append(append(append([]byte{}, zmtpSig...), 3), bytes.Repeat([]byte{0xAA}, 53)...), reason: []string{"mechanism"}},
 		{name: "mechanism-not-padded", bytes: func() []byte {
 			g := ztest.Greeting("NULL")

@@ -152,12 +152,16 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 	}
 	var in [zmtp.GreetingSize]byte
 	// A ZMTP 1.0 peer sends only its identity frame (2 bytes if empty) and
-	// waits: judge it by the first byte, as libzmq does, not after 10.
+	// waits: judge it by its first two bytes, not after 10 (libzmq judges
+	// by the first; the second tells ZMTP 1.0 from HTTP or noise).
 	if _, err := io.ReadFull(nc, in[:1]); err != nil {
 		return nil, pi, err
 	}
 	if in[0] != 0xff {
-		return nil, pi, fmt.Errorf("%w: ZMTP 1.0 peer", zmtp.ErrOldVersion)
+		if _, err := io.ReadFull(nc, in[1:2]); err != nil {
+			return nil, pi, fmt.Errorf("%w: first byte %q, then %v", zmtp.ErrNotZMTP, in[:1], err)
+		}
+		return nil, pi, zmtp.CheckOld(in[0], in[1])
 	}
 	if _, err := io.ReadFull(nc, in[1:zmtp.SignatureSize]); err != nil {
 		return nil, pi, err
@@ -247,7 +251,9 @@ func (sl *slab) copyBytes(b []byte) []byte {
 		return []byte{}
 	}
 	if cap(sl.bytes)-len(sl.bytes) < len(b) {
-		sl.bytes = make([]byte, 0, slabBytes)
+		// Chunks grow from 1 KiB: a connection that carries little holds
+		// little, a busy one soon carves from full-size chunks.
+		sl.bytes = make([]byte, 0, min(slabBytes, max(2*cap(sl.bytes), 1<<10)))
 	}
 	n := len(sl.bytes)
 	sl.bytes = append(sl.bytes, b...)
@@ -259,7 +265,7 @@ func (sl *slab) frameSlice(n int) [][]byte {
 		return make([][]byte, n)
 	}
 	if cap(sl.frames)-len(sl.frames) < n {
-		sl.frames = make([][]byte, 0, slabFrameRefs)
+		sl.frames = make([][]byte, 0, min(slabFrameRefs, max(2*cap(sl.frames), 16)))
 	}
 	k := len(sl.frames)
 	sl.frames = sl.frames[:k+n]
@@ -270,10 +276,12 @@ func (sl *slab) frameSlice(n int) [][]byte {
 // whoever holds the read baton (direct.go) reads: the readLoop goroutine
 // or, for REQ and REP, a receiver itself.
 type readState struct {
-	sl    slab
-	cur   [][]byte
-	total int64
-	rx    []*rxBuf // pooled buffers of the message being read
+	sl      slab
+	cur     [][]byte
+	total   int64
+	rx      []*rxBuf // pooled buffers of the message being read
+	trunc   bool     // over WithTruncateOver: frames are dropped as they come
+	skipped int64    // size of the frame the Reader just skipped (zmtp.Reader.Skip)
 }
 
 // readMessage reads frames until a whole message is in, answering PINGs and
@@ -290,11 +298,25 @@ func (c *conn) readMessage() (Msg, error) {
 			st.rx = append(st.rx, h)
 			return h.b
 		}
+		if lim := s.opts.truncateOver; lim > 0 && c.sec == nil {
+			// Under CURVE a frame must be whole to be decrypted (and its
+			// MORE flag is inside), so only plain frames are skipped.
+			c.fr.Skip = func(_ byte, size int64) bool {
+				if st.trunc || st.total+size > lim {
+					st.skipped = size
+					return true
+				}
+				return false
+			}
+		}
 	}
 	for {
 		mark := len(st.rx)
 		flags, body, owned, err := c.fr.ReadFrame()
 		if err != nil {
+			if errors.Is(err, zmtp.ErrFrameTooLarge) { // one frame over MaxMsgSize: the message is too
+				err = fmt.Errorf("%w: %w", ErrMsgTooLarge, err)
+			}
 			return Msg{}, err
 		}
 		c.rx.Add(1)
@@ -313,16 +335,32 @@ func (c *conn) readMessage() (Msg, error) {
 			st.rx = st.rx[:mark] // a command's buffer is not the message's
 			continue
 		}
-		st.total += int64(len(body))
+		if st.skipped > 0 {
+			st.total += st.skipped
+			st.skipped = 0
+			c.truncate()
+		} else {
+			st.total += int64(len(body))
+		}
 		if max := s.opts.maxMsgSize; max > 0 && st.total > max {
 			return Msg{}, fmt.Errorf("%w: message over %d bytes", ErrMsgTooLarge, max)
 		}
-		if !owned {
-			body = st.sl.copyBytes(body)
+		if lim := s.opts.truncateOver; lim > 0 && !st.trunc && st.total > lim {
+			c.truncate()
 		}
-		st.cur = append(st.cur, body)
+		if !st.trunc {
+			if !owned {
+				body = st.sl.copyBytes(body)
+			}
+			st.cur = append(st.cur, body)
+		} else {
+			c.dropRx()
+		}
 		if flags&zmtp.FlagMore != 0 {
 			continue
+		}
+		if st.trunc {
+			return c.truncated(), nil
 		}
 		prefix := 0
 		if s.typ == Router {
@@ -341,6 +379,70 @@ func (c *conn) readMessage() (Msg, error) {
 		st.rx = st.rx[:0]
 		return m, nil
 	}
+}
+
+// truncate starts dropping the message being read (WithTruncateOver): the
+// frames kept so far go, except a REQ/REP envelope, copied out of pooled
+// buffers so those can go back.
+func (c *conn) truncate() {
+	st := &c.rd
+	if st.trunc {
+		return
+	}
+	st.trunc = true
+	env := envelope(c.s.typ, st.cur)
+	for i := range env {
+		env[i] = append([]byte(nil), env[i]...)
+	}
+	clear(st.cur[len(env):])
+	st.cur = st.cur[:len(env)]
+	c.dropRx()
+}
+
+// dropRx gives the pooled buffers of dropped frames back.
+func (c *conn) dropRx() {
+	st := &c.rd
+	for _, h := range st.rx {
+		h.release(h.gen.Load())
+	}
+	clear(st.rx)
+	st.rx = st.rx[:0]
+}
+
+// truncated ends a truncated message: the ROUTER routing id and a REQ/REP
+// envelope, and the size the message had.
+func (c *conn) truncated() Msg {
+	st := &c.rd
+	m := truncatedMsg(c.s.typ, c.p.id, st.cur, st.total)
+	m.meta = c.meta
+	clear(st.cur)
+	st.cur, st.total, st.trunc = st.cur[:0], 0, false
+	return m
+}
+
+// envelope returns the leading frames of frames that REQ and REP need to
+// route a reply: up to and including the first empty frame (none if there
+// is none yet, or for other types).
+func envelope(t Type, frames [][]byte) [][]byte {
+	if t != Req && t != Rep {
+		return nil
+	}
+	for i, f := range frames {
+		if len(f) == 0 {
+			return frames[:i+1]
+		}
+	}
+	return nil
+}
+
+// truncatedMsg is what Recv gets for a message over WithTruncateOver.
+func truncatedMsg(t Type, id []byte, env [][]byte, size int64) Msg {
+	var frames [][]byte
+	if t == Router {
+		frames = append(frames, id)
+	}
+	frames = append(frames, env...)
+	return Msg{Frames: frames, Truncated: size}
 }
 
 // readLoop reads messages and hands them to the socket until the
@@ -420,8 +522,33 @@ const (
 	maxIOV      = 128
 )
 
+// The write buffer starts small and grows (up to writeBuffer) with what is
+// written between flushes: a server's many quiet connections then cost
+// little, a streaming one reaches the full size within a few batches.
+const initialWriteBuffer = 1 << 10
+
 func newFrameWriter(w io.Writer) *frameWriter {
-	return &frameWriter{w: w, buf: make([]byte, 0, writeBuffer)}
+	return &frameWriter{w: w}
+}
+
+// room makes room for n more bytes in buf, growing it if it is below its
+// full size; it reports false if a flush must make the room instead. Slices
+// of the old buf already in iov stay valid: they keep their array.
+func (fw *frameWriter) room(n int) bool {
+	if cap(fw.buf)-len(fw.buf) >= n {
+		return true
+	}
+	if cap(fw.buf) >= writeBuffer {
+		return false
+	}
+	c := max(cap(fw.buf)*2, initialWriteBuffer)
+	for c < len(fw.buf)+n {
+		c *= 2
+	}
+	nb := make([]byte, len(fw.buf), min(c, writeBuffer))
+	copy(nb, fw.buf)
+	fw.buf = nb
+	return cap(fw.buf)-len(fw.buf) >= n
 }
 
 func (fw *frameWriter) raw(b []byte) error {
@@ -436,7 +563,7 @@ func (fw *frameWriter) raw(b []byte) error {
 		}
 		return nil
 	}
-	if cap(fw.buf)-len(fw.buf) < len(b) {
+	if !fw.room(len(b)) {
 		if err := fw.flush(); err != nil {
 			return err
 		}
@@ -447,7 +574,7 @@ func (fw *frameWriter) raw(b []byte) error {
 
 func (fw *frameWriter) frame(flags byte, body []byte) error {
 	if len(body) >= bigFrame {
-		if cap(fw.buf)-len(fw.buf) < zmtp.MaxHeaderSize {
+		if !fw.room(zmtp.MaxHeaderSize) {
 			if err := fw.flush(); err != nil {
 				return err
 			}
@@ -460,7 +587,7 @@ func (fw *frameWriter) frame(flags byte, body []byte) error {
 		}
 		return nil
 	}
-	if cap(fw.buf)-len(fw.buf) < zmtp.MaxHeaderSize+len(body) {
+	if !fw.room(zmtp.MaxHeaderSize + len(body)) {
 		if err := fw.flush(); err != nil {
 			return err
 		}
@@ -497,7 +624,7 @@ func (fw *frameWriter) flush() error {
 func (c *conn) writeLoop() {
 	q := c.p.out
 	fw := c.fw
-	batch := make([]Msg, 0, 256)
+	var batch []Msg // grows to maxBatch only if the queue ever holds that many
 	for {
 		select {
 		case <-q.notify:
@@ -505,7 +632,8 @@ func (c *conn) writeLoop() {
 			return
 		}
 		for {
-			msgs, ctl, wasFull, carry := q.take(batch[:0], cap(batch), maxBatchBytes)
+			msgs, ctl, wasFull, carry := q.take(batch[:0], maxBatch, maxBatchBytes)
+			batch = msgs[:0]
 			if len(msgs) == 0 && len(ctl) == 0 && !carry {
 				break
 			}

@@ -6,11 +6,25 @@
 // endpoints, and moves multipart messages (Msg). Send and Recv are safe for
 // concurrent use, take a context, and return promptly when it is cancelled.
 // Close unblocks them with an error that satisfies errors.Is(err, net.ErrClosed).
+// Close waits for queued outgoing messages only while a peer can take them,
+// and at most the linger (WithLinger, default 30 s), so a deferred Close
+// never hangs on a peer that never comes; Shutdown waits through
+// reconnections until its context is done and reports what it could not
+// deliver (*UndeliveredError).
 //
-//	pull, _ := zmq.NewSocket(zmq.Pull)
+//	pull, err := zmq.NewSocket(zmq.Pull)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	defer pull.Close()
-//	pull.Bind("tcp://127.0.0.1:5555")
-//	msg, err := pull.Recv(ctx)
+//	if err := pull.Bind("tcp://127.0.0.1:5680"); err != nil {
+//		log.Fatal(err) // the port is taken, say
+//	}
+//	msg, err := pull.Recv(context.Background())
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	fmt.Printf("%q\n", msg.Frames)
 //
 // Behaviour follows libzmq 4.3 where the RFCs leave room: high-water marks of
 // 1000 messages, background reconnection for connected endpoints, messages

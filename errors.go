@@ -21,6 +21,9 @@ var (
 	ErrHostUnreachable = errors.New("zmq: no peer with that routing id")
 	// ErrInvalidEndpoint means an endpoint string could not be parsed.
 	ErrInvalidEndpoint = errors.New("zmq: invalid endpoint")
+	// ErrUnknownHost means Connect was given a tcp host name that does not
+	// exist. errors.Is(ErrUnknownHost, ErrInvalidEndpoint) holds.
+	ErrUnknownHost = fmt.Errorf("%w: unknown host", ErrInvalidEndpoint)
 	// ErrUnsupportedTransport means the endpoint's transport is not supported.
 	ErrUnsupportedTransport = errors.New("zmq: unsupported transport")
 	// ErrEndpointNotFound means Unbind or Disconnect named an endpoint the
@@ -37,6 +40,11 @@ var (
 	// ErrIncompatiblePeer means a peer's socket type cannot talk to ours
 	// (for example PUSH to SUB). The connection is dropped.
 	ErrIncompatiblePeer = errors.New("zmq: incompatible peer socket type")
+	// ErrRoutingID means a ROUTER refused a peer's announced routing id:
+	// one starting with 0x00 (the space of ids the ROUTER generates) or one
+	// held by a connected peer (unless WithRouterHandover). The newcomer's
+	// connection is dropped; the peer holding the id is unaffected.
+	ErrRoutingID = errors.New("zmq: routing id refused")
 	// ErrProtocol means a peer broke the ZMTP protocol. The connection is dropped.
 	ErrProtocol = errors.New("zmq: protocol error")
 )

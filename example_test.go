@@ -2,6 +2,7 @@ package zmq_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -191,4 +192,75 @@ func ExampleAllocMsg() {
 	fmt.Println(len(r.Frames[0]), string(r.Frames[0][:7]))
 	r.Release()
 	// Output: 65536 payload
+}
+
+// A server that limits request sizes answers an oversized request instead
+// of buffering it or cutting the connection: WithTruncateOver reads it off
+// the wire and hands over only the routing id and the size it had.
+func ExampleWithTruncateOver() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	server, err := zmq.NewSocket(zmq.Router, zmq.WithTruncateOver(64<<10), zmq.WithLinger(0))
+	if err != nil {
+		panic(err)
+	}
+	defer server.Close()
+	if err := server.Bind("tcp://127.0.0.1:0"); err != nil {
+		panic(err)
+	}
+
+	client, err := zmq.NewSocket(zmq.Dealer, zmq.WithLinger(0))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	if err := client.Connect(server.LastEndpoint()); err != nil {
+		panic(err)
+	}
+	if err := client.Send(ctx, zmq.NewMsg(make([]byte, 1<<20))); err != nil {
+		panic(err)
+	}
+
+	req, err := server.Recv(ctx)
+	if err != nil {
+		panic(err)
+	}
+	if req.Truncated > 0 {
+		reply := fmt.Sprintf("error: request of %d bytes, limit %d", req.Truncated, 64<<10)
+		if err := server.Send(ctx, zmq.NewMsg(req.Frames[0], []byte(reply))); err != nil {
+			panic(err)
+		}
+	}
+	m, err := client.Recv(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(m)
+	// Output: error: request of 1048576 bytes, limit 65536
+}
+
+// Shutdown waits until queued messages are written, through
+// reconnections, and says what it could not deliver; Close would have
+// returned at once, since no peer is there.
+func ExampleSocket_Shutdown() {
+	push, err := zmq.NewSocket(zmq.Push)
+	if err != nil {
+		panic(err)
+	}
+	if err := push.Connect("tcp://127.0.0.1:1"); err != nil { // nobody listens
+		panic(err)
+	}
+	if err := push.Send(context.Background(), zmq.NewMsgString("job")); err != nil {
+		panic(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err = push.Shutdown(ctx)
+	var ue *zmq.UndeliveredError
+	if errors.As(err, &ue) {
+		fmt.Println(ue.Messages, "undelivered; a peer connected:", ue.Connected)
+	}
+	// Output: 1 undelivered; a peer connected: false
 }

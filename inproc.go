@@ -3,6 +3,7 @@ package zmq
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/zmqgo/zmq/internal/zmtp"
@@ -46,6 +47,13 @@ func inprocUnbind(name string, s *Socket) {
 		delete(inprocs.names, name)
 	}
 	inprocs.mu.Unlock()
+}
+
+// inprocLookupNow returns name's binding, or nil if nothing is bound there.
+func inprocLookupNow(name string) *inprocBinding {
+	inprocs.mu.Lock()
+	defer inprocs.mu.Unlock()
+	return inprocs.names[name]
 }
 
 // inprocLookup waits until name is bound (connect before bind is allowed) or
@@ -130,7 +138,7 @@ func (s *Socket) serveInproc(b *inprocBinding, d *dialer) {
 // moveLoop hands what c's pipe has queued to the peer connection's socket.
 func (c *conn) moveLoop(to *conn) {
 	q := c.p.out
-	batch := make([]Msg, 0, 256)
+	var batch []Msg // grows to maxBatch only if the queue ever holds that many
 	for {
 		select {
 		case <-q.notify:
@@ -138,7 +146,8 @@ func (c *conn) moveLoop(to *conn) {
 			return
 		}
 		for {
-			msgs, ctl, wasFull, _ := q.take(batch[:0], cap(batch), maxBatchBytes) // inproc has no inline writes
+			msgs, ctl, wasFull, _ := q.take(batch[:0], maxBatch, maxBatchBytes) // inproc has no inline writes
+			batch = msgs[:0]
 			if len(msgs) == 0 && len(ctl) == 0 {
 				break
 			}
@@ -176,6 +185,16 @@ func (c *conn) moveLoop(to *conn) {
 				// The peer gets the frames themselves; an AllocMsg buffer
 				// leaves the pool for good (the garbage collector takes it).
 				m.rx, m.rxGen = nil, 0
+				if lim := to.s.opts.truncateOver; lim > 0 {
+					if size := int64(m.Size()); size > lim {
+						m = truncatedMsg(to.s.typ, to.p.id, slices.Clone(envelope(to.s.typ, m.Frames)), size)
+						if to.s.deliver(to, m) {
+							continue
+						}
+						clear(msgs[i:])
+						return
+					}
+				}
 				if to.s.typ == Router {
 					f := make([][]byte, 1+len(m.Frames))
 					f[0] = to.p.id

@@ -42,9 +42,10 @@ func (r *inRing) pop() Msg {
 
 // enqueue adds a received message to p's queue, waiting while the queue is at
 // the receive high-water mark (so TCP pushes back on the peer). force skips
-// the mark, for the few messages the socket makes itself. It reports false
-// if quit closed first.
-func (s *Socket) enqueue(p *pipe, m Msg, quit <-chan struct{}, force bool) bool {
+// the mark, for the few messages the socket makes itself. from is the
+// connection m came on (nil for those): p.conn may not be read here, it is
+// guarded by Socket.mu. It reports false if quit closed first.
+func (s *Socket) enqueue(p *pipe, m Msg, from *conn, quit <-chan struct{}, force bool) bool {
 	limit := s.opts.recvHWM
 	s.inMu.Lock()
 	if s.opts.conflate && !force && p.in.n > 0 {
@@ -80,7 +81,9 @@ func (s *Socket) enqueue(p *pipe, m Msg, quit <-chan struct{}, force bool) bool 
 	if wake {
 		signal(s.inNotify)
 	}
-	s.kickDirect(p.conn) // a REQ/REP receiver may be reading another connection (direct.go)
+	if from != nil {
+		s.kickDirect(from) // a REQ/REP receiver may be reading another connection (direct.go)
+	}
 	return true
 }
 
@@ -149,14 +152,34 @@ func (s *Socket) recv(ctx context.Context) (*pipe, Msg, error) {
 // lockRecv serialises REQ and REP receivers, whose state check and take
 // must be one step.
 func (s *Socket) lockRecv(ctx context.Context) error {
-	select {
-	case s.recvSem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.done:
-		return ErrClosed
-	}
+	return lock(ctx, s.recvSem, s.done)
 }
 
 func (s *Socket) unlockRecv() { <-s.recvSem }
+
+// lockSend serialises REQ senders, whose state check and send must be one
+// step, without holding a lock while the send waits for room.
+func (s *Socket) lockSend(ctx context.Context) error {
+	return lock(ctx, s.sendSem, s.done)
+}
+
+func (s *Socket) unlockSend() { <-s.sendSem }
+
+// lock takes the one-slot semaphore sem, waiting until ctx or done. It
+// tries first without waiting, so a free semaphore is taken even with a
+// done ctx (TrySend, TryRecv), where select would choose at random.
+func lock(ctx context.Context, sem chan struct{}, done <-chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-done:
+		return ErrClosed
+	}
+}

@@ -19,7 +19,7 @@ func TestFairQueuePolicy(t *testing.T) {
 	counts := []int{100, 3, 50}
 	for i, p := range pipes {
 		for k := 0; k < counts[i]; k++ {
-			if !s.enqueue(p, Msg{Frames: [][]byte{{byte(i), byte(k)}}}, nil, false) {
+			if !s.enqueue(p, Msg{Frames: [][]byte{{byte(i), byte(k)}}}, nil, nil, false) {
 				t.Fatal("enqueue refused")
 			}
 		}
@@ -59,10 +59,10 @@ func TestRecvHWMBlocksReader(t *testing.T) {
 	defer s.Close()
 	p := newPipe("a", 0, false)
 	quit := make(chan struct{})
-	s.enqueue(p, Msg{Frames: [][]byte{{1}}}, quit, false)
-	s.enqueue(p, Msg{Frames: [][]byte{{2}}}, quit, false)
+	s.enqueue(p, Msg{Frames: [][]byte{{1}}}, nil, quit, false)
+	s.enqueue(p, Msg{Frames: [][]byte{{2}}}, nil, quit, false)
 	done := make(chan bool)
-	go func() { done <- s.enqueue(p, Msg{Frames: [][]byte{{3}}}, quit, false) }()
+	go func() { done <- s.enqueue(p, Msg{Frames: [][]byte{{3}}}, nil, quit, false) }()
 	select {
 	case <-done:
 		t.Fatal("enqueue past the high-water mark did not wait")

@@ -56,6 +56,11 @@ type Event struct {
 	RoutingID []byte        // the peer's routing id (ROUTER) or announced identity, when known
 	Interval  time.Duration // EventConnectRetried: the wait before the next attempt
 	Err       error         // the reason, for failures and disconnections
+	// Heartbeats reports, on EventHandshakeSucceeded, that the socket
+	// pings this peer (WithHeartbeatInterval, and the peer speaks ZMTP
+	// 3.1): a connection that dies silently is then dropped within the
+	// heartbeat interval and timeout.
+	Heartbeats bool
 	// Dropped counts the events this monitor lost before this one because
 	// its reader was slow.
 	Dropped uint64

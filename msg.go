@@ -7,6 +7,12 @@ import "strings"
 type Msg struct {
 	Frames [][]byte
 
+	// Truncated is not zero for a received message whose size (all frames
+	// but a ROUTER's routing id) exceeded WithTruncateOver: it is that
+	// size. Its frames were read and thrown away; Frames holds only what
+	// a reply needs: the routing id on ROUTER, the envelope on REQ and REP.
+	Truncated int64
+
 	meta  *msgMeta // the connection it arrived on (security.go), nil if none
 	rx    *rxBuf   // buffers behind its large received frames (Release)
 	rxGen uint64   // rx's generation when handed out

@@ -14,12 +14,15 @@ type Option func(*options) error
 type options struct {
 	routingID         []byte
 	sendHWM           int
+	sendHWMBytes      int64 // queuebytes.go
+	sendBytesTotal    int64
 	recvHWM           int
 	linger            time.Duration
 	reconnectIvl      time.Duration
 	reconnectIvlMax   time.Duration
 	handshakeIvl      time.Duration
 	maxMsgSize        int64
+	truncateOver      int64
 	routerMandatory   bool
 	tcpKeepAlive      int // -1 OS default, 0 off, 1 on
 	tcpKeepAliveIdle  time.Duration
@@ -45,7 +48,7 @@ func defaultOptions() options {
 	return options{
 		sendHWM:      1000,
 		recvHWM:      1000,
-		linger:       -1,
+		linger:       DefaultLinger,
 		reconnectIvl: 100 * time.Millisecond,
 		handshakeIvl: 30 * time.Second,
 		tcpKeepAlive: -1,
@@ -95,9 +98,12 @@ func WithRecvHWM(n int) Option {
 	}
 }
 
-// WithLinger sets how long Close waits for queued outgoing messages to be
-// written (ZMQ_LINGER). Negative waits without limit (libzmq's default, -1);
-// 0 discards them at once.
+// WithLinger sets how long Close waits at most for queued outgoing messages
+// to be written (ZMQ_LINGER). Default DefaultLinger (30 s; libzmq's is to
+// wait for ever). Negative waits without a time limit; 0 discards them at
+// once. Whatever the linger, Close waits only while a queue can be written
+// (its peer is connected or being connected to): see Close, and Shutdown
+// for waiting through reconnections.
 func WithLinger(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -146,15 +152,50 @@ func WithHandshakeInterval(d time.Duration) Option {
 }
 
 // WithMaxMsgSize sets the largest message accepted from a peer, all frames
-// together (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected. Default
-// 0, no limit: memory then grows only as fast as the peer really sends.
-// Send refuses larger messages with ErrMsgTooLarge too.
+// together (ZMQ_MAXMSGSIZE). A peer that sends more is disconnected. Send
+// refuses larger messages with ErrMsgTooLarge too.
+//
+// Default 0, no limit, as libzmq: a limit by default would break peers
+// that legitimately send large messages, and a frame header that lies
+// costs only what the peer really sends. A frame too large for the 64 KiB
+// read buffer is read into chunks that grow with the bytes received (at
+// most an eighth more, at least 1 MiB, is allocated ahead), joined into
+// one buffer once complete (so a complete frame briefly takes twice its
+// size), and given back to the operating system at once if its connection
+// ends first (64 MiB and more). A server that accepts connections from
+// peers it does not trust should still set a limit (and see
+// WithTruncateOver): without one a peer may send as much as it likes.
 func WithMaxMsgSize(n int64) Option {
 	return func(o *options) error {
 		if n < 0 {
 			return fmt.Errorf("%w: max message size %d < 0", ErrInvalidOption, n)
 		}
 		o.maxMsgSize = n
+		return nil
+	}
+}
+
+// WithTruncateOver lets a server answer messages that are too large
+// without keeping them: a received message whose frames add up to more than
+// n bytes is read and thrown away as it arrives, and Recv returns it with
+// Msg.Truncated set to its size and no body frames (a ROUTER still gets the
+// routing id, REQ and REP the envelope, so the application can reply; SUB
+// and XSUB drop it, having no topic to match). Default 0: off.
+//
+// Memory: over tcp and ipc a frame too large for the 64 KiB read buffer is
+// read through that buffer and never held, so an oversized message costs the
+// read buffer, not its size (frames kept before the limit was crossed are
+// released at once). Under CURVE each frame must be whole to be decrypted,
+// so the largest frame is held (bound it with WithMaxMsgSize). Over inproc
+// the message is already in memory (the sender's); it is replaced by its
+// truncated form on delivery. WithMaxMsgSize still applies: a peer sending
+// more than that is disconnected.
+func WithTruncateOver(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: truncate size %d < 0", ErrInvalidOption, n)
+		}
+		o.truncateOver = n
 		return nil
 	}
 }
@@ -264,7 +305,10 @@ func WithConflate(on bool) Option {
 
 // WithRouterHandover lets a new connection that announces a routing id
 // already in use take it over (ZMQ_ROUTER_HANDOVER): the old connection is
-// closed. By default the newcomer is refused.
+// closed. By default the newcomer is refused (ErrRoutingID). Whatever this
+// option, an announced id starting with 0x00 is refused: those are the ids
+// a ROUTER generates for peers that announce none, and a peer announcing
+// one could otherwise take the id the next anonymous peer gets.
 func WithRouterHandover(on bool) Option {
 	return func(o *options) error {
 		o.routerHandover = on

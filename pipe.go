@@ -21,6 +21,7 @@ type outQueue struct {
 	carry    bool          // an inline write left bytes in the connection's frameWriter
 	epoch    uint64        // bumped by reset, so a stale inline writer cannot release a new owner
 	notify   chan struct{} // wakes the writer (cap 1)
+	bq       queueBytes    // WithSendHWMBytes (queuebytes.go)
 	idle     chan struct{} // signalled when the queue is empty and flushed (cap 1)
 }
 
@@ -28,6 +29,9 @@ type outQueue struct {
 // once: enough to fill a write of many small messages, little next to the
 // memory the high-water mark already allows.
 const maxBatchBytes = 256 << 10
+
+// maxBatch bounds the messages one writer takes at once.
+const maxBatch = 256
 
 func newOutQueue(limit int) *outQueue {
 	return &outQueue{limit: limit, notify: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
@@ -44,15 +48,21 @@ func signal(c chan struct{}) {
 func (q *outQueue) push(m Msg) bool {
 	q.mu.Lock()
 	m.sendRef()
+	size := int64(m.Size())
 	if q.conflate && q.n > 0 {
 		i := (q.head + q.n - 1) % len(q.ring)
 		old := q.ring[i]
 		q.ring[i] = m
+		q.bq.unqueue(int64(old.Size()))
+		q.bq.queued += size // a conflating queue holds one message: no bound to check
+		if q.bq.total != nil {
+			q.bq.total.Add(size)
+		}
 		q.mu.Unlock()
 		old.sendUnref()
 		return true
 	}
-	if q.limit > 0 && q.n >= q.limit && !q.conflate {
+	if q.limit > 0 && q.n >= q.limit && !q.conflate || !q.bq.admit(size, q.n == 0 && q.bq.flight == 0) {
 		q.mu.Unlock()
 		m.sendAbandon()
 		return false
@@ -151,7 +161,7 @@ func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte,
 		return dst, nil, false, false
 	}
 	carry, q.carry = q.carry, false
-	wasFull = q.limit > 0 && q.n >= q.limit
+	wasFull = q.limit > 0 && q.n >= q.limit || q.bq.limit > 0 && q.n > 0
 	ctl = q.ctl
 	q.ctl = nil
 	bytes := 0
@@ -161,6 +171,7 @@ func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte,
 			bytes += len(f)
 		}
 		dst = append(dst, m)
+		q.bq.taken(int64(m.Size()))
 		q.ring[q.head] = Msg{}
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--
@@ -175,6 +186,7 @@ func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte,
 func (q *outQueue) flushed() {
 	q.mu.Lock()
 	q.busy = false
+	q.bq.written()
 	empty := q.n == 0 && len(q.ctl) == 0
 	q.mu.Unlock()
 	if empty {
@@ -189,6 +201,14 @@ func (q *outQueue) empty() bool {
 	return e
 }
 
+// len is the number of queued messages (control commands not counted).
+func (q *outQueue) len() int {
+	q.mu.Lock()
+	n := q.n
+	q.mu.Unlock()
+	return n
+}
+
 // reset drops everything queued (a connection went away, or Close gave up).
 func (q *outQueue) reset(keepData bool) {
 	q.mu.Lock()
@@ -196,7 +216,9 @@ func (q *outQueue) reset(keepData bool) {
 	if !keepData {
 		clear(q.ring)
 		q.head, q.n = 0, 0
+		q.bq.unqueue(q.bq.queued)
 	}
+	q.bq.written() // what the writer had goes with the connection
 	q.busy, q.carry = false, false
 	q.epoch++
 	q.mu.Unlock()

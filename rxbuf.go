@@ -2,6 +2,7 @@ package zmq
 
 import (
 	"math/bits"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -123,4 +124,22 @@ func chainRx(hs []*rxBuf) (*rxBuf, uint64) {
 		hs[i].next, hs[i].nextGen = hs[i+1], hs[i+1].gen.Load()
 	}
 	return hs[0], hs[0].gen.Load()
+}
+
+// freeOSOver is the part of a large frame that, left unfinished by a
+// connection that went, is worth giving back to the operating system at
+// once: the Go runtime would otherwise keep it for minutes (and a peer
+// that announced a huge frame and vanished would leave the process that
+// much bigger).
+const freeOSOver = 64 << 20
+
+var freeingOS atomic.Bool
+
+// freeOSMemory returns freed memory to the operating system, one call at a
+// time (it runs a full collection).
+func freeOSMemory() {
+	if freeingOS.CompareAndSwap(false, true) {
+		debug.FreeOSMemory()
+		freeingOS.Store(false)
+	}
 }

@@ -18,8 +18,9 @@ import (
 
 // Lock order: Socket.stateMu → Socket.mu → outQueue.mu;
 // Socket.mu → Socket.wmu (wake under mu); Socket.mu → Socket.subMu.
-// Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) is
-// taken before any of them.
+// Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) and
+// sendSem (REQ senders) are taken before any of them, with the caller's
+// context; stateMu is never held while a call waits.
 
 // Socket is a ZeroMQ socket. Its methods are safe for concurrent use.
 type Socket struct {
@@ -35,8 +36,13 @@ type Socket struct {
 	listeners map[string]*listener
 	dialers   map[string]*dialer
 	lastEP    string
+	// What Shutdown reports about undelivered messages (close.go).
+	everConnected bool  // a peer completed a handshake at some point
+	connErr       error // the last failed connection attempt or handshake
 
 	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
+
+	queuedBytes atomic.Int64 // in all send queues, with WithSendHWMBytes (queuebytes.go)
 
 	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
 	wmu     sync.Mutex
@@ -62,8 +68,10 @@ type Socket struct {
 	recvWaiters int           // Recv calls waiting for a message
 	inNotify    chan struct{} // wakes a waiting Recv (cap 1)
 	recvSem     chan struct{} // REQ/REP: one receiver at a time
+	sendSem     chan struct{} // REQ: one sender at a time (stateMu is never held while a send waits)
 	done        chan struct{} // closed by Close
 	kill        chan struct{} // closed by Close once lingering is over
+	linkCh      chan struct{} // cap 1: a dialer's attempt ended or a connection went (close.go)
 	mons        monitors
 	wg          sync.WaitGroup
 }
@@ -89,6 +97,7 @@ type dialer struct {
 	p        *pipe
 	stop     chan struct{}
 	conn     *conn // guarded by Socket.mu
+	trying   bool  // an attempt (dial, handshake) is under way; guarded by Socket.mu
 }
 
 // NewSocket returns a socket of type t configured by opts.
@@ -106,6 +115,7 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 		subs:      make(map[string]int),
 		done:      make(chan struct{}),
 		kill:      make(chan struct{}),
+		linkCh:    make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		if err := o(&s.opts); err != nil {
@@ -114,6 +124,7 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 	}
 	s.inNotify = make(chan struct{}, 1)
 	s.recvSem = make(chan struct{}, 1)
+	s.sendSem = make(chan struct{}, 1)
 	return s, nil
 }
 
@@ -231,10 +242,21 @@ func (s *Socket) acceptLoop(ln *listener) {
 // Connect connects to endpoint. The connection is made in the background and
 // remade if it breaks; messages sent meanwhile queue up to the send
 // high-water mark.
+//
+// A tcp host name is resolved at once, and Connect fails with
+// ErrUnknownHost if the name does not exist, so that a typo does not
+// retry silently for ever (libzmq 4.3 checks only the syntax and resolves
+// at each attempt; older versions resolved here too). If DNS cannot answer
+// (a timeout, a server failure), Connect goes on and each attempt resolves
+// again; failed attempts are logged and reported as EventConnectRetried
+// with the error.
 func (s *Socket) Connect(endpoint string) error {
 	ep, err := transport.Parse(endpoint, false)
 	if err != nil {
 		return endpointErr(err)
+	}
+	if err := checkHost(endpoint, ep); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -247,7 +269,7 @@ func (s *Socket) Connect(endpoint string) error {
 	if s.typ == Pair && len(s.pipes) > 0 {
 		return fmt.Errorf("%w: a PAIR socket has one peer", ErrState)
 	}
-	d := &dialer{endpoint: endpoint, ep: ep, stop: make(chan struct{})}
+	d := &dialer{endpoint: endpoint, ep: ep, stop: make(chan struct{}), trying: true}
 	d.p = s.newPipe(endpoint, true)
 	s.dialers[endpoint] = d
 	// The pipe exists before the connection does, so messages can queue for
@@ -258,6 +280,27 @@ func (s *Socket) Connect(endpoint string) error {
 	}
 	s.wg.Add(1)
 	go s.dialLoop(d)
+	return nil
+}
+
+// resolveTimeout bounds the name lookup in Connect.
+const resolveTimeout = 2 * time.Second
+
+// checkHost fails if a tcp endpoint's host name does not exist.
+func checkHost(endpoint string, ep transport.Endpoint) error {
+	if ep.Transport != "tcp" || ep.Network != "tcp" { // tcp4, tcp6: an IP address
+		return nil
+	}
+	host, _, err := net.SplitHostPort(ep.Address)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	_, err = net.DefaultResolver.LookupHost(ctx, host)
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok && dnsErr.IsNotFound {
+		return fmt.Errorf("%w in %q: %v", ErrUnknownHost, endpoint, err)
+	}
 	return nil
 }
 
@@ -278,11 +321,17 @@ func (s *Socket) dialLoop(d *dialer) {
 		// No reconnection delays: the link is made the moment the name is
 		// bound, and remade if it is bound again.
 		for {
-			b := inprocLookup(d.ep.Address, d.stop)
+			b := inprocLookupNow(d.ep.Address)
 			if b == nil {
-				return
+				// Nobody bound yet: nothing to wait for in Close (close.go).
+				s.attemptEnded(d, fmt.Errorf("connect %s: nothing bound there", d.endpoint))
+				if b = inprocLookup(d.ep.Address, d.stop); b == nil {
+					return
+				}
+				s.attemptStarted(d)
 			}
 			s.serveInproc(b, d)
+			s.attemptEnded(d, nil)
 			select {
 			case <-d.stop:
 				return
@@ -290,19 +339,28 @@ func (s *Socket) dialLoop(d *dialer) {
 			}
 		}
 	}
-	for {
+	for first := true; ; first = false {
+		if !first {
+			s.attemptStarted(d)
+		}
 		s.emit(Event{Type: EventConnectDelayed, Endpoint: d.endpoint})
 		nc, err := transport.Dial(ctx, d.ep)
 		if err == nil {
 			s.emit(Event{Type: EventConnected, Endpoint: d.endpoint, PeerAddr: nc.RemoteAddr().String()})
-			if hsErr := s.serve(nc, nil, d); s.handshakeBackoff(hsErr) {
+			hsErr := s.serve(nc, nil, d)
+			if s.handshakeBackoff(hsErr) {
 				authWait = s.nextAuthBackoff(authWait) // no reconnect storm when refused
 			} else {
 				authWait = 0
 			}
+			if hsErr != nil {
+				hsErr = fmt.Errorf("handshake with %s: %w", d.endpoint, hsErr)
+			}
+			s.attemptEnded(d, hsErr)
 			ivl = s.opts.reconnectIvl
 		} else {
 			s.opts.logger.Debug("zmq: connect failed", "endpoint", d.endpoint, "err", err)
+			s.attemptEnded(d, fmt.Errorf("connect %s: %w", d.endpoint, err))
 		}
 		if s.opts.reconnectIvl < 0 {
 			return
@@ -313,7 +371,7 @@ func (s *Socket) dialLoop(d *dialer) {
 		if ivl > 0 {
 			wait += time.Duration(rand.Int64N(int64(ivl)))
 		}
-		s.emit(Event{Type: EventConnectRetried, Endpoint: d.endpoint, Interval: wait})
+		s.emit(Event{Type: EventConnectRetried, Endpoint: d.endpoint, Interval: wait, Err: err})
 		if max := s.opts.reconnectIvlMax; max > 0 && err != nil {
 			ivl = min(ivl*2, max)
 		}
@@ -363,7 +421,7 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	close(stopHS)
 	if err != nil {
 		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
-		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
+		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, zmtp.ErrNotZMTP) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
 			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
 			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) ||
 			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {
@@ -396,8 +454,11 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	if s.typ == Router {
 		id = c.p.id
 	}
-	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id})
-	if s.opts.heartbeatIvl > 0 {
+	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
+	// not pinged (nor dropped for not answering).
+	hb := s.opts.heartbeatIvl > 0 && pi.minor >= 1
+	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Heartbeats: hb})
+	if hb {
 		c.startHeartbeat()
 	}
 	wg.Add(1)
@@ -409,6 +470,9 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	c.close()
 	wg.Wait()
 	s.detachConn(c, ln, d)
+	if c.fr.LargePending() >= freeOSOver {
+		go freeOSMemory()
+	}
 	if hb := c.hbErr.Load(); hb != nil {
 		err = *hb
 	}
@@ -450,13 +514,14 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 	if s.typ == Router {
 		id := pi.identity
 		if len(id) == 0 {
-			var b [5]byte
-			binary.BigEndian.PutUint32(b[1:], s.nextID)
-			s.nextID++
-			id = b[:]
+			id = s.generateIDLocked()
+		} else if id[0] == 0 {
+			// 0x00 is the generated ids' space: a peer announcing one could
+			// take the id the next anonymous peer is about to get.
+			return fmt.Errorf("%w: announced id %x starts with 0x00, reserved for generated ids", ErrRoutingID, id)
 		} else if old := s.byID[string(id)]; old != nil {
 			if !s.opts.routerHandover {
-				return fmt.Errorf("routing id %q already in use", id)
+				return fmt.Errorf("%w: announced id %q is already in use", ErrRoutingID, id)
 			}
 			// The newcomer takes the id over; the old connection goes.
 			delete(s.byID, string(id))
@@ -470,6 +535,7 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 	}
 	p.conn, p.peerType, p.minor = c, pi.typ, pi.minor
 	c.p = p
+	s.everConnected = true
 	if d != nil {
 		d.conn = c
 		if s.pipePerConn() {
@@ -500,6 +566,20 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 	return nil
 }
 
+// generateIDLocked returns a fresh routing id for an anonymous peer: 0x00
+// and a 32-bit counter (as libzmq), skipping any id still held, so that a
+// wrapped counter can never hand out a live peer's id. Guarded by s.mu.
+func (s *Socket) generateIDLocked() []byte {
+	b := make([]byte, 5)
+	for {
+		binary.BigEndian.PutUint32(b[1:], s.nextID)
+		s.nextID++
+		if _, live := s.byID[string(b)]; !live {
+			return b
+		}
+	}
+}
+
 // pipePerConn reports whether a connected endpoint's pipe exists only while
 // its connection does.
 func (s *Socket) pipePerConn() bool { return s.typ == Router || s.opts.immediate }
@@ -507,6 +587,9 @@ func (s *Socket) pipePerConn() bool { return s.typ == Router || s.opts.immediate
 func (s *Socket) newPipe(endpoint string, persistent bool) *pipe {
 	p := newPipe(endpoint, s.opts.sendHWM, persistent)
 	p.out.conflate = s.opts.conflate
+	if s.opts.sendHWMBytes > 0 || s.opts.sendBytesTotal > 0 {
+		p.out.bq = queueBytes{limit: s.opts.sendHWMBytes, total: &s.queuedBytes, totalLimit: s.opts.sendBytesTotal}
+	}
 	return p
 }
 
@@ -551,6 +634,7 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 		p.out.reset(false)
 	}
 	s.mu.Unlock()
+	signal(s.linkCh)
 	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
 		for topic := range subs {
 			last := s.countSub(topic, false)
@@ -621,93 +705,6 @@ func (s *Socket) Disconnect(endpoint string) error {
 	}
 	d.p.out.reset(false)
 	return nil
-}
-
-// Close closes the socket. Blocked Send and Recv calls return ErrClosed at
-// once. Queued outgoing messages get up to the linger time (WithLinger) to
-// be written; then every connection is closed. Close returns once every
-// goroutine of the socket has ended.
-func (s *Socket) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.closed = true
-	close(s.done)
-	// Free inproc names at once, so a connecting peer stops linking to us.
-	for _, l := range s.listeners {
-		if l.l == nil {
-			inprocUnbind(l.resolved[len("inproc://"):], s)
-		}
-	}
-	lns := make([]*listener, 0, len(s.listeners))
-	for _, l := range s.listeners {
-		lns = append(lns, l)
-	}
-	pipes := slices.Clone(s.pipes)
-	for _, d := range s.dialers {
-		if !slices.Contains(pipes, d.p) {
-			pipes = append(pipes, d.p)
-		}
-	}
-	s.mu.Unlock()
-	for _, l := range lns {
-		l.stop(s)
-	}
-	s.linger(pipes)
-	close(s.kill)
-	s.mu.Lock()
-	var conns []*conn
-	for _, l := range s.listeners {
-		for c := range l.conns {
-			conns = append(conns, c)
-		}
-	}
-	for _, l := range lns {
-		for c := range l.conns {
-			conns = append(conns, c)
-		}
-	}
-	for _, d := range s.dialers {
-		close(d.stop)
-		if d.conn != nil {
-			conns = append(conns, d.conn)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-	s.wg.Wait()
-	for _, l := range lns {
-		s.emit(Event{Type: EventClosed, Endpoint: l.resolved})
-	}
-	s.stopMonitors()
-	return nil
-}
-
-// linger waits until every pipe's queue is written out or the linger time
-// is over.
-func (s *Socket) linger(pipes []*pipe) {
-	if s.opts.linger == 0 {
-		return
-	}
-	var deadline <-chan time.Time
-	if s.opts.linger > 0 {
-		t := time.NewTimer(s.opts.linger)
-		defer t.Stop()
-		deadline = t.C
-	}
-	for _, p := range pipes {
-		for !p.out.empty() {
-			select {
-			case <-p.out.idle:
-			case <-deadline:
-				return
-			}
-		}
-	}
 }
 
 func (s *Socket) killed() bool {
@@ -803,11 +800,11 @@ func (s *Socket) deliver(c *conn, m Msg) bool {
 	case Push:
 		return true
 	case Sub, XSub:
-		if !s.subscribed(m.Frames[0]) {
+		if len(m.Frames) == 0 || !s.subscribed(m.Frames[0]) { // a truncated message has no topic
 			return true
 		}
 	}
-	return s.enqueue(c.p, m, c.quit, false)
+	return s.enqueue(c.p, m, c, c.quit, false)
 }
 
 func (s *Socket) subscribed(topic []byte) bool {
@@ -886,7 +883,7 @@ func (s *Socket) xpubNotify(p *pipe, on bool, topic []byte) {
 		b[0] = 1
 	}
 	copy(b[1:], topic)
-	s.enqueue(p, Msg{Frames: [][]byte{b}}, nil, true)
+	s.enqueue(p, Msg{Frames: [][]byte{b}}, nil, nil, true)
 }
 
 func encodeSub(minor byte, on bool, topic []byte) []byte {
@@ -1178,10 +1175,19 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 
 var emptyFrame = []byte{}
 
+// sendReq sends a request. Senders take turns (lockSend, honouring ctx);
+// stateMu is held only to look at and set the state, never while the send
+// waits for room, so Recv and TrySend from other goroutines never wait
+// behind a blocked Send.
 func (s *Socket) sendReq(ctx context.Context, m Msg) error {
+	if err := s.lockSend(ctx); err != nil {
+		return err
+	}
+	defer s.unlockSend()
 	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if s.reqPending {
+	pending := s.reqPending
+	s.stateMu.Unlock()
+	if pending {
 		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
 	}
 	frames := make([][]byte, 1+len(m.Frames))
@@ -1191,7 +1197,9 @@ func (s *Socket) sendReq(ctx context.Context, m Msg) error {
 	if err != nil {
 		return err
 	}
+	s.stateMu.Lock()
 	s.reqPipe, s.reqPending = p, true
+	s.stateMu.Unlock()
 	return nil
 }
 
@@ -1265,14 +1273,14 @@ func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
 			return Msg{}, err
 		}
 		// Only the peer we asked may answer, and only behind the delimiter.
-		if p != want || len(m.Frames) < 2 || len(m.Frames[0]) != 0 {
+		if p != want || len(m.Frames) < 2 && m.Truncated == 0 || len(m.Frames) == 0 || len(m.Frames[0]) != 0 {
 			s.opts.logger.Debug("zmq: REQ dropped a reply it did not expect")
 			continue
 		}
 		s.stateMu.Lock()
 		s.reqPending, s.reqPipe = false, nil
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[1:], meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
+		return Msg{Frames: m.Frames[1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
 	}
 }
 
@@ -1301,6 +1309,6 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 		s.stateMu.Lock()
 		s.repPipe, s.repEnv, s.repPending = p, m.Frames[:i+1], true
 		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[i+1:], meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
+		return Msg{Frames: m.Frames[i+1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
 	}
 }

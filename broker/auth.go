@@ -171,7 +171,7 @@ func (s *state) mayFederate(user string) bool {
 func (s *state) refuseBroker(p *peer, what string) {
 	s.stats.FederationRefused++
 	s.log.Warn("broker: refused a peer speaking as a broker", "what", what, "id", clientID(p.id), "user", p.user)
-	s.fail(p, "%s: not admitted as a broker of this federation", what)
+	s.refuse(p, rsNotAdmitted, "%s: not admitted as a broker of this federation", what)
 }
 
 // mayRegister reports whether p may register name under Config.Names.

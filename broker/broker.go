@@ -41,6 +41,8 @@ type Broker struct {
 
 	lastStats   Stats
 	lastStatsAt time.Time
+
+	ops ops // metrics.go, status.go
 }
 
 // event is what the loop handles: a message or a connection event, from
@@ -51,13 +53,19 @@ type event struct {
 	id     []byte   // ROUTER: the peer's routing id
 	user   string   // ROUTER: the user id of the peer's connection (ZAP)
 	frames [][]byte // evMsg: the frames after the routing id
+	size   int64    // evMsg: not 0 for a message the socket truncated (frames: its envelope)
+	err    error    // evCut: why
+	addr   string   // evConn, evGone: the peer's address
+	hb     bool     // evConn: the socket pings it
 }
 
 type eventKind uint8
 
 const (
 	evMsg  eventKind = iota
+	evConn           // a ROUTER peer's connection is up (liveness.go)
 	evGone           // a ROUTER peer's connection closed
+	evCut            // the ROUTER cut a peer's connection for a message over the hard cap
 	evUp             // an upstream connection is up
 	evDown           // an upstream connection is down
 )
@@ -90,7 +98,14 @@ func New(cfg Config) (*Broker, error) {
 		// documentation).
 		zmq.WithRouterHandover(false),
 		zmq.WithSendHWM(cfg.QueueSize),
+		zmq.WithSendHWMBytes(cfg.QueueBytes, cfg.TotalBytes),
+		zmq.WithHeartbeatInterval(max(cfg.Heartbeat, 0)),
+		zmq.WithHeartbeatTimeout(max(cfg.HeartbeatTimeout, 0)),
+		zmq.WithHeartbeatTTL(min(max(cfg.Heartbeat+cfg.HeartbeatTimeout, 0), 6553*time.Second)), // clients drop a broker gone silent too
 		zmq.WithMaxMsgSize(cfg.socketLimit()),
+		// Read a request over the limit off the wire without keeping it,
+		// and answer it; past the hard cap the socket cuts the connection.
+		zmq.WithTruncateOver(int64(cfg.MaxMsgSize) + fedSlack),
 		zmq.WithLinger(cfg.Linger),
 		zmq.WithLogger(cfg.Logger),
 	}, slices.Concat(cfg.SocketOptions, cfg.Security)...)...)
@@ -135,6 +150,7 @@ func New(cfg Config) (*Broker, error) {
 		}
 	}
 	b.st = newState(&b.cfg, b, len(b.ups))
+	b.ops.init()
 	if cfg.Redis != nil {
 		if b.st.cluster, err = newCluster(b, b.st); err != nil {
 			return fail(err)
@@ -157,7 +173,7 @@ func New(cfg Config) (*Broker, error) {
 		limit = fmt.Sprintf("%g/s, burst %d", cfg.Rate, cfg.Burst)
 	}
 	b.log.Info("broker: started", "bind", b.addrs, "upstream", cfg.Upstream, "expire", cfg.Expire,
-		"queue", cfg.QueueSize, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit,
+		"queue", cfg.QueueSize, "queue_bytes", cfg.QueueBytes, "total_bytes", cfg.TotalBytes, "max_msg_size", cfg.MaxMsgSize, "rate_limit", limit,
 		"name_rules", cfg.Names != nil, "federation_peers", len(cfg.FederationPeers))
 	return b, nil
 }
@@ -271,8 +287,8 @@ func (b *Broker) loop() {
 	defer close(b.loopDone)
 	st := b.st
 	var sweep, stats, announce <-chan time.Time
-	if b.cfg.Expire > 0 {
-		t := time.NewTicker(min(max(b.cfg.Expire/4, 10*time.Millisecond), time.Second))
+	{
+		t := time.NewTicker(b.cfg.sweepEvery())
 		defer t.Stop()
 		sweep = t.C
 	}
@@ -296,6 +312,17 @@ func (b *Broker) loop() {
 		select {
 		case ev := <-b.in:
 			b.handle(ev)
+			// Handle what else waits with a plain receive: the select
+			// of every case costs more than a message's handling.
+			for range inbox {
+				select {
+				case ev := <-b.in:
+					b.handle(ev)
+					continue
+				default:
+				}
+				break
+			}
 		case fn := <-b.calls:
 			fn()
 		case <-sweep:
@@ -329,13 +356,21 @@ func (b *Broker) loop() {
 func (b *Broker) handle(ev event) {
 	switch ev.kind {
 	case evMsg:
-		if ev.src < 0 {
+		if ev.src < 0 && ev.size > 0 {
+			b.st.tooLarge(ev.id, ev.user, ev.frames, ev.size)
+		} else if ev.src < 0 {
+			t0 := time.Now()
 			b.st.handlePeer(ev.id, ev.user, ev.frames)
+			b.ops.latency.Observe(time.Since(t0).Seconds())
 		} else {
 			b.st.handleUp(ev.src, ev.frames)
 		}
+	case evConn:
+		b.st.connUp(ev.id, ev.addr, ev.hb)
 	case evGone:
-		b.st.gone(ev.id)
+		b.st.connDown(ev.id, ev.addr)
+	case evCut:
+		b.st.cut(ev.id, ev.err)
 	case evUp:
 		b.st.upState(ev.src, true)
 	case evDown:
@@ -373,12 +408,17 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 			}
 			return
 		}
-		ev := event{kind: evMsg, src: src, frames: m.Frames}
-		if src < 0 {
-			if len(m.Frames) < 2 {
-				continue
-			}
+		ev := event{kind: evMsg, src: src, frames: m.Frames, size: m.Truncated}
+		if src < 0 { // a ROUTER message has a routing id and at least one frame
 			ev.id, ev.frames, ev.user = m.Frames[0], m.Frames[1:], m.UserID()
+			if typ, _ := m.Property("Socket-Type"); m.Truncated > 0 && typ == "REQ" {
+				ev.frames = [][]byte{{}} // its delimiter went with the body: a REQ needs one on the reply
+			}
+		}
+		select {
+		case b.in <- ev: // the usual case, without the select below
+			continue
+		default:
 		}
 		select {
 		case b.in <- ev:
@@ -394,10 +434,21 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 func (b *Broker) watch(events <-chan zmq.Event, src int) {
 	defer b.wg.Done()
 	for e := range events {
+		if src < 0 {
+			b.ops.connection(e)
+		}
 		var ev event
 		switch {
-		case src < 0 && e.Type == zmq.EventDisconnected && generatedID(e.RoutingID):
-			ev = event{kind: evGone, src: src, id: e.RoutingID}
+		case src < 0 && e.Type == zmq.EventHandshakeSucceeded:
+			ev = event{kind: evConn, src: src, id: e.RoutingID, addr: e.PeerAddr, hb: e.Heartbeats}
+		case src < 0 && e.Type == zmq.EventDisconnected && len(e.RoutingID) > 0:
+			if errors.Is(e.Err, zmq.ErrMsgTooLarge) {
+				select { // counted and logged first, then gone
+				case b.in <- event{kind: evCut, src: src, id: e.RoutingID, err: e.Err}:
+				case <-b.quit:
+				}
+			}
+			ev = event{kind: evGone, src: src, id: e.RoutingID, addr: e.PeerAddr}
 		case src >= 0 && e.Type == zmq.EventHandshakeSucceeded:
 			ev = event{kind: evUp, src: src}
 		case src >= 0 && e.Type == zmq.EventDisconnected:

@@ -248,31 +248,41 @@ func TestSlowClient(t *testing.T) {
 	}
 	start := time.Now()
 	content := strings.Repeat("x", 1000)
+	// Lockstep: fast takes each broadcast before the next is sent, so its
+	// queue never holds more than one and only slow's can fill, whatever
+	// the scheduler does. Each broadcast reaches fast, and slow until its
+	// queue is full; the confirmation's count says which.
+	broadcast := func(i int) int {
+		t.Helper()
+		n, err := sender.Broadcast(ctx, content)
+		if err != nil || n != 2 && n != 1 {
+			t.Fatalf("broadcast %d: %d, %v", i, n, err)
+		}
+		fastIn.next(t, TypeBroadcast)
+		return n
+	}
 	sent := 0
-	for b.Stats().Dropped == 0 {
+	for ; ; sent++ {
 		if sent == 20000 {
 			t.Fatal("nothing dropped after 20000 broadcasts")
 		}
-		if n, err := sender.Broadcast(ctx, content); err != nil || n != 2 && n != 1 {
-			t.Fatalf("broadcast %d: %d, %v", sent, n, err)
+		if broadcast(sent) == 1 {
+			break
 		}
-		sent++
 	}
-	for range 100 {
-		if _, err := sender.Broadcast(ctx, content); err != nil {
-			t.Fatalf("broadcast to a full client: %v", err)
+	if d := b.Stats().Dropped; d != 1 {
+		t.Fatalf("dropped %d at the first broadcast slow missed, want 1", d)
+	}
+	for i := range 100 {
+		if n := broadcast(sent + 1 + i); n != 1 {
+			t.Fatalf("broadcast to a full client reached %d", n)
 		}
-		sent++
-	}
-	// Every broadcast reaches fast.
-	for range sent {
-		fastIn.next(t, TypeBroadcast)
 	}
 	st := b.Stats()
-	if st.Dropped < 10 || st.Clients != 3 {
+	if st.Dropped != 101 || st.Clients != 3 {
 		t.Fatalf("stats %+v", st)
 	}
-	t.Logf("%d broadcasts in %v, %d dropped for the slow client", sent, time.Since(start), st.Dropped)
+	t.Logf("%d broadcasts in %v, %d dropped for the slow client", sent+101, time.Since(start), st.Dropped)
 }
 
 // Raw sockets: bad input, a flood, an oversized message, a REQ client.
@@ -304,8 +314,12 @@ func TestRawPeers(t *testing.T) {
 			t.Fatalf("%.20q: %v", bad, v)
 		}
 	}
-	// A multipart message: the last frame is the request.
+	// A multipart message is refused, saying why.
 	raw.Send(ctx, zmq.NewMsgString("extra", `{"type":"register","name":"raw"}`))
+	if v := recv(); v["type"] != TypeError || v["message"] != "invalid message: expected one frame, got 2" {
+		t.Fatal(v)
+	}
+	raw.Send(ctx, zmq.NewMsgString(`{"type":"register","name":"raw"}`))
 	if v := recv(); v["type"] != TypeRegistrationAck {
 		t.Fatal(v)
 	}
@@ -329,19 +343,14 @@ func TestRawPeers(t *testing.T) {
 	if _, err := bystander.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Over twice the limit: the socket drops the connection (the raw
-	// socket reconnects, under a new routing id, unregistered).
-	events := b.router.Monitor(ctx)
-	raw.Send(ctx, zmq.NewMsg(make([]byte, 20000)))
-	for e := range events {
-		if e.Type == zmq.EventDisconnected {
-			break
-		}
-	}
-	if err := b.waitState(ctx, func(s *state) bool { return s.names["raw"] == nil }); err != nil {
+	// Over the hard cap (16 × 4096): the socket cuts the connection (the
+	// raw socket reconnects, under a new routing id, unregistered), and
+	// the broker counts it.
+	raw.Send(ctx, zmq.NewMsg(make([]byte, HardCapFactor*4096+5000)))
+	if err := b.waitState(ctx, func(s *state) bool { return s.names["raw"] == nil && s.stats.Cut == 1 }); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Stats(); st.RateLimited < 150 || st.Errors < st.RateLimited+5 {
+	if st := b.Stats(); st.RateLimited < 150 || st.Errors != st.RateLimited+7 || st.ErrorsByReason["too_large_cut"] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	// A REQ client gets its replies behind the delimiter it sent.

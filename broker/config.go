@@ -15,10 +15,14 @@ const (
 	DefaultName       = "broker"
 	DefaultExpire     = 60 * time.Second
 	DefaultQueueSize  = 1000
+	DefaultQueueBytes = 8 << 20   // per client
+	DefaultTotalBytes = 512 << 20 // all clients together
 	DefaultMaxMsgSize = 256 << 10
 	DefaultRate       = 1000 // messages a second, per client
 	DefaultLinger     = 5 * time.Second
 	DefaultMaxRoutes  = 10000 // names one downstream broker may announce
+	DefaultHeartbeat  = 5 * time.Second
+	DefaultHBTimeout  = 10 * time.Second
 )
 
 // Config configures a Broker. The zero value is a usable broker on
@@ -36,10 +40,21 @@ type Config struct {
 	// the first bound endpoint, "myhost:5555".
 	Name string
 
-	// Expire is how long a peer may stay silent (no message of any kind;
-	// a ping is enough) before it is forgotten: a client then vanishes
-	// from list_clients and its name is free. Default DefaultExpire;
-	// negative: never. Peers whose connection closes are forgotten at once.
+	// Heartbeat is how often the broker sends a ZMTP PING to each peer
+	// that speaks ZMTP 3.1 (zmq.WithHeartbeatInterval); one that sends
+	// nothing within HeartbeatTimeout after is disconnected. A peer is
+	// forgotten when its connection ends: at once if the ROUTER generated
+	// its routing id, after Heartbeat + HeartbeatTimeout if it chose one
+	// (it may reconnect under it). Defaults DefaultHeartbeat and
+	// DefaultHBTimeout; negative: no PINGs.
+	Heartbeat        time.Duration
+	HeartbeatTimeout time.Duration
+	// Expire is how long a peer that cannot be pinged (a ZMTP 3.0 peer,
+	// or any with Heartbeat off) may stay silent (no message of any
+	// kind; a ping is enough) before it is forgotten: a client then
+	// vanishes from list_clients and its name is free. A peer whose
+	// connection is alive and answers PINGs never expires: a client that
+	// only listens keeps its name. Default DefaultExpire; negative: never.
 	Expire time.Duration
 	// AnnounceInterval is how often a federated broker repeats its
 	// announcement upstream, which keeps it from expiring there.
@@ -51,10 +66,20 @@ type Config struct {
 	// dropped and counted (Stats.Dropped); no other client waits.
 	// Default DefaultQueueSize.
 	QueueSize int
+	// QueueBytes bounds each client's queue in bytes too, and TotalBytes
+	// the queues of all clients together: N clients that stop reading
+	// hold at most N × QueueBytes, never more than TotalBytes. What does
+	// not fit is dropped and counted as for QueueSize. Defaults
+	// DefaultQueueBytes and DefaultTotalBytes; negative: no bound.
+	QueueBytes int64
+	TotalBytes int64
 	// MaxMsgSize is the largest request the broker handles, in bytes;
-	// a larger one is answered with an error. A message over twice that
-	// makes the socket drop the connection without reading it
-	// (zmq.WithMaxMsgSize). Default DefaultMaxMsgSize.
+	// a larger one is answered with an error (too_large) and counted, up
+	// to a hard cap of HardCapFactor × MaxMsgSize; it is read off the wire
+	// and dropped as it arrives (zmq.WithTruncateOver), so offenders cost
+	// their read buffers, not their messages. Past the cap the socket
+	// cuts the connection (zmq.WithMaxMsgSize), and the broker logs and
+	// counts it (too_large_cut). Default DefaultMaxMsgSize.
 	MaxMsgSize int
 	// Rate and Burst limit each client's requests (a token bucket): Rate
 	// a second on average, Burst at once. A request over the limit is
@@ -124,6 +149,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Expire == 0 {
 		c.Expire = DefaultExpire
 	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = DefaultHBTimeout
+	}
+	if c.Heartbeat < 0 {
+		c.Heartbeat, c.HeartbeatTimeout = 0, 0
+	}
 	if c.AnnounceInterval <= 0 {
 		c.AnnounceInterval = 20 * time.Second
 		if c.Expire > 0 {
@@ -136,6 +170,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QueueSize < 0 {
 		return c, errors.New("broker: QueueSize must not be negative")
 	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.TotalBytes == 0 {
+		c.TotalBytes = DefaultTotalBytes
+	}
+	c.QueueBytes, c.TotalBytes = max(c.QueueBytes, 0), max(c.TotalBytes, 0) // negative: 0, none
 	if c.MaxMsgSize == 0 {
 		c.MaxMsgSize = DefaultMaxMsgSize
 	}
@@ -181,7 +222,15 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// socketLimit is the size beyond which the socket drops a peer's
-// connection: twice what the broker handles, so that a message somewhat too
-// large still gets an error reply.
-func (c *Config) socketLimit() int64 { return 2*int64(c.MaxMsgSize) + 4096 }
+// fedSlack is how much larger than MaxMsgSize a message between brokers
+// may be: a client's message with its federation envelope around it.
+const fedSlack = 4096
+
+// HardCapFactor is how many times MaxMsgSize a request may be and still get
+// an error reply rather than a cut connection.
+const HardCapFactor = 16
+
+// socketLimit is the size beyond which the socket cuts a peer's
+// connection: the hard cap, so that a message too large, even many times
+// over, gets an error reply.
+func (c *Config) socketLimit() int64 { return HardCapFactor*int64(c.MaxMsgSize) + 4096 }

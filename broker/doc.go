@@ -7,13 +7,27 @@
 // multi-hop pattern (examples/multihop). `zmqgo broker` runs one.
 //
 //	b, err := broker.New(broker.Config{Bind: []string{"tcp://127.0.0.1:5555"}})
+//	if err != nil {
+//		log.Fatal(err) // the port is taken (by `zmqgo broker`?), say
+//	}
 //	defer b.Close()
 //
+//	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//	defer cancel()
 //	c, err := broker.NewClient("tcp://127.0.0.1:5555", broker.WithHandler(
 //		func(ctx context.Context, m broker.Message) { fmt.Println(m.From, m.Text()) }))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	defer c.Close()
-//	c.Register(ctx, "alice")
-//	c.Send(ctx, "bob", "hi Bob")
+//	if _, err := c.Register(ctx, "alice"); err != nil {
+//		log.Fatal(err)
+//	}
+//	status, err := c.Send(ctx, "bob", "hi Bob")
+//	if err != nil {
+//		log.Fatal(err) // no client named bob yet, say
+//	}
+//	fmt.Println(status) // delivered
 //
 // # Protocol
 //
@@ -61,14 +75,18 @@
 //
 // # Clients that go, names, queues
 //
-// A client whose connection closes is forgotten as soon as the broker
-// sees it close (at once, unless the broker is too busy to take note of
-// connection events; then as for silence); one that sends
-// nothing at all for Config.Expire (a ping is enough) is forgotten then. A
-// forgotten client vanishes from client_list and its name is free again.
-// (A client that chose its own routing id may reconnect under it and
-// carry on, if it has the same identity (see Security); the broker then
-// forgets it only when it expires.)
+// Liveness comes from the connection, not from traffic: a client that
+// registers and then only listens keeps its name as long as its
+// connection is alive. The broker sends a ZMTP PING to each peer every
+// Config.Heartbeat and drops one that sends nothing within
+// Config.HeartbeatTimeout (a killed process, a stopped one, a cable
+// pulled), and a client is forgotten when its connection ends: at once,
+// or, if it chose its own routing id (it may reconnect under it and carry
+// on, if it has the same identity: see Security), after Heartbeat +
+// HeartbeatTimeout without a connection. Peers that cannot answer PINGs
+// (ZMTP 3.0) are forgotten after Config.Expire of silence instead (a ping
+// message is enough). A forgotten client vanishes from client_list and
+// its name is free again.
 //
 // A name belongs to one live client: another client asking for it gets an
 // error; the client that holds it may register again, under the same name
@@ -79,8 +97,9 @@
 // (who is shown as it registered). Names with invisible characters
 // (U+200B and other format characters, controls) are refused.
 //
-// Each client has a queue of Config.QueueSize messages at the broker (the
-// ROUTER's send high-water mark). The broker never waits for a client:
+// Each client has a queue of Config.QueueSize messages and
+// Config.QueueBytes bytes at the broker (the ROUTER's send high-water
+// marks), and all queues together hold at most Config.TotalBytes. The broker never waits for a client:
 // what does not fit is dropped and counted (Stats.Dropped; the sender of a
 // direct message gets the status "failed"), so a client that stops reading
 // loses messages and no one else is held up. A broadcast reaches thousands
@@ -88,14 +107,19 @@
 //
 // # Bad input
 //
-// Whatever a client sends harms only itself. A message that is not JSON,
-// not an object, has fields of the wrong type or missing, or an unknown
-// type, is answered with an error and counted in the errors of the stats.
-// A message larger than Config.MaxMsgSize gets an error too; one larger
-// than twice that makes the broker drop the connection without reading
-// it. Each client may send Config.Rate messages a second on average,
-// Config.Burst at once (a token bucket); the messages over the limit are
-// answered with an error and not carried out.
+// Whatever a client sends harms only itself, and every bad request gets
+// one error reply saying what is wrong, counted once in the errors of the
+// stats under its reason (Stats.ErrorsByReason): an empty message
+// ("empty message", empty_message); more than one frame after an optional
+// empty delimiter ("expected one frame, got 2", frame_count); a message
+// that is not JSON, not an object, or has fields of the wrong type
+// (invalid_json); an unknown type (unknown_type); missing fields
+// (bad_request). A message larger than Config.MaxMsgSize gets "message too
+// large: N bytes, at most M" (too_large) up to a hard cap of HardCapFactor
+// times that; past the cap the connection is cut, logged and counted
+// (too_large_cut). Each client may send Config.Rate messages a second on
+// average, Config.Burst at once (a token bucket); the messages over the
+// limit are answered with an error (rate_limited) and not carried out.
 //
 // # Federation
 //
@@ -182,4 +206,10 @@
 // and, every Config.StatsInterval, its throughput and counts. Close hands
 // on what was received, then gives queued messages up to Config.Linger to
 // be written. All state is in memory.
+//
+// Broker.HTTPHandler is the operator's endpoint (`zmqgo broker --http`):
+// Prometheus metrics at /metrics (zmqgo_broker_..., read from the broker
+// at scrape time), a live status page at / and its data at /api/status
+// (Broker.Status). Stats has the same counters, by message type and by
+// error reason too.
 package broker

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -166,6 +167,7 @@ type rop struct {
 // slot is a reply to a client that is not ready yet: the client's later
 // replies wait behind it, so replies stay in request order.
 type slot struct {
+	t     msgType
 	body  []byte
 	ready bool
 }
@@ -191,14 +193,15 @@ type cluster struct {
 	id  string // this node's id: random, never reused
 	log *slog.Logger
 
-	ops    chan rop
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	up     atomic.Bool
-	downMu sync.Mutex
-	down   bool // an outage was reported and has not ended
-	outs   atomic.Uint64
+	ops      chan rop
+	renewNow chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	up       atomic.Bool
+	downMu   sync.Mutex
+	down     bool // an outage was reported and has not ended
+	outs     atomic.Uint64
 
 	// Test hooks: pause the reader; leave without releasing (as SIGKILL).
 	readerGate atomic.Pointer[chan struct{}]
@@ -225,7 +228,7 @@ func newCluster(b *Broker, st *state) (*cluster, error) {
 	var id [16]byte
 	rand.Read(id[:])
 	c := &cluster{b: b, st: st, cfg: cfg, id: hex.EncodeToString(id[:]), log: b.log,
-		ops: make(chan rop, opQueue), claims: map[string]*peer{}, replies: map[*peer][]*slot{},
+		ops: make(chan rop, opQueue), renewNow: make(chan struct{}, 1), claims: map[string]*peer{}, replies: map[*peer][]*slot{},
 		pending: map[uint64]*pendingOp{}}
 	c.rc = cfg.Client
 	if c.rc == nil {
@@ -455,6 +458,10 @@ func (c *cluster) reader() {
 			}
 			if changed {
 				curIn, curB = "0-0", "0-0"
+				select { // re-claim the names at once
+				case c.renewNow <- struct{}{}:
+				default:
+				}
 			}
 			failed, backoff = false, 50*time.Millisecond
 		}
@@ -501,6 +508,8 @@ func (c *cluster) renewer() {
 	for {
 		select {
 		case <-t.C:
+			c.renew()
+		case <-c.renewNow:
 			c.renew()
 		case <-c.ctx.Done():
 			return
@@ -650,9 +659,9 @@ return out`)
 // holding is called by sendRaw for a message to p while p's request is
 // handled: it takes it if it is the reply being made for a slot, or if
 // earlier replies to p are not ready (it waits behind them).
-func (c *cluster) holding(p *peer, b []byte) bool {
+func (c *cluster) holding(p *peer, t msgType, b []byte) bool {
 	if c.target != nil {
-		c.target.body, c.target.ready = b, true
+		c.target.t, c.target.body, c.target.ready = t, b, true
 		c.target = nil
 		return true
 	}
@@ -662,10 +671,17 @@ func (c *cluster) holding(p *peer, b []byte) bool {
 	}
 	if len(q) >= c.st.cfg.QueueSize {
 		c.st.stats.Dropped++
+		c.st.count.dropped[t]++
 		return true
 	}
-	c.replies[p] = append(q, &slot{body: b, ready: true})
+	c.replies[p] = append(q, &slot{t: t, body: b, ready: true})
 	return true
+}
+
+// held reports whether the cluster took b, a message of type t to p, to
+// send it later, in order: see holding.
+func (s *state) held(p *peer, t msgType, b []byte) bool {
+	return p == s.cur && s.cluster != nil && s.cluster.holding(p, t, b)
 }
 
 // reserve makes a slot for p's reply to come; nil if p has too many.
@@ -709,7 +725,7 @@ func (c *cluster) flush(p *peer) {
 			c.replies[p] = q[1:]
 		}
 		if sl.body != nil {
-			c.st.sendRaw(p, sl.body)
+			c.st.sendRaw(p, sl.t, sl.body)
 			if c.st.peers[string(p.id)] != p {
 				return // gone
 			}
@@ -724,11 +740,11 @@ func (c *cluster) claim(p *peer, name string, limits bool) {
 	s := c.st
 	key := nameKey(name)
 	if o := c.claims[key]; o != nil {
-		s.fail(p, "name %q is taken", name)
+		s.refuse(p, rsNameTaken, "name %q is taken", name)
 		return
 	}
 	if !c.up.Load() {
-		s.fail(p, "%v", ErrStoreUnavailable)
+		s.refuse(p, rsInternal, "%v", ErrStoreUnavailable)
 		return
 	}
 	sl := c.reserve(p)
@@ -756,9 +772,9 @@ func (c *cluster) claim(p *peer, name string, limits bool) {
 			c.answer(p, sl, reqID, func() {
 				switch {
 				case isOutage(err) || err != nil && !errors.Is(err, redis.Nil):
-					s.fail(p, "%v", ErrStoreUnavailable)
+					s.refuse(p, rsInternal, "%v", ErrStoreUnavailable)
 				case !won:
-					s.fail(p, "name %q is taken", name)
+					s.refuse(p, rsNameTaken, "name %q is taken", name)
 				default:
 					old := ""
 					if p.kind == kindClient && nameKey(p.name) != key {
@@ -775,7 +791,7 @@ func (c *cluster) claim(p *peer, name string, limits bool) {
 	})
 	if !ok {
 		delete(c.claims, key)
-		c.answer(p, sl, reqID, func() { s.fail(p, "%v", ErrStoreUnavailable) })
+		c.answer(p, sl, reqID, func() { s.refuse(p, rsInternal, "%v", ErrStoreUnavailable) })
 	}
 }
 
@@ -826,7 +842,7 @@ func (c *cluster) direct(p *peer, req *request, now time.Time) {
 	s := c.st
 	if !c.up.Load() {
 		c.stats.RemoteFail++
-		s.send(p, deliveryConfirmation{RequestID: s.reqID, Type: TypeDeliveryConfirmation, Target: req.Target, Status: StatusFailed})
+		s.send(p, mtDeliveryConfirmation, deliveryConfirmation{RequestID: s.reqID, Type: TypeDeliveryConfirmation, Target: req.Target, Status: StatusFailed})
 		return
 	}
 	sl := c.reserve(p)
@@ -854,7 +870,7 @@ func (c *cluster) direct(p *peer, req *request, now time.Time) {
 				c.finishDirect(id, StatusFailed)
 			case n == 0:
 				delete(c.pending, id)
-				c.answer(p, sl, op.reqID, func() { s.fail(p, "client %q is not registered", req.Target) })
+				c.answer(p, sl, op.reqID, func() { s.refuse(p, rsNoRoute, "client %q is not registered", req.Target) })
 			}
 		},
 	})
@@ -875,7 +891,7 @@ func (c *cluster) finishDirect(id uint64, status string) {
 		c.stats.RemoteFail++
 	}
 	c.answer(op.p, op.sl, op.reqID, func() {
-		c.st.send(op.p, deliveryConfirmation{RequestID: op.reqID, Type: TypeDeliveryConfirmation, Target: op.target, Status: status})
+		c.st.send(op.p, mtDeliveryConfirmation, deliveryConfirmation{RequestID: op.reqID, Type: TypeDeliveryConfirmation, Target: op.target, Status: status})
 	})
 }
 
@@ -886,7 +902,7 @@ func (c *cluster) finishBroadcast(id uint64) {
 	}
 	delete(c.pending, id)
 	c.answer(op.p, op.sl, op.reqID, func() {
-		c.st.send(op.p, broadcastConfirmation{RequestID: op.reqID, Type: TypeBroadcastConfirmation, Recipients: op.count})
+		c.st.send(op.p, mtBroadcastConfirmation, broadcastConfirmation{RequestID: op.reqID, Type: TypeBroadcastConfirmation, Recipients: op.count})
 	})
 }
 
@@ -895,7 +911,7 @@ func (c *cluster) finishBroadcast(id uint64) {
 func (c *cluster) broadcast(p *peer, req *request, ts float64, n int) {
 	s := c.st
 	confirm := func() {
-		s.send(p, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
+		s.send(p, mtBroadcastConfirmation, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
 	}
 	if !c.up.Load() {
 		confirm()
@@ -938,7 +954,7 @@ func (c *cluster) list(p *peer) {
 	s := c.st
 	local := s.clientEntries()
 	reply := func(l []clientEntry) {
-		s.send(p, clientList{RequestID: s.reqID, Clients: l, Total: len(l), Type: TypeClientList})
+		s.send(p, mtClientList, clientList{RequestID: s.reqID, Clients: l, Total: len(l), Type: TypeClientList})
 	}
 	if !c.up.Load() {
 		reply(local)
@@ -1017,7 +1033,7 @@ func (c *cluster) handleEntries(in, bc []redis.XMessage) {
 			content := json.RawMessage(str("c"))
 			if t := s.names[nameKey(str("t"))]; t != nil && json.Valid(content) {
 				ts, _ := strconv.ParseFloat(str("ts"), 64)
-				if s.send(t, directMessage{Type: TypeDirectMessage, From: str("f"), Content: content, Timestamp: ts}) {
+				if s.sendDirect(t, &directMessage{Type: TypeDirectMessage, From: str("f"), Content: content, Timestamp: ts}) {
 					status = StatusDelivered
 				}
 			}
@@ -1073,4 +1089,36 @@ func (c *cluster) snapshot() ClusterStats {
 	st.Outages = c.outs.Load()
 	st.Pending = len(c.pending) + len(c.claims)
 	return st
+}
+
+var (
+	dRedisUp      = desc("redis_up", "1 if the cluster node's last Redis command succeeded, else 0.")
+	dRedisOutages = desc("redis_outages_total", "Times Redis became unreachable.")
+	dRemoteSent   = desc("cluster_remote_sent_total", "Direct messages passed to another node of the cluster.")
+	dRemoteAcked  = desc("cluster_remote_delivered_total", "Direct messages another node confirmed delivered.")
+	dRemoteFail   = desc("cluster_remote_failed_total", "Cross-node requests answered failed (no confirmation in time, Redis down).")
+	dRemoteIn     = desc("cluster_remote_received_total", "Direct messages from other nodes.")
+	dRemoteBcast  = desc("cluster_broadcasts_received_total", "Broadcasts from other nodes delivered here.")
+	dNamesLost    = desc("cluster_names_lost_total", "Clients whose name another node claimed after Redis lost its data.")
+	dPending      = desc("cluster_pending", "Requests waiting for another node or for Redis.")
+)
+
+func collectCluster(ch chan<- prometheus.Metric, c ClusterStats) {
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	up := 0.0
+	if c.RedisUp {
+		up = 1
+	}
+	gauge(dRedisUp, up)
+	counter(dRedisOutages, c.Outages)
+	counter(dRemoteSent, c.RemoteSent)
+	counter(dRemoteAcked, c.RemoteAcked)
+	counter(dRemoteFail, c.RemoteFail)
+	counter(dRemoteIn, c.RemoteIn)
+	counter(dRemoteBcast, c.Broadcasts)
+	counter(dNamesLost, c.NamesLost)
+	gauge(dPending, float64(c.Pending))
 }

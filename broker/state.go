@@ -49,6 +49,7 @@ type peer struct {
 	name  string    // client: its name; broker: its node name
 	since time.Time // client: registration; others: first message
 	last  time.Time // last message of any kind
+	lost  time.Time // when its last connection ended (liveness.go); zero while connected
 	count int       // client: messages since it registered (message_count)
 	delim bool      // it sent an empty delimiter frame: replies get one too
 	limit bucket
@@ -82,7 +83,17 @@ type Stats struct {
 	FederationRefused uint64
 	// TakenOver counts registrations dropped because another identity
 	// reused the routing id (see Security in the package documentation).
-	TakenOver uint64
+	TakenOver  uint64
+	Cut        uint64 // connections cut for a message over the hard cap (MaxMsgSize × 16)
+	Broadcasts uint64 // broadcasts of clients here
+	FanOut     uint64 // the clients here they reached, all together
+
+	// By message type ("direct_message", ...) and by error reason
+	// ("invalid_json", "queue_full", ...): only the non-zero counts.
+	ReceivedByType map[string]uint64
+	SentByType     map[string]uint64
+	DroppedByType  map[string]uint64
+	ErrorsByReason map[string]uint64
 	// Cluster are the counters of a node of a cluster on Redis.
 	Cluster ClusterStats
 
@@ -99,16 +110,18 @@ type state struct {
 	out sink
 	now func() time.Time
 
-	peers  map[string]*peer // by routing id
-	names  map[string]*peer // registered clients by nameKey
-	routes map[string]*peer // nameKey of the names below downstream brokers → the broker
-	ups    []bool           // upstream i is connected
-	gen    uint64           // generation of our announcements
+	peers  map[string]*peer           // by routing id
+	names  map[string]*peer           // registered clients by nameKey
+	routes map[string]*peer           // nameKey of the names below downstream brokers → the broker
+	conns  map[string]map[string]bool // routing id → its connections' peer addresses → pinged (liveness.go)
+	ups    []bool                     // upstream i is connected
+	gen    uint64                     // generation of our announcements
 	stats  Stats
+	count  counters
 
 	reqID   json.RawMessage // the request_id of the request being handled, echoed in its reply
 	dirty   bool            // names or routes changed since the last announcement
-	changed chan struct{}   // closed and replaced whenever names or routes change
+	changed chan struct{}   // closed and replaced whenever names or routes change (and on a cut)
 
 	cluster *cluster // the cluster on Redis this broker is a node of, or nil
 	cur     *peer    // the peer whose request is being handled
@@ -120,6 +133,7 @@ func newState(cfg *Config, out sink, upstreams int) *state {
 		peers:   make(map[string]*peer),
 		names:   make(map[string]*peer),
 		routes:  make(map[string]*peer),
+		conns:   make(map[string]map[string]bool),
 		ups:     make([]bool, upstreams),
 		changed: make(chan struct{}),
 	}
@@ -127,6 +141,11 @@ func newState(cfg *Config, out sink, upstreams int) *state {
 
 func (s *state) markChanged() {
 	s.dirty = true
+	s.notify()
+}
+
+// notify wakes the waiters of waitState.
+func (s *state) notify() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -134,43 +153,47 @@ func (s *state) markChanged() {
 // handlePeer handles a message from the ROUTER: the frames after the
 // routing id; user is its connection's user id (zmq.Msg.UserID).
 func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
-	if len(frames) == 0 || len(frames) == 1 && len(frames[0]) == 0 {
-		return // a ZMQ_PROBE_ROUTER probe (an empty message): nothing to answer
-	}
 	now := s.now()
-	s.stats.Received++
-	p := s.peers[string(id)]
-	if p != nil && p.user != user {
-		p = s.takenOver(p, user)
-	}
-	if p == nil {
-		p = &peer{id: []byte(string(id)), user: user, since: now}
-		s.peers[string(p.id)] = p
-	}
-	p.last = now
-	if p.kind == kindClient {
-		p.count++
-	}
+	p := s.touch(id, user, now)
+	// A REQ peer puts an empty delimiter first; its replies need one too.
 	p.delim = len(frames) > 1 && len(frames[0]) == 0
-	body := frames[len(frames)-1]
+	if p.delim {
+		frames = frames[1:]
+	}
 	if p.kind != kindBroker && !p.limit.take(s.cfg.Rate, s.cfg.Burst, now) {
+		s.count.received[mtOther]++
 		s.stats.RateLimited++
-		s.fail(p, "rate limit exceeded: at most %g messages a second", s.cfg.Rate)
+		s.refuse(p, rsRateLimited, "rate limit exceeded: at most %g messages a second", s.cfg.Rate)
 		return
 	}
 	size := 0
 	for _, f := range frames {
 		size += len(f)
 	}
-	if size > s.cfg.MaxMsgSize && p.kind != kindBroker { // a forwarded message is a little larger
-		s.fail(p, "message too large: %d bytes, at most %d", size, s.cfg.MaxMsgSize)
-		return
-	}
 	var req request
-	if err := decode(body, &req); err != nil {
-		s.fail(p, "invalid message: %v", err)
+	var rs reason
+	var err error
+	switch {
+	case size > s.cfg.MaxMsgSize && p.kind != kindBroker: // a forwarded message is a little larger
+		rs, err = rsTooLarge, fmt.Errorf("message too large: %d bytes, at most %d", size, s.cfg.MaxMsgSize)
+	case len(frames) != 1:
+		rs, err = rsFrames, fmt.Errorf("invalid message: expected one frame, got %d", len(frames))
+	case len(frames[0]) == 0:
+		rs, err = rsEmpty, errors.New("empty message")
+	case parseRequest(frames[0], &req): // codec.go; the usual case
+	default:
+		req = request{}
+		if err = decode(frames[0], &req); err != nil {
+			rs, err = rsInvalid, fmt.Errorf("invalid message: %w", err)
+		}
+	}
+	if err != nil {
+		s.count.received[mtOther]++
+		s.refuse(p, rs, "%v", err)
 		return
 	}
+	body := frames[0]
+	s.count.received[msgTypeOf(req.Type)]++
 	s.reqID, s.cur = requestID(req.ID), p
 	defer func() { s.reqID, s.cur = nil, nil }()
 	switch req.Type {
@@ -193,13 +216,13 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 			s.cluster.list(p)
 			return
 		}
-		s.send(p, clientList{RequestID: s.reqID, Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
+		s.send(p, mtClientList, clientList{RequestID: s.reqID, Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
 	case TypePing:
-		s.send(p, pong{RequestID: s.reqID, Type: TypePong, Timestamp: unix(now),
+		s.send(p, mtPong, pong{RequestID: s.reqID, Type: TypePong, Timestamp: unix(now),
 			Stats: PongStats{Received: s.stats.Received, Sent: s.stats.Sent, Errors: s.stats.Errors}})
 	case typeMessage, TypeRoutingError, typeFedBroadcast:
 		if p.kind == kindClient {
-			s.fail(p, "unknown message type %q", req.Type)
+			s.refuse(p, rsUnknownType, "unknown message type %q", req.Type)
 			return
 		}
 		if p.kind != kindBroker {
@@ -208,40 +231,78 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 		}
 		var e envelope
 		if err := decode(body, &e); err != nil {
-			s.fail(p, "invalid message: %v", err)
+			s.refuse(p, rsInvalid, "invalid message: %v", err)
 			return
 		}
 		s.routeIn(&e, p, -1)
 	default:
-		s.fail(p, "unknown message type %q", req.Type)
+		s.refuse(p, rsUnknownType, "unknown message type %q", req.Type)
 	}
+}
+
+// touch counts a message from the peer with routing id id, which it
+// returns, known from now on.
+func (s *state) touch(id []byte, user string, now time.Time) *peer {
+	s.stats.Received++
+	p := s.peers[string(id)]
+	if p != nil && p.user != user {
+		p = s.takenOver(p, user)
+	}
+	if p == nil {
+		p = &peer{id: []byte(string(id)), user: user, since: now}
+		s.peers[string(p.id)] = p
+	}
+	p.last = now
+	if p.kind == kindClient {
+		p.count++
+	}
+	return p
+}
+
+// tooLarge answers a request the socket read and dropped for its size
+// (zmq.WithTruncateOver): envelope is what it kept, an empty delimiter
+// from a REQ peer.
+func (s *state) tooLarge(id []byte, user string, envelope [][]byte, size int64) {
+	p := s.touch(id, user, s.now())
+	p.delim = len(envelope) == 1 && len(envelope[0]) == 0
+	s.count.received[mtOther]++
+	s.refuse(p, rsTooLarge, "message too large: %d bytes, at most %d", size, s.cfg.MaxMsgSize)
 }
 
 // handleUp handles a message from upstream broker i.
 func (s *state) handleUp(i int, frames [][]byte) {
 	s.stats.Received++
-	if len(frames) == 0 {
-		return
-	}
-	body := frames[len(frames)-1]
 	var e envelope
-	if err := decode(body, &e); err != nil {
-		s.stats.Errors++
+	var err error
+	switch {
+	case len(frames) != 1:
+		err = fmt.Errorf("expected one frame, got %d", len(frames))
+	default:
+		err = decode(frames[0], &e)
+	}
+	if err != nil {
+		s.count.received[mtOther]++
+		s.countError(rsFederation)
 		s.log.Warn("broker: bad message from upstream", "upstream", s.cfg.Upstream[i], "err", err)
 		return
 	}
+	s.count.received[msgTypeOf(e.Type)]++
 	switch e.Type {
 	case typeMessage, TypeRoutingError, typeFedBroadcast:
 		s.routeIn(&e, nil, i)
 	case TypeError:
 		// The upstream refused something of ours; it answers errors like
-		// to a client: {message, timestamp}.
+		// to a client: {message, timestamp}, and the envelope has no
+		// message field.
 		var r errorReply
-		json.Unmarshal(body, &r)
-		s.stats.Errors++
-		s.log.Warn("broker: upstream reports an error", "upstream", s.cfg.Upstream[i], "message", r.Message)
+		msg := "(unreadable)"
+		if json.Unmarshal(frames[0], &r) == nil {
+			msg = r.Message
+		}
+		s.countError(rsFederation)
+		s.log.Warn("broker: upstream reports an error", "upstream", s.cfg.Upstream[i], "message", msg)
 	default:
-		s.stats.Errors++
+		s.countError(rsFederation)
 		s.log.Warn("broker: unexpected message from upstream", "upstream", s.cfg.Upstream[i], "type", e.Type)
 	}
 }
@@ -253,7 +314,7 @@ func (s *state) register(p *peer, name string, limits bool, now time.Time) {
 		s.fail(p, "a broker cannot register as a client")
 		return
 	case name == "":
-		s.fail(p, "register needs a name")
+		s.refuse(p, rsBadRequest, "register needs a name")
 		return
 	}
 	if err := checkName(name); err != nil {
@@ -267,16 +328,12 @@ func (s *state) register(p *peer, name string, limits bool, now time.Time) {
 		if p.user != "" {
 			who = fmt.Sprintf("user %q", p.user)
 		}
-		s.fail(p, "name %q is not allowed for %s", name, who)
+		s.refuse(p, rsNameNotAllowed, "name %q is not allowed for %s", name, who)
 		return
 	}
 	key := nameKey(name)
-	if o := s.names[key]; o != nil && o != p {
-		s.fail(p, "name %q is taken", name)
-		return
-	}
-	if s.routes[key] != nil {
-		s.fail(p, "name %q is taken", name)
+	if o := s.names[key]; o != nil && o != p || s.routes[key] != nil {
+		s.refuse(p, rsNameTaken, "name %q is taken", name)
 		return
 	}
 	if s.cluster != nil && (p.kind != kindClient || nameKey(p.name) != key) {
@@ -306,13 +363,13 @@ func (s *state) registered(p *peer, name string, limits bool, now time.Time) {
 	if limits {
 		ack.MaxMsgSize = s.cfg.MaxMsgSize
 	}
-	s.send(p, ack)
+	s.send(p, mtRegistrationAck, ack)
 }
 
 // direct handles direct_message{target, content}.
 func (s *state) direct(p *peer, req *request, now time.Time) {
 	if p.kind != kindClient {
-		s.fail(p, "register first")
+		s.refuse(p, rsNotRegistered, "register first")
 		return
 	}
 	if req.Target == "" || !present(req.Content) {
@@ -321,7 +378,8 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 	}
 	status := StatusDelivered
 	if t := s.names[nameKey(req.Target)]; t != nil {
-		if !s.send(t, directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}) {
+		m := directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}
+		if !s.sendDirect(t, &m) {
 			status = StatusFailed
 		}
 	} else if s.cluster != nil && s.routes[nameKey(req.Target)] == nil {
@@ -332,7 +390,7 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 			RoutePath: []string{s.cfg.Name}, Content: req.Content, Timestamp: unix(now)}
 		switch err := s.forward(e, nil, -1); {
 		case errors.Is(err, errNoRoute):
-			s.fail(p, "client %q is not registered", req.Target)
+			s.refuse(p, rsNoRoute, "client %q is not registered", req.Target)
 			return
 		case err != nil:
 			status = StatusFailed
@@ -340,14 +398,15 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 			status = StatusForwarded
 		}
 	}
-	s.send(p, deliveryConfirmation{RequestID: s.reqID, Type: TypeDeliveryConfirmation, Target: req.Target, Status: status})
+	c := deliveryConfirmation{RequestID: s.reqID, Type: TypeDeliveryConfirmation, Target: req.Target, Status: status}
+	s.sendRaw(p, mtDeliveryConfirmation, encodeConfirmation(&c))
 }
 
 // broadcast handles broadcast{content}: every other client here gets it,
 // and so does the rest of the federation.
 func (s *state) broadcast(p *peer, req *request, now time.Time) {
 	if p.kind != kindClient {
-		s.fail(p, "register first")
+		s.refuse(p, rsNotRegistered, "register first")
 		return
 	}
 	if !present(req.Content) {
@@ -356,13 +415,15 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 	}
 	ts := unix(now)
 	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
+	s.stats.Broadcasts++
+	s.stats.FanOut += uint64(n)
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
 		Content: req.Content, Timestamp: ts}, nil, -1)
 	if s.cluster != nil {
 		s.cluster.broadcast(p, req, ts, n)
 		return
 	}
-	s.send(p, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
+	s.send(p, mtBroadcastConfirmation, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
 }
 
 // deliverAll sends m to every client but except; it returns how many it
@@ -371,14 +432,14 @@ func (s *state) deliverAll(except *peer, m directMessage) int {
 	if len(s.names) == 0 || len(s.names) == 1 && except != nil && except.kind == kindClient {
 		return 0
 	}
-	b, err := json.Marshal(m)
+	b, err := encode(m)
 	if err != nil {
-		s.stats.Errors++
+		s.countError(rsInternal)
 		return 0
 	}
 	n := 0
 	for _, o := range s.names { // deleting the current entry (a client gone) is safe
-		if o != except && s.sendRaw(o, b) {
+		if o != except && s.sendRaw(o, mtBroadcast, b) {
 			n++
 		}
 	}
@@ -418,7 +479,7 @@ func (s *state) primary() int {
 // from upstream i.
 func (s *state) routeIn(e *envelope, from *peer, fromUp int) {
 	if len(e.RoutePath) >= maxHops || slices.Contains(e.RoutePath, s.cfg.Name) {
-		s.stats.Errors++
+		s.countError(rsFederation)
 		s.log.Warn("broker: dropped a message going in circles", "type", e.Type, "route_path", e.RoutePath)
 		return
 	}
@@ -451,7 +512,7 @@ func (s *state) routeIn(e *envelope, from *peer, fromUp int) {
 // what cannot go anywhere goes back to its sender as a routing_error.
 func (s *state) routeMessage(e *envelope, from *peer, fromUp int) {
 	if t := s.names[nameKey(e.Destination)]; t != nil {
-		if !s.send(t, directMessage{Type: TypeDirectMessage, From: e.OriginalSender, Content: e.Content,
+		if !s.send(t, mtDirectMessage, directMessage{Type: TypeDirectMessage, From: e.OriginalSender, Content: e.Content,
 			RoutePath: e.RoutePath, Timestamp: e.Timestamp}) {
 			s.bounce(e, fmt.Sprintf("delivery to %s failed", e.Destination))
 		}
@@ -468,7 +529,7 @@ func (s *state) routeMessage(e *envelope, from *peer, fromUp int) {
 // bounce answers an undeliverable message with a routing_error to its
 // original sender.
 func (s *state) bounce(e *envelope, reason string) {
-	s.stats.Errors++
+	s.countError(rsFederation)
 	re := &envelope{Type: TypeRoutingError, Destination: e.OriginalSender, OriginalSender: s.cfg.Name,
 		RoutePath: []string{s.cfg.Name}, Error: reason, FailedDestination: e.Destination,
 		FailedRoute: e.RoutePath, Content: e.Content, Timestamp: unix(s.now())}
@@ -480,12 +541,14 @@ func (s *state) bounce(e *envelope, reason string) {
 func (s *state) routeError(e *envelope, from *peer, fromUp int) {
 	if t := s.names[nameKey(e.Destination)]; t != nil {
 		if b, err := json.Marshal(e); err == nil {
-			s.sendRaw(t, b)
+			s.sendRaw(t, mtRoutingError, b)
+		} else {
+			s.countError(rsInternal)
 		}
 		return
 	}
 	if err := s.forward(e, from, fromUp); err != nil {
-		s.stats.Errors++
+		s.countError(rsFederation)
 		s.log.Debug("broker: dropped an undeliverable routing error", "destination", e.Destination, "err", err)
 	}
 }
@@ -500,10 +563,11 @@ func (s *state) flood(e *envelope, from *peer, fromUp int) {
 			if b == nil {
 				var err error
 				if b, err = json.Marshal(e); err != nil {
+					s.countError(rsInternal)
 					return
 				}
 			}
-			s.toBrokerRaw(p, b)
+			s.toBrokerRaw(p, msgTypeOf(e.Type), b)
 		}
 	}
 	if len(s.ups) > 0 && fromUp < 0 {
@@ -514,13 +578,14 @@ func (s *state) flood(e *envelope, from *peer, fromUp int) {
 func (s *state) toBroker(p *peer, e *envelope) error {
 	b, err := json.Marshal(e)
 	if err != nil {
+		s.countError(rsInternal)
 		return err
 	}
-	return s.toBrokerRaw(p, b)
+	return s.toBrokerRaw(p, msgTypeOf(e.Type), b)
 }
 
-func (s *state) toBrokerRaw(p *peer, b []byte) error {
-	if !s.sendRaw(p, b) {
+func (s *state) toBrokerRaw(p *peer, t msgType, b []byte) error {
+	if !s.sendRaw(p, t, b) {
 		return errQueueFull
 	}
 	s.stats.Forwarded++
@@ -529,17 +594,23 @@ func (s *state) toBrokerRaw(p *peer, b []byte) error {
 
 func (s *state) toUpstream(i int, e *envelope) error {
 	b, err := json.Marshal(e)
-	if err == nil {
-		err = s.out.sendUp(i, b)
-	}
 	if err != nil {
-		s.stats.Errors++
+		s.countError(rsInternal)
+		return err
+	}
+	t := msgTypeOf(e.Type)
+	if err := s.out.sendUp(i, b); err != nil {
 		if errors.Is(err, errQueueFull) {
+			s.countError(rsQueueFull)
 			s.stats.Dropped++
+			s.count.dropped[t]++
+		} else {
+			s.countError(rsInternal)
 		}
 		return err
 	}
 	s.stats.Sent++
+	s.count.sent[t]++
 	s.stats.Forwarded++
 	return nil
 }
@@ -548,7 +619,7 @@ func (s *state) toUpstream(i int, e *envelope) error {
 func (s *state) brokerRegister(p *peer, body []byte) {
 	var e envelope
 	if err := decode(body, &e); err != nil {
-		s.fail(p, "invalid message: %v", err)
+		s.refuse(p, rsInvalid, "invalid message: %v", err)
 		return
 	}
 	if err := checkName(e.Node); err != nil {
@@ -697,11 +768,18 @@ func (s *state) announce(i int) {
 		}
 		for _, m := range msgs {
 			if err := s.out.sendUp(u, m); err != nil {
-				s.stats.Errors++
+				if errors.Is(err, errQueueFull) {
+					s.countError(rsQueueFull)
+					s.stats.Dropped++
+					s.count.dropped[mtRegister]++
+				} else {
+					s.countError(rsInternal)
+				}
 				s.log.Warn("broker: could not announce upstream", "upstream", s.cfg.Upstream[u], "err", err)
 				break
 			}
 			s.stats.Sent++
+			s.count.sent[mtRegister]++
 		}
 	}
 	if i < 0 {
@@ -718,27 +796,6 @@ func (s *state) upState(i int, up bool) {
 		s.announce(i)
 	} else {
 		s.log.Info("broker: upstream disconnected", "upstream", s.cfg.Upstream[i])
-	}
-}
-
-// gone forgets the peer with routing id id, whose connection closed.
-func (s *state) gone(id []byte) {
-	if p := s.peers[string(id)]; p != nil {
-		s.forget(p, "disconnected")
-	}
-}
-
-// sweep forgets the peers silent for longer than Expire.
-func (s *state) sweep() {
-	if s.cfg.Expire <= 0 {
-		return
-	}
-	now := s.now()
-	for _, p := range s.peers {
-		if now.Sub(p.last) > s.cfg.Expire {
-			s.stats.Expired++
-			s.forget(p, "expired")
-		}
 	}
 }
 
@@ -769,40 +826,54 @@ func (s *state) forget(p *peer, why string) {
 }
 
 // send encodes v and sends it to p; it reports whether it could.
-func (s *state) send(p *peer, v any) bool {
-	b, err := json.Marshal(v)
+func (s *state) send(p *peer, t msgType, v any) bool {
+	b, err := encode(v)
 	if err != nil {
-		s.stats.Errors++
+		s.countError(rsInternal)
 		s.log.Error("broker: cannot encode a reply", "err", err)
 		return false
 	}
-	return s.sendRaw(p, b)
+	return s.sendRaw(p, t, b)
 }
 
-// sendRaw sends b to p, counting what becomes of it. A peer that is no
-// longer connected is forgotten.
-func (s *state) sendRaw(p *peer, b []byte) bool {
-	if p == s.cur && s.cluster != nil && s.cluster.holding(p, b) {
+// sendDirect sends a direct message to p: send without an interface on
+// the hot path.
+func (s *state) sendDirect(p *peer, m *directMessage) bool {
+	if b := encodeDirect(m); b != nil {
+		return s.sendRaw(p, mtDirectMessage, b)
+	}
+	return s.send(p, mtDirectMessage, *m)
+}
+
+// sendRaw sends b, a message of type t, to p, counting what becomes of it:
+// a message that cannot be queued is one error (queue_full or peer_gone).
+// A peer that is no longer connected is forgotten.
+func (s *state) sendRaw(p *peer, t msgType, b []byte) bool {
+	if s.held(p, t, b) {
 		return true // a reply, sent in order after those still awaited
 	}
 	err := s.out.sendPeer(p.id, p.delim, b)
 	if err == nil {
 		s.stats.Sent++
+		s.count.sent[t]++
 		p.dropping = false
 		return true
 	}
-	s.stats.Errors++
 	switch {
 	case errors.Is(err, errQueueFull):
+		s.countError(rsQueueFull)
 		s.stats.Dropped++
+		s.count.dropped[t]++
 		p.drops++
 		if !p.dropping {
 			p.dropping = true
 			s.log.Warn("broker: queue full, dropping messages", "peer", s.describe(p), "dropped_so_far", p.drops)
 		}
 	case errors.Is(err, errGone):
+		s.countError(rsGone)
 		s.forget(p, "disconnected")
 	default:
+		s.countError(rsInternal)
 		s.log.Debug("broker: send failed", "peer", s.describe(p), "err", err)
 	}
 	return false
@@ -815,20 +886,45 @@ func (s *state) describe(p *peer) string {
 	return clientID(p.id)
 }
 
-// fail answers p with an error and counts it.
-func (s *state) fail(p *peer, format string, args ...any) {
+// countError is the one place errors are counted.
+func (s *state) countError(r reason) {
 	s.stats.Errors++
-	s.send(p, errorReply{RequestID: s.reqID, Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
+	s.count.errors[r]++
+}
+
+// refuse answers p with an error reply and counts it, once: a reply that
+// cannot be queued is dropped (Stats.Dropped) but not counted again.
+func (s *state) refuse(p *peer, r reason, format string, args ...any) {
+	s.countError(r)
+	b, err := encode(errorReply{RequestID: s.reqID, Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
+	if err != nil || s.held(p, mtError, b) {
+		return
+	}
+	switch err := s.out.sendPeer(p.id, p.delim, b); {
+	case err == nil:
+		s.stats.Sent++
+		s.count.sent[mtError]++
+	case errors.Is(err, errQueueFull):
+		s.stats.Dropped++
+		s.count.dropped[mtError]++
+	case errors.Is(err, errGone):
+		s.forget(p, "disconnected")
+	}
+}
+
+// fail refuses a malformed request (reason bad_request).
+func (s *state) fail(p *peer, format string, args ...any) {
+	s.refuse(p, rsBadRequest, format, args...)
 }
 
 // failFrom answers a malformed federation message: to the downstream broker
 // that sent it, or, from upstream, only in the log.
 func (s *state) failFrom(from *peer, msg string) {
 	if from != nil {
-		s.fail(from, "%s", msg)
+		s.refuse(from, rsFederation, "%s", msg)
 		return
 	}
-	s.stats.Errors++
+	s.countError(rsFederation)
 	s.log.Warn("broker: bad message from upstream", "err", msg)
 }
 
@@ -840,6 +936,23 @@ func (s *state) clientEntries() []clientEntry {
 	}
 	slices.SortFunc(list, func(a, b clientEntry) int { return strings.Compare(a.Name, b.Name) })
 	return list
+}
+
+// cut counts a connection the socket cut for a message over the hard cap.
+func (s *state) cut(id []byte, err error) {
+	s.countError(rsTooLargeCut)
+	s.stats.Cut++
+	p := s.peers[string(id)]
+	who := clientID(id)
+	if p != nil {
+		who = s.describe(p)
+	}
+	s.log.Warn("broker: connection cut: message over the hard limit", "peer", who,
+		"limit", s.cfg.socketLimit(), "err", err)
+	if p != nil && generatedID(id) { // a chosen id may be back on a new connection already
+		s.forget(p, "message over the hard limit")
+	}
+	s.notify()
 }
 
 // clientInfos lists the clients by name.
@@ -858,6 +971,10 @@ func (s *state) snapshot() Stats {
 	if s.cluster != nil {
 		st.Cluster = s.cluster.snapshot()
 	}
+	st.ReceivedByType = tableMap(s.count.received[:], msgTypeNames[:])
+	st.SentByType = tableMap(s.count.sent[:], msgTypeNames[:])
+	st.DroppedByType = tableMap(s.count.dropped[:], msgTypeNames[:])
+	st.ErrorsByReason = tableMap(s.count.errors[:], reasonNames[:])
 	st.Clients, st.Peers, st.Routes = len(s.names), len(s.peers), len(s.routes)
 	for _, p := range s.peers {
 		if p.kind == kindBroker {

@@ -48,6 +48,7 @@ func startFake(t *testing.T, cfg Config, upstreams int) (*Broker, *fakeSink, *sy
 		quit: make(chan struct{}), loopDone: make(chan struct{}), lastStatsAt: time.Now()}
 	sink := newFakeSink(upstreams)
 	b.st = newState(&b.cfg, sink, upstreams)
+	b.ops.init()
 	go b.loop()
 	return b, sink, logs
 }

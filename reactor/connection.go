@@ -206,7 +206,8 @@ func (c *Connection) isClosed() bool {
 }
 
 // Shutdown closes the connection and its socket (queued messages get the
-// factory's linger period) and removes it from the factory. Handlers of
+// factory's linger period while a peer can take them, as zmq.Socket.Close)
+// and removes it from the factory. Handlers of
 // the connection do not run after it; outstanding requests fail with
 // ErrClosed. Later calls do nothing.
 func (c *Connection) Shutdown() {

@@ -20,6 +20,9 @@
 //	sub, err := reactor.NewSubConnection(f, func(message, tag []byte) {
 //		fmt.Printf("%s: %s\n", tag, message)
 //	}, reactor.Connect("tcp://127.0.0.1:5556"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	sub.Subscribe([]byte("weather."))
 //	<-f.Done()
 //
@@ -97,7 +100,9 @@
 //	if err == nil {
 //		err = echo.AddEndpoints(reactor.Bind("tcp://*:5555"))
 //	}
-//	...
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	<-f.Done()
 //
 // Where Python subclasses a connection and overrides gotMessage (or onPull),

@@ -14,7 +14,9 @@ type FactoryOption func(*Factory)
 // WithLingerPeriod sets how long shutting a connection down waits for its
 // queued outgoing messages to be written (txZMQ's ZmqFactory.lingerPeriod,
 // ZMQ_LINGER). Default 100 ms, as txZMQ; 0 discards them at once; negative
-// waits without limit.
+// waits without a time limit. As zmq.Socket.Close, shutting down waits only
+// while the messages can be written (a peer is connected, or a connection
+// attempt is under way), so a peer that never comes cannot hold it.
 func WithLingerPeriod(d time.Duration) FactoryOption {
 	return func(f *Factory) { f.linger = d }
 }

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zmqgo/zmq"
 	"github.com/zmqgo/zmq/broker"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	// Broadcast is how many clients take part in the broadcast test; 0
 	// skips it.
 	Broadcast int
+	// Named gives each client's DEALER its name as routing id, as brokers
+	// that print routing ids (the router-dealer example's) need.
+	Named bool
 	// Logger is the in-process broker's (default: none).
 	Logger *slog.Logger
 }
@@ -142,7 +146,7 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 	for i := range clients {
 		rc := &receiver{}
 		recv[i] = rc
-		c, err := broker.NewClient(cfg.Addr, broker.WithHandler(func(ctx context.Context, m broker.Message) {
+		opts := []broker.ClientOption{broker.WithHandler(func(ctx context.Context, m broker.Message) {
 			if m.Type != broker.TypeDirectMessage {
 				return
 			}
@@ -156,7 +160,11 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 			case arrived <- struct{}{}:
 			default:
 			}
-		}))
+		})}
+		if cfg.Named {
+			opts = append(opts, broker.WithSocketOptions(zmq.WithRoutingID(fmt.Appendf(nil, "%sd%d", prefix, i))))
+		}
+		c, err := broker.NewClient(cfg.Addr, opts...)
 		if err != nil {
 			return err
 		}

@@ -55,7 +55,8 @@ line goes to stderr every --progress; the result goes to stdout.`,
 type benchCmd struct {
 	pattern   string
 	size      int
-	count     int
+	count     int    // --count, or the pattern's default
+	countFlag optInt // --count as given
 	warmup    int
 	transport string
 	bind      string
@@ -76,7 +77,7 @@ const (
 func (c *benchCmd) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.pattern, "pattern", "pushpull", "measure pattern `P`: pushpull, pubsub or reqrep")
 	fs.IntVar(&c.size, "size", 16, "messages of `N` bytes")
-	fs.IntVar(&c.count, "count", 0, "send `N` messages (pushpull, pubsub) or make N round trips (reqrep);\ndefault 1000000 messages or 20000 round trips")
+	fs.Var(&c.countFlag, "count", "send `N` messages (pushpull, pubsub) or make N round trips (reqrep);\nat least 1 (default 1000000 messages or 20000 round trips)")
 	fs.IntVar(&c.warmup, "warmup", 1000, "reqrep: `N` round trips before measuring")
 	fs.StringVar(&c.transport, "transport", "", "transport `T` for a run in one process: tcp, ipc or inproc (default tcp)")
 	fs.StringVar(&c.bind, "bind", "", "bind to `ADDR` and run one side (receive, unless --side send)")
@@ -84,7 +85,7 @@ func (c *benchCmd) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.side, "side", "", "run side `S` of the --bind or --connect address: send or recv\n(reqrep: send is REQ, recv is REP)")
 	fs.IntVar(&c.hwm, "hwm", 1000, "send and receive high-water mark `N` (0: no limit)")
 	fs.BoolVar(&c.drop, "drop", false, "pubsub: let the publisher drop at the high-water mark")
-	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message")
+	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message (0: never)")
 	fs.DurationVar(&c.progress, "progress", time.Second, "print progress on stderr every `D` (0: never)")
 }
 
@@ -100,14 +101,15 @@ func (c *benchCmd) validate(args []string) error {
 	if c.size < 0 {
 		return fmt.Errorf("--size must not be negative (got %d)", c.size)
 	}
-	if c.count < 0 {
-		return fmt.Errorf("--count must not be negative (got %d)", c.count)
-	}
-	if c.count == 0 {
+	// 0 is refused rather than standing for the default.
+	switch c.count = c.countFlag.n; {
+	case !c.countFlag.set:
 		c.count = 1000000
 		if c.pattern == "reqrep" {
 			c.count = 20000
 		}
+	case c.count < 1:
+		return fmt.Errorf("--count must be at least 1 (got %d)", c.count)
 	}
 	if c.warmup < 0 {
 		return fmt.Errorf("--warmup must not be negative (got %d)", c.warmup)
@@ -132,11 +134,14 @@ func (c *benchCmd) validate(args []string) error {
 	default:
 		return fmt.Errorf("--transport must be tcp, ipc or inproc (got %q)", c.transport)
 	}
-	for _, ep := range []string{c.bind, c.connect} {
-		if ep != "" {
-			if err := checkEndpoint(ep); err != nil {
-				return err
-			}
+	if c.bind != "" {
+		if err := checkEndpoint(c.bind); err != nil {
+			return fmt.Errorf("--bind: %w", err)
+		}
+	}
+	if c.connect != "" {
+		if err := checkConnect(c.connect); err != nil {
+			return fmt.Errorf("--connect: %w", err)
 		}
 	}
 	switch c.side {
@@ -303,8 +308,9 @@ func (c *benchCmd) newSocket(t zmq.Type) (*zmq.Socket, error) {
 	opts := []zmq.Option{zmq.WithSendHWM(c.hwm), zmq.WithRecvHWM(c.hwm), zmq.WithLinger(0)}
 	switch t {
 	case zmq.Push:
-		// The end marker must arrive: wait for the queue to drain on Close
-		// (bounded by --timeout, if any).
+		// The end marker must arrive: sender drains the queue with
+		// Shutdown; a Close on the way out of an error waits while the
+		// receiver is connected (bounded by --timeout, if any).
 		opts = append(opts, zmq.WithLinger(-1))
 		if c.timeout > 0 {
 			opts = append(opts, zmq.WithLinger(c.timeout))
@@ -606,9 +612,10 @@ func (r *benchRun) sender(ctx context.Context, s *zmq.Socket, out io.Writer, cou
 		if err := s.Send(ctx, end); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
-		// Close waits for everything to be written.
-		if err := s.Close(); err != nil && !errors.Is(err, zmq.ErrClosed) {
-			return err
+		// Shutdown waits for everything to be written, through
+		// reconnections, until --timeout or a signal ends ctx.
+		if err := s.Shutdown(ctx); err != nil && !errors.Is(err, zmq.ErrClosed) {
+			return fmt.Errorf("the receiver did not get everything: %w", err)
 		}
 		return r.printThroughput(out, "sent", n, -1, time.Since(start))
 	}

@@ -145,7 +145,7 @@ func TestBenchUsage(t *testing.T) {
 	}{
 		{[]string{"--pattern", "pair"}, `--pattern must be pushpull, pubsub or reqrep (got "pair")`},
 		{[]string{"--size", "-1"}, "--size must not be negative"},
-		{[]string{"--count", "-5"}, "--count must not be negative"},
+		{[]string{"--count", "-5"}, "--count must be at least 1 (got -5)"},
 		{[]string{"--hwm", "-1"}, "--hwm must not be negative"},
 		{[]string{"--warmup", "-1"}, "--warmup must not be negative"},
 		{[]string{"--timeout", "-1s"}, "must not be negative"},

@@ -6,6 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmqgo/zmq"
@@ -26,8 +30,10 @@ direct_message and broadcast. A txZMQ or pyzmq client written for that
 protocol works unchanged. Binds --bind (default tcp://127.0.0.1:5555);
 every bound endpoint is printed on stderr: "zmqgo: bound ADDR".
 
-Clients silent for --expire are forgotten (a ping keeps one alive), and
-so is a client whose connection closes. Each client has a queue of
+A client is forgotten when its connection ends: closed, or silent to the
+broker's ZMTP PINGs (--heartbeat, --heartbeat-timeout); one that only
+listens keeps its name. Clients that cannot answer PINGs (ZMTP 3.0) are
+forgotten after --expire of silence (a ping message keeps one alive). Each client has a queue of
 --queue messages; what does not fit is dropped and counted, so a slow
 client holds up no one. Each client may send --rate messages a second
 (--burst at once); requests over --max-msg-size bytes, over the rate, or
@@ -74,7 +80,7 @@ type brokerCmd struct {
 	statsInterval  time.Duration
 	maxMsgSize     int
 	rate           float64
-	burst          int
+	burst          optInt
 	queue          int
 	maxRoutes      int
 	linger         time.Duration
@@ -85,20 +91,21 @@ type brokerCmd struct {
 	redisLease     time.Duration
 	redisPrefix    string
 	redisConfirm   time.Duration
+	ops            brokerOps // broker_ops.go
 }
 
 func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.Var(&c.bind, "bind", "listen on `ADDR` (repeatable; default "+broker.DefaultBind+")")
 	fs.Var(&c.upstream, "upstream", "federate: join the broker at `ADDR` (repeatable)")
 	fs.StringVar(&c.name, "name", "", "the broker's `NAME` in a federation (default: host name and port)")
-	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients silent for `D`; 0: never")
+	fs.DurationVar(&c.expire, "expire", broker.DefaultExpire, "forget clients that cannot answer PINGs (ZMTP 3.0) after `D` of silence;\n0: never")
 	fs.DurationVar(&c.statsInterval, "stats-interval", time.Minute, "log throughput and counts every `D`; 0: never")
-	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes; over twice that the\nconnection is dropped")
+	fs.IntVar(&c.maxMsgSize, "max-msg-size", broker.DefaultMaxMsgSize, "refuse requests over `N` bytes with an error; over 16 times that\nthe connection is cut")
 	fs.Float64Var(&c.rate, "rate", broker.DefaultRate, "let each client send `N` messages a second on average; 0: no limit")
-	fs.IntVar(&c.burst, "burst", 0, "let each client send `N` messages at once (default twice --rate)")
+	fs.Var(&c.burst, "burst", "let each client send `N` messages at once, at least 1 (default twice --rate)")
 	fs.IntVar(&c.queue, "queue", broker.DefaultQueueSize, "queue at most `N` messages per client; drop beyond")
 	fs.IntVar(&c.maxRoutes, "max-routes", broker.DefaultMaxRoutes, "refuse announcements of over `N` names from one downstream broker")
-	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent")
+	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent; 0: don't wait")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: clients registering and going, socket events")
 	fs.StringVar(&c.redis, "redis", "", "be a node of the cluster of brokers on the Redis at `URL`")
@@ -106,6 +113,7 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.redisPrefix, "redis-prefix", broker.DefaultRedisPrefix, "with --redis: start every key with `PREFIX` (one cluster per prefix)")
 	fs.DurationVar(&c.redisConfirm, "redis-confirm-timeout", broker.DefaultRedisConfirmTimeout, "with --redis: report a message to another node failed after `D`")
 	c.sec.register(fs)
+	c.ops.register(fs)
 }
 
 func (c *brokerCmd) validate(args []string) error {
@@ -118,21 +126,26 @@ func (c *brokerCmd) validate(args []string) error {
 		}
 	}
 	for _, ep := range c.upstream {
-		if err := checkEndpoint(ep); err != nil {
+		if err := checkConnect(ep); err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}
 	}
 	switch {
 	case c.expire < 0:
 		return fmt.Errorf("--expire must not be negative (got %v)", c.expire)
+	case c.linger < 0:
+		// Config.Linger has no "without limit": negative means no wait
+		// there, while a socket command's negative --linger waits for ever.
+		return fmt.Errorf("--linger must not be negative (got %v; 0: don't wait)", c.linger)
 	case c.statsInterval < 0:
 		return fmt.Errorf("--stats-interval must not be negative (got %v)", c.statsInterval)
 	case c.maxMsgSize < 1024:
 		return fmt.Errorf("--max-msg-size must be at least 1024 (got %d)", c.maxMsgSize)
 	case c.rate < 0:
 		return fmt.Errorf("--rate must not be negative (got %v)", c.rate)
-	case c.burst < 0:
-		return fmt.Errorf("--burst must not be negative (got %d)", c.burst)
+	case c.burst.set && c.burst.n < 1:
+		// 0 used to mean "the default"; 0 messages at once would mean none.
+		return fmt.Errorf("--burst must be at least 1 (got %d; leave it out for twice --rate)", c.burst.n)
 	case c.maxRoutes < 1:
 		return fmt.Errorf("--max-routes must be at least 1 (got %d)", c.maxRoutes)
 	case c.queue < 1:
@@ -153,24 +166,39 @@ func (c *brokerCmd) validate(args []string) error {
 			return fmt.Errorf("--redis: %w", err)
 		}
 	}
-	return c.sec.validate()
+	if err := c.sec.validate(); err != nil {
+		return err
+	}
+	return c.ops.validate()
 }
 
-func (c *brokerCmd) config(e *env) broker.Config {
+// logger is the broker's: text, or JSON lines with durations as strings
+// ("1.5s", as the text format and the flags write them, not nanoseconds).
+func (c *brokerCmd) logger(e *env) *slog.Logger {
 	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
 	}
-	var h slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
 	if c.logFormat == "json" {
-		h = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+		return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationString}))
 	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+func (c *brokerCmd) config(log *slog.Logger) broker.Config {
 	cfg := broker.Config{
 		Bind: c.bind, Upstream: c.upstream, Name: c.name,
 		Expire: c.expire, StatsInterval: c.statsInterval,
-		MaxMsgSize: c.maxMsgSize, Rate: c.rate, Burst: c.burst, QueueSize: c.queue,
+		MaxMsgSize: c.maxMsgSize, Rate: c.rate, Burst: c.burst.n, QueueSize: c.queue,
 		MaxRoutes: c.maxRoutes,
-		Linger:    c.linger, Logger: slog.New(h),
+		Linger:    c.linger, Logger: log,
 	}
 	c.sec.apply(&cfg)
 	if c.redis != "" {
@@ -185,22 +213,52 @@ func (c *brokerCmd) config(e *env) broker.Config {
 	if c.linger == 0 {
 		cfg.Linger = -1
 	}
+	c.ops.apply(&cfg)
 	return cfg
 }
 
 func (c *brokerCmd) run(ctx context.Context, e *env) error {
-	b, err := broker.New(c.config(e))
+	log := c.logger(e)
+	b, err := broker.New(c.config(log))
 	if err != nil {
 		if errors.Is(err, zmq.ErrInvalidEndpoint) || errors.Is(err, zmq.ErrUnsupportedTransport) {
-			return &usageError{cmd: "broker", err: err}
+			err = &usageError{cmd: "broker", err: err}
 		}
-		return err
+		return c.logged(log, err)
 	}
 	for _, a := range b.Addrs() {
-		e.warnf("bound %s", a)
+		if c.logFormat == "json" {
+			log.Info("bound", "endpoint", a) // stderr holds JSON lines only
+		} else {
+			e.warnf("bound %s", a)
+		}
+	}
+	url, stop, err := c.ops.serve(e, b)
+	if err != nil {
+		b.Close()
+		return c.logged(log, err)
+	}
+	if url != "" {
+		if c.logFormat == "json" {
+			log.Info("http", "url", url)
+		} else {
+			e.warnf("status page and metrics on %s (metrics at /metrics)", url)
+		}
 	}
 	<-ctx.Done()
-	return b.Close()
+	stop()
+	return c.logged(log, b.Close())
+}
+
+// logged makes the error that ends the broker a JSON line with
+// --log-format json (and leaves it to run otherwise), keeping its exit
+// code.
+func (c *brokerCmd) logged(log *slog.Logger, err error) error {
+	if err == nil || c.logFormat != "json" {
+		return err
+	}
+	log.Error("broker failed", "err", err.Error())
+	return &reportedError{err: err}
 }
 
 // brokerLoadCommand is `zmqgo broker-load`: package broker/loadtest.
@@ -214,7 +272,9 @@ prints the throughput and the delivery latency (from the send to the
 recipient, p50, p99, max). Then connects --broadcast clients, one of them
 broadcasts, and prints how long it took to reach them all. Without
 --connect it measures a broker of its own, in-process, without rate limit;
-a broker given with --connect needs a --rate high enough for the test.`,
+a broker given with --connect needs a --rate high enough for the test:
+broker-load first pings it as fast as one test client will send, and
+stops, naming the flag, if the broker's rate limit refuses that.`,
 		flags: func(fs *flag.FlagSet) action {
 			c := &brokerLoadCmd{}
 			fs.StringVar(&c.cfg.Addr, "connect", "", "measure the broker at `ADDR` (default: an in-process one)")
@@ -223,6 +283,7 @@ a broker given with --connect needs a --rate high enough for the test.`,
 			fs.IntVar(&c.cfg.Size, "size", 100, "`N` bytes of content per message")
 			fs.IntVar(&c.cfg.Window, "window", 16, "`N` requests in flight per client")
 			fs.IntVar(&c.cfg.Broadcast, "broadcast", 1000, "`N` clients for the broadcast test; 0: none")
+			fs.BoolVar(&c.cfg.Named, "named", false, "give each direct-message client its name as routing id\n(brokers that print routing ids, as the router-dealer example's, need it)")
 			fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "fail after `D`")
 			return c
 		},
@@ -239,7 +300,7 @@ func (c *brokerLoadCmd) validate(args []string) error {
 		return fmt.Errorf("unexpected argument %q", args[0])
 	}
 	if c.cfg.Addr != "" {
-		if err := checkEndpoint(c.cfg.Addr); err != nil {
+		if err := checkConnect(c.cfg.Addr); err != nil {
 			return fmt.Errorf("--connect: %w", err)
 		}
 	}
@@ -257,7 +318,76 @@ func (c *brokerLoadCmd) validate(args []string) error {
 func (c *brokerLoadCmd) run(ctx context.Context, e *env) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if c.cfg.Addr != "" && c.cfg.Clients > 0 {
+		if err := probeRateLimit(ctx, c.cfg); err != nil {
+			return err
+		}
+	}
 	r, err := loadtest.Run(ctx, c.cfg)
+	if err != nil && strings.Contains(err.Error(), "rate limit") {
+		// The probe let it through (a limit just above its pace): the
+		// figures are of a throttled run, not worth printing.
+		return fmt.Errorf("%w: the broker at %s limits each client's rate: run it with --rate 0 (no limit)", err, c.cfg.Addr)
+	}
 	fmt.Fprint(e.stdout, r)
 	return err
+}
+
+// probeRateLimit sends the broker at cfg.Addr as many pings as one load
+// client sends messages, cfg.Window at a time, so that a rate limit the
+// test would run into is found before anything is measured (else the run
+// reports "delivered 0 of 0" and then fails).
+// probeWait is how long broker-load waits for a broker's first answer.
+var probeWait = 5 * time.Second
+
+func probeRateLimit(ctx context.Context, cfg loadtest.Config) error {
+	var opts []broker.ClientOption
+	if cfg.Named { // a broker that prints routing ids needs text
+		opts = append(opts, broker.WithSocketOptions(zmq.WithRoutingID(fmt.Appendf(nil, "load-probe-%d", os.Getpid()))))
+	}
+	cl, err := broker.NewClient(cfg.Addr, opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	first, cancelFirst := context.WithTimeout(ctx, probeWait)
+	_, err = cl.Ping(first)
+	cancelFirst()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("no broker answered at %s within %v", cfg.Addr, probeWait)
+		}
+		return probeError(cfg, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range cfg.Window {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(cfg.Messages)+1 && ctx.Err() == nil {
+				if _, err := cl.Ping(ctx); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return probeError(cfg, context.Cause(ctx))
+}
+
+func probeError(cfg loadtest.Config, err error) error {
+	var be *broker.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &be) && strings.Contains(be.Message, "rate limit"):
+		return fmt.Errorf("the broker at %s limits each client's rate (it answered %q), and each test client sends --messages %d as fast as it can: run that broker with --rate 0 (no limit), or measure an in-process broker (no --connect)", cfg.Addr, be.Message, cfg.Messages)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("the broker at %s did not answer pings within --timeout", cfg.Addr)
+	}
+	return fmt.Errorf("pinging the broker at %s: %w", cfg.Addr, err)
 }

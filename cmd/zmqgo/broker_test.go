@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -61,7 +62,12 @@ func TestBrokerCommandFederation(t *testing.T) {
 	os.WriteFile(peers, []byte("# downstream brokers\neast\n"), 0o600)
 	top := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "top", "--log-format", "json",
 		"--plain-server", users, "--federation-peers", peers)
-	topAddr := top.endpoint(t)
+	l := top.stderr.waitLine(t, "bound line", func(l string) bool { return strings.Contains(l, `"msg":"bound"`) })
+	var bound struct{ Endpoint string }
+	if err := json.Unmarshal([]byte(l), &bound); err != nil {
+		t.Fatal(err)
+	}
+	topAddr := bound.Endpoint
 	east := start(t, strings.NewReader(""), "broker", "--bind", "tcp://127.0.0.1:0", "--name", "east", "--upstream", topAddr,
 		"--upstream-plain", "east:secret")
 	alice := brokerClient(t, east.endpoint(t), "alice")
@@ -84,6 +90,8 @@ func TestBrokerCommandUsage(t *testing.T) {
 		{"broker", "--expire", "-1s"},
 		{"broker", "--max-msg-size", "10"},
 		{"broker", "--rate", "-1"},
+		{"broker", "--linger", "-1s"},
+		{"broker", "--burst", "0"},
 		{"broker", "--queue", "0"},
 		{"broker", "--log-format", "xml"},
 		{"broker", "--bind", "foo://x"},

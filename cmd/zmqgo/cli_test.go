@@ -184,7 +184,7 @@ func TestParseFlags(t *testing.T) {
 	if !d.codec().routingID {
 		t.Error("router codec without routing id")
 	}
-	r := parse(t, "rep", "--connect", "tcp://h:1", "--reply", "")
+	r := parse(t, "rep", "--connect", "tcp://localhost:1", "--reply", "")
 	if !r.replySet || r.reply != "" {
 		t.Errorf("--reply '': set %v, %q", r.replySet, r.reply)
 	}

@@ -34,7 +34,9 @@ type action interface {
 // commands is the command table, in the order "zmqgo help" lists them.
 var commands = []*command{
 	socketCommand("pub", zmq.Pub, sendOnly, "send stdin lines to subscribers",
-		senderHelp+"\nA subscriber that is not connected yet misses what is published."),
+		senderHelp+"\nA subscriber that is not connected yet misses what is published:\n"+
+			"--wait-subscribers N sends nothing until N subscribers have connected\n"+
+			"and subscribed (the socket is then an XPUB, which learns of them)."),
 	socketCommand("sub", zmq.Sub, recvOnly, "print published messages",
 		"Subscribes to every --subscribe PREFIX given, or to everything if none is.\n"+
 			"Runs until --count messages have arrived. stdin is not read."),
@@ -43,7 +45,9 @@ var commands = []*command{
 		"Runs until --count messages have arrived. stdin is not read."),
 	socketCommand("req", zmq.Req, request, "send each stdin line as a request, print the reply",
 		"Requests go one at a time: the next line is sent once the reply to the\n"+
-			"previous one has arrived. Ends at stdin EOF or after --count round trips."),
+			"previous one has arrived. Ends at stdin EOF or after --count round trips.\n"+
+			"A reply that is slow to come is announced on stderr: whether no peer has\n"+
+			"connected yet or the peer has not answered."),
 	socketCommand("rep", zmq.Rep, reply, "print requests and answer them",
 		"Echoes each request back, or replies --reply TEXT. stdin is not read.\n"+
 			"Runs until --count round trips."),
@@ -61,11 +65,14 @@ var commands = []*command{
 	brokerCommand(), brokerLoadCommand(),
 	benchCommand(),    // bench.go
 	channelsCommand(), // channels.go
+	rpcCommand(),      // rpc.go
 }
 
 const (
 	senderHelp = "Sends each stdin line as a message, until stdin EOF or --count lines;\n" +
-		"then waits up to --linger for queued messages to be delivered."
+		"then waits up to --linger for queued messages to be delivered. Messages\n" +
+		"still queued after that are reported, with the reason (no peer ever\n" +
+		"connected, handshake failed, peer lost), and the exit status is 1."
 	duplexHelp = "Sends stdin lines and prints arriving messages at the same time. Ends at\n" +
 		"stdin EOF or, given --count N, once N messages have arrived."
 )
@@ -117,7 +124,7 @@ func parseCommand(c *command, args []string) (action, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, &usageError{cmd: c.name, err: flagError(err)}
+		return nil, &usageError{cmd: c.name, err: flagError(durationHint(fs, err))}
 	}
 	if err := act.validate(fs.Args()); err != nil {
 		return nil, &usageError{cmd: c.name, err: err}
@@ -182,22 +189,25 @@ Ending:
 
 Exit status:
 	0 success; 1 runtime error (timeout, address in use, bad input line,
-	I/O error); 2 usage error (unknown subcommand, bad flag, missing or bad
-	endpoint such as tcp://nohost or foo://x).
+	I/O error, messages not delivered); 2 usage error (unknown subcommand,
+	bad flag, missing or bad endpoint such as foo://x, a host that does not
+	resolve such as tcp://nohost:1, an unreadable key file).
 
 Examples:
-	zmqgo pull --bind 'tcp://*:5555'
-	seq 3 | zmqgo push --connect tcp://127.0.0.1:5555
+	zmqgo pull --bind 'tcp://*:5690'
+	seq 3 | zmqgo push --connect tcp://127.0.0.1:5690
 
-	zmqgo pub --bind 'tcp://*:5556' < events.log
-	zmqgo sub --connect tcp://127.0.0.1:5556 --subscribe weather. --count 10
+	zmqgo pub --bind 'tcp://*:5691' --wait-subscribers 1 < events.log
+	zmqgo sub --connect tcp://127.0.0.1:5691 --subscribe weather. --count 10
 
-	zmqgo rep --bind 'tcp://*:5557' --reply ok
-	printf 'hello\nworld\n' | zmqgo req --connect tcp://127.0.0.1:5557
+	zmqgo rep --bind 'tcp://*:5692' --reply ok
+	printf 'hello\nworld\n' | zmqgo req --connect tcp://127.0.0.1:5692
 
-	zmqgo router --bind 'tcp://*:5558'    # prints 006b8b4567<TAB>hi, reply
+	zmqgo router --bind 'tcp://*:5693'    # prints 006b8b4567<TAB>hi, reply
 	                                      # by typing 006b8b4567<TAB>hello
-	echo hi | zmqgo dealer --connect tcp://127.0.0.1:5558 --count 1
+	echo hi | zmqgo dealer --connect tcp://127.0.0.1:5693 --count 1
+
+	(Port 5555 is the broker's: 'zmqgo broker' listens there by default.)
 
 Run 'zmqgo help SUBCOMMAND' for a subcommand's flags.
 `

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The flag package accepts both -name and --name, and both "--name value"
@@ -104,4 +106,58 @@ func quoteDefault(s string) string {
 		return fmt.Sprintf("%q", s)
 	}
 	return s
+}
+
+// optInt is an int flag that knows whether it was given, for flags whose
+// default is not a number ("twice --rate") or depends on other flags: 0
+// then means 0 (and is refused where it makes no sense) instead of
+// "the default".
+type optInt struct {
+	n   int
+	set bool
+}
+
+func (o *optInt) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.Itoa(o.n)
+}
+
+func (o *optInt) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	if err != nil {
+		return errors.New("not an integer")
+	}
+	o.n, o.set = int(n), true
+	return nil
+}
+
+// durationHint rewrites the flag package's "invalid value "5" for flag
+// -timeout: parse error" for a duration flag: a bare number lacks a unit.
+func durationHint(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	rest, ok := strings.CutPrefix(msg, "invalid value ")
+	if !ok {
+		return err
+	}
+	value, rest, ok := strings.Cut(rest, " for flag -")
+	name, _, ok2 := strings.Cut(rest, ": ")
+	if !ok || !ok2 {
+		return err
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return err
+	}
+	if g, ok := f.Value.(flag.Getter); !ok {
+		return err
+	} else if _, ok := g.Get().(time.Duration); !ok {
+		return err
+	}
+	v, _ := strconv.Unquote(value)
+	if _, nerr := strconv.ParseFloat(v, 64); nerr == nil {
+		return fmt.Errorf("invalid value %s for flag -%s: a duration needs a unit, such as %ss (units: ns, us, ms, s, m, h)", value, name, v)
+	}
+	return fmt.Errorf("invalid value %s for flag -%s: not a duration (such as 500ms, 5s, 1m30s)", value, name)
 }

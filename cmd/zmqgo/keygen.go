@@ -27,7 +27,10 @@ const securityHelp = `Security (any socket subcommand, whichever side binds):
 	--plain-server FILE     be a PLAIN server accepting the user:password lines
 	                        of FILE (# comments and blank lines ignored)
 	A refused client gets an error from the server, delivers nothing and
-	retries with growing pauses; --verbose shows why.
+	retries with growing pauses; --verbose shows why. Key files must be
+	regular files of at most 8 KiB, user files of at most 4 MiB; a public
+	key given to --curve-server (PREFIX.pub, or a key that does not match
+	the public key stored beside it) is refused.
 `
 
 // secFlags are the security flags of a socket subcommand.
@@ -57,6 +60,10 @@ func (f *secFlags) validate() error {
 	switch {
 	case f.curveServer != "":
 		sec, err := readSecretKey(f.curveServer)
+		_, zerr := zmq.ParseCurvePublicKey(f.curveServer)
+		if _, serr := os.Stat(f.curveServer); err != nil && serr != nil && zerr == nil {
+			return errors.New("--curve-server takes a FILE holding the secret key, not a key: a key on the command line is visible to every user (ps); see 'zmqgo keygen --out'")
+		}
 		if err != nil {
 			return fmt.Errorf("--curve-server: %w", err)
 		}
@@ -65,12 +72,12 @@ func (f *secFlags) validate() error {
 		// A file wins: a 40-character path can also be valid Z85.
 		var server zmq.CurvePublicKey
 		var err error
-		if b, ferr := os.ReadFile(f.curveClient); ferr == nil {
-			if server, err = parseKeyFile(b, "public-key"); err != nil {
-				return fmt.Errorf("--curve-client %s: %w", f.curveClient, err)
+		if _, serr := os.Stat(f.curveClient); serr == nil {
+			if server, err = readPublicKey(f.curveClient); err != nil {
+				return fmt.Errorf("--curve-client: %w", err)
 			}
 		} else if server, err = zmq.ParseCurvePublicKey(strings.TrimSpace(f.curveClient)); err != nil {
-			return fmt.Errorf("--curve-client: %q is neither a Z85 public key (%v) nor a readable file (%v)", f.curveClient, err, ferr)
+			return fmt.Errorf("--curve-client: %q is neither a Z85 public key (%v) nor a readable file (%v)", f.curveClient, err, serr)
 		}
 		pub, sec, err := zmq.NewCurveKeypair()
 		if err != nil {
@@ -98,13 +105,100 @@ func (f *secFlags) validate() error {
 
 // readSecretKey reads a secret key file: the Z85 key on a line of its own
 // (as keygen writes it), or a czmq certificate's secret-key = "..." line.
+// A public key given by mistake is refused, naming the mistake, when it can
+// be told apart: a PREFIX.pub file (keygen's public half), a czmq public
+// certificate, or a key that does not match the public key stored with it
+// (a czmq certificate's public-key, or PREFIX.pub beside PREFIX.key, or the
+// czmq pair NAME and NAME_secret). Without the check every client would fail
+// with a bare "handshake failed".
 func readSecretKey(path string) (zmq.CurveSecretKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path, maxKeyFile)
 	if err != nil {
 		return zmq.CurveSecretKey{}, err
 	}
+	const hint = "--curve-server needs the secret key ('zmqgo keygen --out PREFIX' writes it to PREFIX.key)"
+	if strings.HasSuffix(path, ".pub") {
+		return zmq.CurveSecretKey{}, fmt.Errorf("%s is a public key file: %s", path, hint)
+	}
+	pubEntry, hasPub := certEntry(b, "public-key")
+	if _, hasSec := certEntry(b, "secret-key"); hasPub && !hasSec {
+		return zmq.CurveSecretKey{}, fmt.Errorf("%s is a public certificate (public-key, no secret-key): %s", path, hint)
+	}
 	k, err := parseKeyFile(b, "secret-key")
-	return zmq.CurveSecretKey(k), err
+	if err != nil {
+		return zmq.CurveSecretKey{}, fmt.Errorf("%s: %w", path, err)
+	}
+	sec := zmq.CurveSecretKey(k)
+	if hasPub {
+		stored, err := zmq.ParseCurvePublicKey(pubEntry)
+		if err == nil && stored != sec.Public() {
+			return zmq.CurveSecretKey{}, fmt.Errorf("%s: the secret-key does not match the certificate's public-key", path)
+		}
+	}
+	for _, sib := range publicSiblings(path) {
+		sb, err := readSmallFile(sib, maxKeyFile)
+		if err != nil {
+			continue // no public key stored beside it: nothing to compare
+		}
+		stored, err := parseKeyFile(sb, "public-key")
+		switch {
+		case err != nil:
+		case stored == k:
+			return zmq.CurveSecretKey{}, fmt.Errorf("%s holds a public key, the same as %s: %s", path, sib, hint)
+		case stored != sec.Public():
+			return zmq.CurveSecretKey{}, fmt.Errorf("%s is not the secret key of the public key in %s beside it (a public key given by mistake?): %s", path, sib, hint)
+		}
+	}
+	return sec, nil
+}
+
+// publicSiblings are the files that may hold the public key of the secret
+// key file path: keygen's PREFIX.pub for PREFIX.key, czmq's NAME for
+// NAME_secret.
+func publicSiblings(path string) []string {
+	if p, ok := strings.CutSuffix(path, ".key"); ok {
+		return []string{p + ".pub"}
+	}
+	if p, ok := strings.CutSuffix(path, "_secret"); ok && p != "" {
+		return []string{p}
+	}
+	return nil
+}
+
+// readPublicKey reads the server's public key for --curve-client, refusing
+// a secret key given by mistake when the public key beside it shows it.
+func readPublicKey(path string) (zmq.CurvePublicKey, error) {
+	b, err := readSmallFile(path, maxKeyFile)
+	if err != nil {
+		return zmq.CurvePublicKey{}, err
+	}
+	k, err := parseKeyFile(b, "public-key")
+	if err != nil {
+		return k, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, hasSec := certEntry(b, "secret-key"); hasSec {
+		return k, nil // a czmq secret certificate: its public-key is the right one
+	}
+	for _, sib := range publicSiblings(path) {
+		if sb, err := readSmallFile(sib, maxKeyFile); err == nil {
+			if stored, err := parseKeyFile(sb, "public-key"); err == nil && stored != k && stored == zmq.CurveSecretKey(k).Public() {
+				return k, fmt.Errorf("%s is the server's secret key (its public key is in %s): --curve-client needs the public key, and the secret key must stay on the server", path, sib)
+			}
+		}
+	}
+	return k, nil
+}
+
+// certEntry returns the value of a czmq certificate's "name = "VALUE"" line.
+func certEntry(b []byte, name string) (string, bool) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.Trim(strings.TrimSpace(v), `"`), true
+		}
+	}
+	return "", false
 }
 
 // parseKeyFile finds a Z85 key in a key file: the first line that is a key
@@ -131,7 +225,7 @@ func parseKeyFile(b []byte, name string) (zmq.CurvePublicKey, error) {
 
 // readUsers loads a PLAIN users file into an Authenticator.
 func readUsers(path string) (*zmq.Authenticator, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path, maxListFile)
 	if err != nil {
 		return nil, err
 	}

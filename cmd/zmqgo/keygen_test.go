@@ -111,7 +111,7 @@ func TestCurveFlags(t *testing.T) {
 			t.Errorf("pull printed %q", s)
 		}
 		push.closeStdin()
-		push.expectExit(t, exitOK)
+		push.expectExit(t, exitFailure) // the message was not delivered (TestUndeliveredWrongKey)
 	})
 }
 
@@ -140,7 +140,10 @@ func TestPlainFlags(t *testing.T) {
 		return strings.Contains(l, "authentication failed")
 	})
 	push.closeStdin()
-	push.expectExit(t, exitOK)
+	push.expectExit(t, exitFailure)
+	if s := push.stderr.String(); !strings.Contains(s, "zmqgo: 1 message was not delivered: the handshake failed (zmq: authentication failed") {
+		t.Errorf("push does not say why its message was lost:\n%s", s)
+	}
 }
 
 func TestSecurityFlagErrors(t *testing.T) {

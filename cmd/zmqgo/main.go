@@ -69,6 +69,13 @@ func (e *usageError) Error() string {
 
 func (e *usageError) Unwrap() error { return e.err }
 
+// reportedError is an error the command has already reported (as a JSON
+// log line, say): run prints nothing more, but exits as for err.
+type reportedError struct{ err error }
+
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }
+
 func usageErrorf(cmd, format string, args ...any) error {
 	return &usageError{cmd: cmd, err: fmt.Errorf(format, args...)}
 }
@@ -85,6 +92,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	}
+	var re *reportedError
+	if errors.As(err, &re) {
+		var ue *usageError
+		if errors.As(re.err, &ue) {
+			return exitUsage
+		}
+		return exitFailure
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		e.warnf("%v", err)
@@ -99,6 +114,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	e.warnf("%v", err)
+	var xe interface{ ExitCode() int } // a command's own status (rpc: 3 for a timeout)
+	if errors.As(err, &xe) {
+		return xe.ExitCode()
+	}
 	return exitFailure
 }
 

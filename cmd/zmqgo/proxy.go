@@ -42,7 +42,11 @@ send (pull/push is one-way); a pair of types with no direction at all, or
 a capture socket that cannot send, is a usage error. A blocked send holds
 the proxy's direction back, so slow consumers push back on the producers
 through the high-water marks instead of losing messages (as far as the
-socket types allow: pub and xpub drop for a subscriber that is full).`
+socket types allow: pub and xpub drop for a subscriber that is full).
+
+On exit, messages still queued on a socket (for a peer that is gone or
+never came) get up to --linger to be delivered; those left are reported,
+socket by socket, and the exit status is 1.`
 
 // proxyCmd is "zmqgo proxy".
 type proxyCmd struct {
@@ -71,7 +75,7 @@ func proxyCommand() *command {
 			fs.StringVar(&c.frontend, "frontend", "", "the frontend socket, `TYPE@ENDPOINTS` (required)")
 			fs.StringVar(&c.backend, "backend", "", "the backend socket, `TYPE@ENDPOINTS` (required)")
 			fs.StringVar(&c.capture, "capture", "", "also send a copy of every message on this socket, `TYPE@ENDPOINTS`")
-			fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be sent;\na negative D waits without limit")
+			fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be delivered,\nthrough reconnections (0: don't wait; negative: no limit);\nmessages still queued then are reported and exit 1")
 			fs.BoolVar(&c.verbose, "verbose", false, "log socket events (debug level) to stderr")
 			return c
 		},
@@ -98,7 +102,11 @@ func parseSockSpec(flagName, s string) (*proxySpec, error) {
 		case strings.HasPrefix(ep, "@"):
 			ep = ep[1:]
 		}
-		if err := checkEndpoint(ep); err != nil {
+		check := checkEndpoint
+		if connect {
+			check = checkConnect
+		}
+		if err := check(ep); err != nil {
 			return nil, fmt.Errorf("--%s: %w", flagName, err)
 		}
 		if connect {
@@ -174,9 +182,17 @@ func (c *proxyCmd) open(e *env, sp *proxySpec) (*zmq.Socket, error) {
 func (c *proxyCmd) run(ctx context.Context, e *env) (err error) {
 	var socks []*zmq.Socket
 	defer func() {
-		for _, s := range socks {
-			if cerr := s.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("close: %w", cerr)
+		// Messages still queued get one --linger in all; those left then
+		// are reported, per socket, and the exit status is 1.
+		sctx, cancel := lingerContext(c.linger)
+		defer cancel()
+		names := []string{"frontend", "backend", "capture"}
+		for i, s := range socks {
+			if serr := shutdownSocket(sctx, s, c.linger, nil); serr != nil {
+				e.warnf("proxy: %s: %v", names[i], serr)
+				if err == nil {
+					err = &reportedError{err: serr}
+				}
 			}
 		}
 	}()

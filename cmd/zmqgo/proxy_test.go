@@ -13,8 +13,8 @@ func TestProxySpecs(t *testing.T) {
 	}{
 		{[]string{"--frontend", "xsub@tcp://*:5559", "--backend", "XPUB@@tcp://*:5560"},
 			"XSUB tcp://*:5559 |", "XPUB tcp://*:5560 |", false},
-		{[]string{"--frontend", "router@tcp://*:1,>ipc:///tmp/q", "--backend", "dealer@>tcp://h:2", "--capture", "pub@ipc://@cap"},
-			"ROUTER tcp://*:1 | ipc:///tmp/q", "DEALER | tcp://h:2", true},
+		{[]string{"--frontend", "router@tcp://*:1,>ipc:///tmp/q", "--backend", "dealer@>tcp://localhost:2", "--capture", "pub@ipc://@cap"},
+			"ROUTER tcp://*:1 | ipc:///tmp/q", "DEALER | tcp://localhost:2", true},
 		{[]string{"--frontend", "pull@tcp://*:1", "--backend", "push@tcp://*:2"},
 			"PULL tcp://*:1 |", "PUSH tcp://*:2 |", false},
 	}

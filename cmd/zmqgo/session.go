@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/zmqgo/zmq"
@@ -22,11 +23,22 @@ type session struct {
 	out   *printer
 	env   *env
 	wd    *watchdog
+	peers *peerWatch
+	bg    sync.WaitGroup // goroutines that end with the session's ctx
 }
+
+// waitNotice is how long a command waits in silence before saying on
+// stderr what it is waiting for.
+var waitNotice = 2 * time.Second
 
 func (s *session) run(ctx context.Context) error {
 	switch s.cmd.pattern {
 	case sendOnly:
+		if s.cmd.waitSubs > 0 {
+			if err := s.waitSubscribers(ctx, s.cmd.waitSubs); err != nil {
+				return err
+			}
+		}
 		return s.sendLines(ctx, s.readLines(ctx), s.cmd.count)
 	case recvOnly:
 		return s.printMsgs(ctx, s.cmd.count)
@@ -100,7 +112,9 @@ func (s *session) requests(ctx context.Context) error {
 			return fmt.Errorf("send: %w", err)
 		}
 		s.wd.kick()
+		notice := time.AfterFunc(waitNotice, s.replyNotice)
 		m, err := s.sock.Recv(ctx)
+		notice.Stop()
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
@@ -110,6 +124,69 @@ func (s *session) requests(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// replyNotice says, once a request has waited waitNotice for its reply,
+// why: no REP connected, or the REP is slow.
+func (s *session) replyNotice() {
+	if n, _ := s.peers.peers(); n == 0 {
+		msg := "req: waiting for a reply: no peer has connected yet; the request is queued for the first one"
+		if _, lastErr := s.peers.status(); lastErr != nil {
+			msg += " (last handshake failed: " + lastErr.Error() + ")"
+		}
+		s.env.warnf("%s", msg)
+		return
+	}
+	s.env.warnf("req: waiting for a reply: the peer has the request but has not answered yet")
+}
+
+// waitSubscribers returns once n peers are connected and as many
+// subscriptions have arrived (an XPUB socket with every subscription
+// passed on), so that what is sent next reaches them. Subscriptions are
+// read for the rest of the session so that they never pile up.
+func (s *session) waitSubscribers(ctx context.Context, n int) error {
+	var mu sync.Mutex
+	subs := 0
+	arrived := make(chan struct{}, 1)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		for {
+			m, err := s.sock.Recv(ctx)
+			if err != nil {
+				return
+			}
+			if len(m.Frames) > 0 && len(m.Frames[0]) > 0 && m.Frames[0][0] == 1 {
+				mu.Lock()
+				subs++
+				mu.Unlock()
+				select {
+				case arrived <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	notice := time.AfterFunc(waitNotice, func() {
+		have, _ := s.peers.peers()
+		s.env.warnf("pub: waiting for %d subscriber(s) (--wait-subscribers); %d connected so far", n, have)
+	})
+	defer notice.Stop()
+	for {
+		have, changed := s.peers.peers()
+		mu.Lock()
+		ok := have >= n && subs >= n
+		mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-arrived:
+		}
+	}
 }
 
 // replies prints each request and answers it with itself or --reply (REP).

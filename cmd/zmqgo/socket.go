@@ -44,6 +44,7 @@ type socketCmd struct {
 	replySet  bool
 	routingID string // req, rep, dealer, router
 	mandatory bool   // router
+	waitSubs  int    // pub
 
 	sec secFlags // --curve-server, --curve-client, --plain, --plain-server (keygen.go)
 }
@@ -71,16 +72,18 @@ func (c *socketCmd) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.hex, "hex", false, "hex-encode every frame read and printed")
 	switch c.pattern {
 	case sendOnly:
-		fs.IntVar(&c.count, "count", 0, "exit after sending `N` messages")
+		fs.IntVar(&c.count, "count", 0, "exit after sending `N` messages (0: no limit)")
 	case recvOnly, duplex:
-		fs.IntVar(&c.count, "count", 0, "exit after receiving `N` messages")
+		fs.IntVar(&c.count, "count", 0, "exit after receiving `N` messages (0: no limit)")
 	case request, reply:
-		fs.IntVar(&c.count, "count", 0, "exit after `N` round trips")
+		fs.IntVar(&c.count, "count", 0, "exit after `N` round trips (0: no limit)")
 	}
-	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message sent or received")
-	fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be sent;\na negative D waits without limit")
+	fs.DurationVar(&c.timeout, "timeout", 0, "fail (exit 1) after `D` without a message sent or received\n(0: never)")
+	fs.DurationVar(&c.linger, "linger", defaultLinger, "on exit, wait up to `D` for queued messages to be delivered,\nthrough reconnections (0: don't wait; negative: no limit);\nmessages still queued then are reported and exit 1")
 	fs.BoolVar(&c.verbose, "verbose", false, "log socket events (debug level) to stderr")
 	switch c.typ {
+	case zmq.Pub:
+		fs.IntVar(&c.waitSubs, "wait-subscribers", 0, "send nothing until `N` subscribers have connected and\nsubscribed (an XPUB socket underneath); 0: don't wait")
 	case zmq.Sub:
 		fs.Var(&c.subscribe, "subscribe", "receive only messages starting with `PREFIX` (repeatable;\ndefault: everything)")
 	case zmq.Rep:
@@ -112,7 +115,7 @@ func (c *socketCmd) validate(args []string) error {
 		}
 	}
 	for _, ep := range c.connect {
-		if err := checkEndpoint(ep); err != nil {
+		if err := checkConnect(ep); err != nil {
 			return fmt.Errorf("--connect: %w", err)
 		}
 	}
@@ -124,6 +127,9 @@ func (c *socketCmd) validate(args []string) error {
 	}
 	if c.count < 0 {
 		return fmt.Errorf("--count must not be negative (got %d)", c.count)
+	}
+	if c.waitSubs < 0 {
+		return fmt.Errorf("--wait-subscribers must not be negative (got %d)", c.waitSubs)
 	}
 	if c.timeout < 0 {
 		return fmt.Errorf("--timeout must not be negative (got %v)", c.timeout)
@@ -151,16 +157,6 @@ func (c *socketCmd) validate(args []string) error {
 	return c.sec.validate()
 }
 
-// checkEndpoint catches endpoints that are not even TRANSPORT://ADDRESS
-// before any socket exists; the library judges the rest.
-func checkEndpoint(ep string) error {
-	scheme, rest, ok := strings.Cut(ep, "://")
-	if !ok || scheme == "" || rest == "" {
-		return fmt.Errorf("invalid endpoint %q: want TRANSPORT://ADDRESS, such as tcp://127.0.0.1:5555", ep)
-	}
-	return nil
-}
-
 func (c *socketCmd) codec() codec {
 	return codec{delim: string(c.delim), hex: c.hex, routingID: c.typ == zmq.Router}
 }
@@ -177,18 +173,37 @@ func (c *socketCmd) options(e *env) []zmq.Option {
 	if c.mandatory {
 		opts = append(opts, zmq.WithRouterMandatory(true))
 	}
+	if c.waitSubs > 0 {
+		// Every subscription of every peer reaches the application, so
+		// that waitSubscribers can count them.
+		opts = append(opts, zmq.WithXPubVerboser(true))
+	}
 	return append(opts, c.sec.opts...)
 }
 
 func (c *socketCmd) run(ctx context.Context, e *env) (err error) {
-	s, err := zmq.NewSocket(c.typ, c.options(e)...)
+	typ := c.typ
+	if c.waitSubs > 0 {
+		typ = zmq.XPub // learns of subscribers, sends as PUB does
+	}
+	s, err := zmq.NewSocket(typ, c.options(e)...)
 	if err != nil {
 		return err
 	}
+	monCtx, stopMon := context.WithCancel(context.Background())
+	peers := watchPeers(monCtx, s)
 	defer func() {
-		// Close lingers (--linger) to deliver what is still queued.
-		if cerr := s.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close: %w", cerr)
+		stopMon()
+		<-peers.done
+	}()
+	defer func() {
+		// Queued messages get up to --linger to be delivered, through
+		// reconnections; what is left is an error, never a silent loss.
+		if serr := c.shutdown(s, peers); serr != nil && (err == nil || errors.Is(err, errInterrupted)) {
+			err = serr
+		}
+		if errors.Is(err, errInterrupted) {
+			err = nil
 		}
 	}()
 	if err := c.attach(e, s); err != nil {
@@ -214,16 +229,103 @@ func (c *socketCmd) run(ctx context.Context, e *env) (err error) {
 	defer cancel(nil)
 	wd := newWatchdog(c.timeout, cancel)
 	defer wd.stop()
-	sess := &session{cmd: c, sock: s, codec: cd, out: newPrinter(e.stdout, cd), env: e, wd: wd}
+	sess := &session{cmd: c, sock: s, codec: cd, out: newPrinter(e.stdout, cd), env: e, wd: wd, peers: peers}
 	err = sess.run(ctx)
-	switch cause := context.Cause(ctx); {
+	cause := context.Cause(ctx)
+	cancel(nil) // ends the session's background goroutines
+	sess.bg.Wait()
+	switch {
 	case errors.Is(cause, errTimeout):
 		return cause
 	case parent.Err() != nil:
-		return nil // SIGINT or SIGTERM: a clean end, whatever it interrupted
+		return errInterrupted // a clean end, whatever it interrupted, unless messages are lost
 	}
 	return err
 }
+
+// errInterrupted ends a session that SIGINT or SIGTERM stopped: exit 0,
+// unless queued messages could not be delivered.
+var errInterrupted = errors.New("interrupted")
+
+// shutdown closes s, waiting up to --linger (a negative one: without
+// limit) for queued messages to be written, and reports those that were
+// not: how many and why.
+func (c *socketCmd) shutdown(s *zmq.Socket, peers *peerWatch) error {
+	ctx, cancel := lingerContext(c.linger)
+	defer cancel()
+	return shutdownSocket(ctx, s, c.linger, peers)
+}
+
+// lingerContext is the context of a Shutdown that waits up to linger: 0
+// does not wait, a negative linger waits without limit.
+func lingerContext(linger time.Duration) (context.Context, context.CancelFunc) {
+	switch {
+	case linger == 0:
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx, cancel
+	case linger > 0:
+		return context.WithTimeout(context.Background(), linger)
+	}
+	return context.Background(), func() {}
+}
+
+// shutdownSocket shuts s down within ctx (whose deadline is --linger) and
+// returns an *undeliveredError for what was not delivered. peers, if not
+// nil, is s's peerWatch: it tells a failed handshake from no peer at all.
+func shutdownSocket(ctx context.Context, s *zmq.Socket, linger time.Duration, peers *peerWatch) error {
+	err := s.Shutdown(ctx)
+	var ue *zmq.UndeliveredError
+	if !errors.As(err, &ue) {
+		if err != nil && !errors.Is(err, zmq.ErrClosed) {
+			return fmt.Errorf("close: %w", err)
+		}
+		return nil
+	}
+	var hsErr error
+	if peers != nil {
+		<-peers.done // Shutdown has ended the monitor: every event is counted
+		_, hsErr = peers.status()
+	}
+	var why string
+	switch {
+	case !ue.Connected && hsErr != nil:
+		why = "the handshake failed (" + hsErr.Error() + ")"
+	case !ue.Connected && ue.Cause != nil:
+		why = "no peer ever connected (" + ue.Cause.Error() + ")"
+	case !ue.Connected:
+		why = "no peer ever connected"
+	case ue.Cause != nil:
+		why = "the peer was lost (" + ue.Cause.Error() + ")"
+	default:
+		why = "the peer did not take them"
+	}
+	switch {
+	case linger == 0:
+		why += "; --linger 0 does not wait"
+	case linger > 0 && errors.Is(ue.Err, context.DeadlineExceeded):
+		why += fmt.Sprintf(" within --linger %v", linger)
+	}
+	return &undeliveredError{n: ue.Messages, why: why, err: err}
+}
+
+// undeliveredError is the exit 1 of a command that could not deliver
+// queued messages.
+type undeliveredError struct {
+	n   int
+	why string
+	err error
+}
+
+func (e *undeliveredError) Error() string {
+	m := "messages were"
+	if e.n == 1 {
+		m = "message was"
+	}
+	return fmt.Sprintf("%d %s not delivered: %s", e.n, m, e.why)
+}
+
+func (e *undeliveredError) Unwrap() error { return e.err }
 
 // attach binds and connects s, announcing each bound endpoint on stderr.
 func (c *socketCmd) attach(e *env, s *zmq.Socket) error {

@@ -107,20 +107,38 @@ type Reader struct {
 	// Alloc, if set, supplies the buffer for a body bigger than the read
 	// buffer and at most 1 MiB (cap >= n), so the caller can recycle them.
 	Alloc func(n int) []byte
+	// Skip, if set, is asked about each body bigger than the read buffer
+	// before it is read. If it returns true the body is read through the
+	// read buffer and thrown away, and ReadFrame returns the frame with a
+	// nil body: memory stays bounded by the read buffer whatever the size.
+	Skip func(flags byte, size int64) bool
 
 	// A large body being read: a read error (such as a deadline) leaves it
 	// here, and the next ReadFrame goes on with it.
-	large      []byte
+	max int // the buffer's largest size
+
+	large      []byte   // the chunk being filled
+	chunks     [][]byte // the full chunks before it
+	largeGot   int64    // bytes of the body read so far
+	largeLost  int64    // bytes of a body the stream ended in
 	largeSize  int64
 	largeFlags byte
+	skipLeft   int64 // bytes of a skipped body still to read
 }
 
 // DefaultReadBuffer is the Reader's buffer size.
 const DefaultReadBuffer = 64 << 10
 
-// NewReader returns a Reader with a buffer of size bytes (DefaultReadBuffer if
-// size <= 0, at least MaxHeaderSize). Bytes already read from r (for example
-// the tail of the handshake) can be passed as pending.
+// initialReadBuffer is where a Reader's buffer starts: a connection that
+// carries little (most of a server's many clients) never needs more, and
+// one that streams grows to the full size in a few reads.
+const initialReadBuffer = 4 << 10
+
+// NewReader returns a Reader whose buffer grows up to size bytes
+// (DefaultReadBuffer if size <= 0, at least MaxHeaderSize): it starts at
+// 4 KiB and doubles when a read fills it or a frame needs more room. Bytes
+// already read from r (for example the tail of the handshake) can be passed
+// as pending.
 func NewReader(r io.Reader, size int, pending []byte) *Reader {
 	if size <= 0 {
 		size = DefaultReadBuffer
@@ -132,9 +150,21 @@ func NewReader(r io.Reader, size int, pending []byte) *Reader {
 	if size < len(pending) {
 		size = len(pending)
 	}
-	fr := &Reader{r: r, buf: make([]byte, size)}
+	fr := &Reader{r: r, buf: make([]byte, max(min(size, initialReadBuffer), len(pending))), max: size}
 	fr.end = copy(fr.buf, pending)
 	return fr
+}
+
+// grow makes the buffer at least n bytes (at most max), keeping what it holds.
+func (fr *Reader) grow(n int) {
+	c := len(fr.buf)
+	for c < n {
+		c *= 2
+	}
+	c = min(c, fr.max)
+	nb := make([]byte, c)
+	fr.end = copy(nb, fr.buf[fr.start:fr.end])
+	fr.buf, fr.start = nb, 0
 }
 
 // Buffered returns the bytes read from the stream and not yet decoded.
@@ -156,6 +186,9 @@ func (fr *Reader) fill() error {
 		n, err := fr.r.Read(fr.buf[fr.end:])
 		fr.end += n
 		if n > 0 {
+			if fr.end == len(fr.buf) && len(fr.buf) < fr.max {
+				fr.grow(2 * len(fr.buf)) // a full read: more is coming
+			}
 			return nil
 		}
 		if err != nil {
@@ -176,6 +209,9 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 		body, err = fr.continueLarge()
 		return fr.largeFlags, body, true, err
 	}
+	if fr.skipLeft > 0 {
+		return fr.largeFlags, nil, false, fr.continueSkip()
+	}
 	for {
 		b := fr.buf[fr.start:fr.end]
 		var size int64
@@ -187,9 +223,15 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 				fr.start += end
 				return flags, b[hn:end:end], false, nil
 			}
-			if size > int64(len(fr.buf)-hn) {
+			if room := int64(len(fr.buf) - hn); size > room && size <= int64(fr.max-hn) {
+				fr.grow(hn + int(size)) // fits the full-size buffer: make room
+			} else if size > room {
 				// Header and body do not fit in the buffer together.
 				fr.start += hn
+				if fr.Skip != nil && fr.Skip(flags, size) {
+					fr.skipLeft, fr.largeFlags = size, flags
+					return flags, nil, false, fr.continueSkip()
+				}
 				body, err = fr.readLarge(flags, size)
 				return flags, body, true, err
 			}
@@ -205,47 +247,96 @@ func (fr *Reader) ReadFrame() (flags byte, body []byte, owned bool, err error) {
 	}
 }
 
-// readLarge reads a body bigger than the buffer into its own slice. The slice
-// grows as bytes arrive, so a header that lies about its size costs only what
-// the peer really sends.
+// readLarge reads a body bigger than the buffer into its own memory. A
+// body over largeStep is read into chunks that grow with what has arrived
+// (an eighth of it, at least largeStep), so a header that lies about its
+// size costs only what the peer really sends, plus an eighth; the chunks are
+// joined into one slice once the body is complete. (Growing one slice by
+// doubling cost up to twice what arrived, more with the copy.)
 func (fr *Reader) readLarge(flags byte, size int64) ([]byte, error) {
-	const step = 1 << 20
-	c := size
-	if c > step {
-		c = step
-	}
+	c := min(size, largeStep)
 	var body []byte
-	if fr.Alloc != nil && size <= step {
+	if fr.Alloc != nil && size <= largeStep {
 		body = fr.Alloc(int(size))[:0:size]
 	} else {
 		body = make([]byte, 0, c)
 	}
-	body = append(body, fr.buf[fr.start:fr.end]...)
-	fr.start, fr.end = 0, 0
-	fr.large, fr.largeSize, fr.largeFlags = body, size, flags
+	n := copy(body[:min(int64(fr.end-fr.start), c)], fr.buf[fr.start:fr.end])
+	body = body[:n]
+	// A body bigger than the read buffer cannot be in it whole: anything
+	// left is the start of the body beyond this first chunk (c >= buffer).
+	fr.start += n
+	if fr.start == fr.end {
+		fr.start, fr.end = 0, 0
+	}
+	fr.large, fr.largeSize, fr.largeFlags, fr.largeGot = body, size, flags, int64(n)
 	return fr.continueLarge()
+}
+
+// largeStep is the first chunk of a large body, and the smallest.
+const largeStep = 1 << 20
+
+// LargePending returns how many bytes of an unfinished large body the
+// Reader holds, or dropped when the stream ended inside it: what the
+// caller may want to give back to the operating system once the Reader is
+// gone.
+func (fr *Reader) LargePending() int64 {
+	if fr.large == nil {
+		return fr.largeLost
+	}
+	return fr.largeGot
+}
+
+// continueSkip reads and drops the rest of a skipped body. Bytes read past
+// its end stay in the buffer: they begin the next frame.
+func (fr *Reader) continueSkip() error {
+	for fr.skipLeft > 0 {
+		if avail := int64(fr.end - fr.start); avail > 0 {
+			k := min(avail, fr.skipLeft)
+			fr.start += int(k)
+			fr.skipLeft -= k
+			continue
+		}
+		fr.start, fr.end = 0, 0
+		if err := fr.fill(); err != nil {
+			if err == io.EOF {
+				fr.skipLeft = 0
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // continueLarge reads the rest of the large body in progress.
 func (fr *Reader) continueLarge() ([]byte, error) {
-	body, size := fr.large, fr.largeSize
+	size := fr.largeSize
 	empty := 0
-	for int64(len(body)) < size {
+	for fr.largeGot < size {
+		body := fr.large
 		if len(body) == cap(body) {
-			nc := int64(cap(body)) * 2
-			if nc > size {
-				nc = size
-			}
-			nb := make([]byte, len(body), nc)
-			copy(nb, body)
-			body = nb
+			fr.chunks = append(fr.chunks, body)
+			c := min(size-fr.largeGot, max(largeStep, fr.largeGot/8))
+			body = make([]byte, 0, c)
+			fr.large = body
 		}
-		n, err := fr.r.Read(body[len(body):cap(body)])
-		body = body[:len(body)+n]
-		fr.large = body
-		if err != nil && int64(len(body)) < size {
+		var n int
+		var err error
+		if fr.end > fr.start { // read past the first chunk's end (readLarge)
+			n = copy(body[len(body):cap(body)], fr.buf[fr.start:fr.end])
+			if fr.start += n; fr.start == fr.end {
+				fr.start, fr.end = 0, 0
+			}
+		} else {
+			n, err = fr.r.Read(body[len(body):cap(body)])
+		}
+		fr.large = body[:len(body)+n]
+		fr.largeGot += int64(n)
+		if err != nil && fr.largeGot < size {
 			if err == io.EOF {
-				fr.large = nil
+				fr.largeLost = fr.largeGot
+				fr.dropLarge()
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
@@ -253,10 +344,24 @@ func (fr *Reader) continueLarge() ([]byte, error) {
 		if n > 0 {
 			empty = 0
 		} else if empty++; empty >= maxEmptyReads {
-			fr.large = nil
+			fr.largeLost = fr.largeGot
+			fr.dropLarge()
 			return nil, io.ErrNoProgress
 		}
 	}
-	fr.large = nil
+	body := fr.large
+	if len(fr.chunks) > 0 {
+		body = make([]byte, 0, size)
+		for _, c := range fr.chunks {
+			body = append(body, c...)
+		}
+		body = append(body, fr.large...)
+	}
+	fr.dropLarge()
 	return body, nil
+}
+
+func (fr *Reader) dropLarge() {
+	clear(fr.chunks)
+	fr.large, fr.chunks, fr.largeGot = nil, fr.chunks[:0], 0
 }

@@ -640,3 +640,134 @@ func TestReaderResumes(t *testing.T) {
 		}
 	}
 }
+
+// A skipped body is read through the read buffer and dropped; the frames
+// around it are intact, whatever the read sizes, and a read error in the
+// middle of the skip resumes where it stopped.
+func TestReaderSkip(t *testing.T) {
+	big := bytes.Repeat([]byte{0xab}, 200<<10)
+	var stream []byte
+	stream = AppendFrame(stream, FlagMore, []byte("head"))
+	stream = AppendFrame(stream, FlagMore, big)
+	stream = AppendFrame(stream, 0, []byte("tail"))
+	for name, r := range map[string]io.Reader{
+		"whole":   bytes.NewReader(stream),
+		"onebyte": iotest.OneByteReader(bytes.NewReader(stream)),
+		"timeout": &flakyReader{r: bytes.NewReader(stream), every: 7},
+	} {
+		fr := NewReader(r, 4096, nil)
+		var asked int64
+		fr.Skip = func(flags byte, size int64) bool { asked = size; return true }
+		fr.Alloc = func(n int) []byte { t.Fatalf("%s: Alloc(%d) while skipping", name, n); return nil }
+		var got []string
+		for len(got) < 3 {
+			flags, body, owned, err := fr.ReadFrame()
+			if err == iotest.ErrTimeout {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if owned {
+				t.Fatalf("%s: owned body", name)
+			}
+			got = append(got, fmt.Sprintf("%d:%q", flags&FlagMore, body))
+		}
+		if want := []string{`1:"head"`, `1:""`, `0:"tail"`}; fmt.Sprint(got) != fmt.Sprint(want) || asked != int64(len(big)) {
+			t.Fatalf("%s: got %v (asked %d), want %v", name, got, asked, want)
+		}
+	}
+}
+
+// flakyReader fails every n-th read with a timeout, as a read deadline would.
+type flakyReader struct {
+	r     io.Reader
+	every int
+	n     int
+}
+
+func (f *flakyReader) Read(p []byte) (int, error) {
+	f.n++
+	if f.n%f.every == 0 {
+		return 0, iotest.ErrTimeout
+	}
+	if len(p) > 1000 {
+		p = p[:1000]
+	}
+	return f.r.Read(p)
+}
+
+// A body over the first chunk is read into growing chunks and joined
+// intact, through read errors that resume; the frame after it is intact.
+func TestReaderLargeChunks(t *testing.T) {
+	big := make([]byte, 5<<20+123)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	var stream []byte
+	stream = AppendFrame(stream, FlagMore, big)
+	stream = AppendFrame(stream, 0, []byte("tail"))
+	for name, r := range map[string]io.Reader{
+		"whole":   bytes.NewReader(stream),
+		"timeout": &flakyReader{r: bytes.NewReader(stream), every: 5},
+	} {
+		fr := NewReader(r, 0, nil)
+		var got [][]byte
+		for len(got) < 2 {
+			_, body, _, err := fr.ReadFrame()
+			if err == iotest.ErrTimeout {
+				if fr.LargePending() == 0 && len(got) == 0 {
+					t.Fatalf("%s: nothing pending after a timeout", name)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got = append(got, bytes.Clone(body))
+		}
+		if !bytes.Equal(got[0], big) || string(got[1]) != "tail" || fr.LargePending() != 0 {
+			t.Fatalf("%s: body of %d bytes corrupted or tail %q", name, len(got[0]), got[1])
+		}
+	}
+	// A stream that ends inside the body reports what was dropped.
+	fr := NewReader(bytes.NewReader(stream[:3<<20]), 0, nil)
+	if _, _, _, err := fr.ReadFrame(); err != io.ErrUnexpectedEOF {
+		t.Fatal(err)
+	}
+	if n := fr.LargePending(); n < 2<<20 {
+		t.Fatalf("LargePending %d after a cut body", n)
+	}
+}
+
+// The buffer starts small and grows: frames up to the full buffer still
+// come from it (not owned), whatever the read sizes; larger ones are owned.
+func TestReaderGrows(t *testing.T) {
+	sizes := []int{0, 1, 300, 4096, 5000, 30000, DefaultReadBuffer - MaxHeaderSize, DefaultReadBuffer, 100000, 7}
+	var stream []byte
+	for i, n := range sizes {
+		stream = AppendFrame(stream, 0, bytes.Repeat([]byte{byte(i)}, n))
+	}
+	for name, r := range map[string]io.Reader{
+		"whole":   bytes.NewReader(stream),
+		"onebyte": iotest.OneByteReader(bytes.NewReader(stream)),
+		"halves":  iotest.HalfReader(bytes.NewReader(stream)),
+	} {
+		fr := NewReader(r, 0, nil)
+		if len(fr.buf) != initialReadBuffer {
+			t.Fatalf("initial buffer %d", len(fr.buf))
+		}
+		for i, n := range sizes {
+			_, body, owned, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("%s: frame %d: %v", name, i, err)
+			}
+			if !bytes.Equal(body, bytes.Repeat([]byte{byte(i)}, n)) || owned != (n > DefaultReadBuffer-MaxHeaderSize) {
+				t.Fatalf("%s: frame %d of %d bytes: got %d bytes, owned %v", name, i, n, len(body), owned)
+			}
+		}
+		if len(fr.buf) > DefaultReadBuffer {
+			t.Fatalf("%s: buffer grew to %d", name, len(fr.buf))
+		}
+	}
+}

@@ -185,7 +185,7 @@ var frameErrors = []error{io.EOF, io.ErrUnexpectedEOF, ErrFrameTooLarge, ErrComm
 // sentinel maps an error to the package sentinel it wraps.
 func sentinel(err error) error {
 	for _, s := range []error{io.EOF, io.ErrUnexpectedEOF, ErrFrameTooLarge, ErrCommandMore,
-		ErrBadSignature, ErrOldVersion, ErrBadMechanism, ErrMalformedCommand, ErrMalformedMetadata, ErrPeerError} {
+		ErrBadSignature, ErrNotZMTP, ErrOldVersion, ErrBadMechanism, ErrMalformedCommand, ErrMalformedMetadata, ErrPeerError} {
 		if errors.Is(err, s) {
 			return s
 		}
@@ -197,7 +197,7 @@ func FuzzParseGreeting(f *testing.F) {
 	addSeeds(f, "FuzzParseGreeting")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := ParseGreeting(data)
-		checkErr(t, "ParseGreeting", err, ErrBadSignature, ErrOldVersion, ErrBadMechanism)
+		checkErr(t, "ParseGreeting", err, ErrBadSignature, ErrNotZMTP, ErrOldVersion, ErrBadMechanism)
 
 		// The piecewise checks, as an engine reading the greeting in steps
 		// would run them, agree with ParseGreeting.
@@ -242,14 +242,29 @@ func FuzzParseFrame(f *testing.F) {
 		r1.Max = max
 		r2 := NewReader(iotest.OneByteReader(bytes.NewReader(data)), int(bufSize%64), nil)
 		r2.Max = max
+		// r3 skips every body too large for its buffer: the frames around
+		// them must come out the same.
+		r3 := NewReader(iotest.HalfReader(bytes.NewReader(data)), int(bufSize%512), nil)
+		r3.Max = max
+		skipped := int64(-1)
+		r3.Skip = func(_ byte, size int64) bool { skipped = size; return true }
 		rest := data
 		for {
 			flags, body, n, err := ParseFrame(rest, max)
 			checkErr(t, "ParseFrame", err, frameErrors...)
 			hflags, size, hn, herr := ParseFrameHeader(rest, max)
 			checkErr(t, "ParseFrameHeader", herr, frameErrors...)
-			for i, r := range []*Reader{r1, r2} {
+			for i, r := range []*Reader{r1, r2, r3} {
+				skipped = -1
 				rflags, rbody, _, rerr := r.ReadFrame()
+				if i == 2 && skipped >= 0 {
+					if err == nil && (rbody != nil || rflags != flags || skipped != int64(len(body))) {
+						t.Fatalf("skipping reader: %#x %d bytes, asked about %d, want %#x %d", rflags, len(rbody), skipped, flags, len(body))
+					}
+					if err == nil || rerr != nil {
+						continue
+					}
+				}
 				checkErr(t, "ReadFrame", rerr, frameErrors...)
 				if sentinel(rerr) != sentinel(err) {
 					t.Fatalf("reader %d: ReadFrame err %v, ParseFrame err %v (at %d)", i, rerr, err, len(data)-len(rest))

@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -22,6 +23,9 @@ const (
 var (
 	// ErrBadSignature means the peer's first ten bytes are not a ZMTP signature.
 	ErrBadSignature = errors.New("zmtp: invalid greeting signature")
+	// ErrNotZMTP means the peer's first bytes are no ZMTP greeting of any
+	// version: HTTP, TLS or random bytes on a ZMTP port.
+	ErrNotZMTP = errors.New("zmtp: not a ZMTP peer")
 	// ErrOldVersion means the peer speaks ZMTP 1.0 or 2.x, which we do not implement.
 	ErrOldVersion = errors.New("zmtp: peer speaks an unsupported ZMTP version (< 3.0)")
 	// ErrBadMechanism means the mechanism field is not a valid name.
@@ -41,21 +45,45 @@ func Signature() [SignatureSize]byte {
 	return [SignatureSize]byte{0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f}
 }
 
-// CheckSignature validates the peer's signature. A first byte other than 0xFF
-// or a clear bit 0 in the last byte means ZMTP 1.0.
+// CheckSignature validates the peer's signature. A first byte other than
+// 0xFF, or a clear bit 0 in the last byte, is ZMTP 1.0 (whose first frame is
+// the identity, short or long) if the bytes look like that frame (see
+// CheckOld), and no ZMTP at all otherwise.
 func CheckSignature(b []byte) error {
 	if len(b) < SignatureSize {
 		return ErrBadSignature
 	}
-	if b[0] != 0xff || b[9]&1 == 0 {
-		return ErrOldVersion
+	if b[0] != 0xff {
+		return CheckOld(b[0], b[1])
+	}
+	if b[9]&1 == 0 {
+		// A ZMTP 1.0 long frame: 8-byte length (identity + flags byte,
+		// at most 256) and a final frame's flags.
+		if n := binary.BigEndian.Uint64(b[1:9]); n >= 1 && n <= 256 {
+			return fmt.Errorf("%w: ZMTP 1.0 peer", ErrOldVersion)
+		}
+		return fmt.Errorf("%w: first bytes % x", ErrNotZMTP, b[:SignatureSize])
 	}
 	return nil
+}
+
+// CheckOld judges a peer whose first byte is not 0xFF by its first two
+// bytes: a ZMTP 1.0 peer begins with its identity frame, a length of 1 to
+// 255 (identity plus flags byte) and a flags byte of 0. Anything else (an
+// HTTP request, say) is not ZMTP.
+func CheckOld(b0, b1 byte) error {
+	if b0 >= 1 && b1 == 0 {
+		return fmt.Errorf("%w: ZMTP 1.0 peer", ErrOldVersion)
+	}
+	return fmt.Errorf("%w: first bytes %q", ErrNotZMTP, []byte{b0, b1})
 }
 
 // CheckMajor validates the peer's major version byte.
 func CheckMajor(major byte) error {
 	if major < MajorVersion {
+		if major == 1 { // ZMTP 2.0 sends revision 1 here
+			return fmt.Errorf("%w: ZMTP 2.0 peer", ErrOldVersion)
+		}
 		return fmt.Errorf("%w: major version %d", ErrOldVersion, major)
 	}
 	return nil

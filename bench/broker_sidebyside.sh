@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Side by side, in one run: `zmqgo broker` and the router-dealer example's
+# Python MessageBroker (txZMQ, bench/broker/seed_broker.py, under Debian's
+# python3-txzmq), each its own process, each loaded by `zmqgo broker-load`
+# in another process (the same clients: named identities, which the seed
+# needs). Prints direct messages/s and the broker's CPU time per direct
+# message (utime+stime from /proc/PID/stat), and the ratios.
+# Usage: bench/broker_sidebyside.sh [RUNS] [CLIENTS] [MESSAGES]  (defaults: 3 20 2000)
+set -euo pipefail
+cd "$(dirname "$0")"
+runs=${1:-3}; clients=${2:-20}; messages=${3:-2000}
+mkdir -p bin
+(cd .. && go build -o bench/bin/zmqgo ./cmd/zmqgo)
+python=/usr/bin/python3
+$python -c 'import txzmq' || { echo "need Debian's python3-txzmq" >&2; exit 1; }
+tick=$(getconf CLK_TCK)
+port=$((20000 + RANDOM % 20000))
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in ticks
+run() { # impl → "msgs/s µs-per-msg"
+  local ep="tcp://127.0.0.1:$port"; port=$((port+1))
+  local log; log=$(mktemp)
+  case $1 in
+    zmqgo) bin/zmqgo broker --bind "$ep" --rate 0 --stats-interval 0 2>"$log" & ;;
+    seed) $python broker/seed_broker.py "$ep" >"$log" 2>&1 & ;;
+  esac
+  local pid=$!
+  until grep -q "bound\|listening" "$log"; do sleep 0.05; done
+  local c0; c0=$(cpu $pid)
+  local out
+  if ! out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --broadcast 0); then
+    kill $pid; wait $pid 2>/dev/null || true; cat "$log" >&2; rm -f "$log"; exit 1
+  fi
+  local c1; c1=$(cpu $pid)
+  kill $pid; wait $pid 2>/dev/null || true; rm -f "$log"
+  local rate; rate=$(echo "$out" | awk '/msgs\/s/ {print $(NF-1)}')
+  local n=$((clients * messages))
+  echo "$rate $(awk -v c=$((c1 - c0)) -v t="$tick" -v n="$n" 'BEGIN{printf "%.2f", c / t / n * 1e6}')"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $clients clients x $messages direct messages, $runs runs each, interleaved"
+zr=(); zc=(); sr=(); sc=()
+for ((i=0; i<runs; i++)); do
+  read -r r c < <(run zmqgo); zr+=("$r"); zc+=("$c")
+  read -r r c < <(run seed); sr+=("$r"); sc+=("$c")
+done
+mzr=$(printf '%s\n' "${zr[@]}" | median); mzc=$(printf '%s\n' "${zc[@]}" | median)
+msr=$(printf '%s\n' "${sr[@]}" | median); msc=$(printf '%s\n' "${sc[@]}" | median)
+printf "%-28s %16s %16s\n" "" "zmqgo broker" "seed (txZMQ)"
+printf "%-28s %16s %16s   ratio %.1fx\n" "direct messages/s (median)" "$mzr" "$msr" "$(awk -v a="$mzr" -v b="$msr" 'BEGIN{print a/b}')"
+printf "%-28s %16s %16s   ratio %.1fx\n" "broker CPU µs per message" "$mzc" "$msc" "$(awk -v a="$msc" -v b="$mzc" 'BEGIN{print a/b}')"
+echo "runs: zmqgo ${zr[*]} msgs/s, ${zc[*]} µs; seed ${sr[*]} msgs/s, ${sc[*]} µs"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
