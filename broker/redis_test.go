@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,13 +12,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zmqgo/zmq/internal/ztest"
 )
 
 // Tests of a cluster of broker nodes on one Redis (redis.go), each on a
 // private redis-server from ztest.StartRedis.
 
-// syncBuf is a log destination safe for concurrent use.
+// go-redis logs each failed reconnection on stderr; the nodes report
+// outages in their own logs, which the tests check.
+func init() { redis.SetLogger(quietRedis{}) }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+// syncLogs is a log destination safe for concurrent use.
 type syncLogs struct {
 	mu sync.Mutex
 	b  bytes.Buffer

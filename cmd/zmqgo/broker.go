@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zmqgo/zmq"
 	"github.com/zmqgo/zmq/broker"
 	"github.com/zmqgo/zmq/broker/loadtest"
@@ -219,6 +220,11 @@ func (c *brokerCmd) config(log *slog.Logger) broker.Config {
 
 func (c *brokerCmd) run(ctx context.Context, e *env) error {
 	log := c.logger(e)
+	if c.redis != "" {
+		// go-redis logs its reconnection attempts with its own logger (on
+		// stderr); the broker reports outages itself, once each.
+		redis.SetLogger(redisLog{log})
+	}
 	b, err := broker.New(c.config(log))
 	if err != nil {
 		if errors.Is(err, zmq.ErrInvalidEndpoint) || errors.Is(err, zmq.ErrUnsupportedTransport) {
@@ -250,6 +256,13 @@ func (c *brokerCmd) run(ctx context.Context, e *env) error {
 	return c.logged(log, b.Close())
 }
 
+// redisLog passes go-redis's log to the broker's, at debug level.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
 // logged makes the error that ends the broker a JSON line with
 // --log-format json (and leaves it to run otherwise), keeping its exit
 // code.
@@ -277,7 +290,7 @@ broker-load first pings it as fast as one test client will send, and
 stops, naming the flag, if the broker's rate limit refuses that.`,
 		flags: func(fs *flag.FlagSet) action {
 			c := &brokerLoadCmd{}
-			fs.StringVar(&c.cfg.Addr, "connect", "", "measure the broker at `ADDR` (default: an in-process one)")
+			fs.Var(&c.connect, "connect", "measure the broker at `ADDR` (default: an in-process one); repeated:\nthe nodes of one broker on Redis, clients spread over them")
 			fs.IntVar(&c.cfg.Clients, "clients", 50, "`N` clients sending direct messages; 0: none")
 			fs.IntVar(&c.cfg.Messages, "messages", 2000, "`N` direct messages per client")
 			fs.IntVar(&c.cfg.Size, "size", 100, "`N` bytes of content per message")
@@ -291,6 +304,7 @@ stops, naming the flag, if the broker's rate limit refuses that.`,
 }
 
 type brokerLoadCmd struct {
+	connect listFlag
 	cfg     loadtest.Config
 	timeout time.Duration
 }
@@ -299,10 +313,16 @@ func (c *brokerLoadCmd) validate(args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("unexpected argument %q", args[0])
 	}
-	if c.cfg.Addr != "" {
-		if err := checkConnect(c.cfg.Addr); err != nil {
+	for _, a := range c.connect {
+		if err := checkConnect(a); err != nil {
 			return fmt.Errorf("--connect: %w", err)
 		}
+	}
+	if len(c.connect) > 0 {
+		c.cfg.Addr = c.connect[0]
+	}
+	if len(c.connect) > 1 {
+		c.cfg.Addrs = c.connect
 	}
 	switch {
 	case c.cfg.Clients < 0 || c.cfg.Messages < 1 || c.cfg.Size < 1 || c.cfg.Window < 1:
