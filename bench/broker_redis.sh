@@ -17,37 +17,42 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mkdir -p bin
 (cd .. && go build -o bench/bin/zmqgo ./cmd/zmqgo)
 tick=$(getconf CLK_TCK)
-port=$((20000 + RANDOM % 20000))
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 cpu() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $s; }
-rport=$port; port=$((port+1))
+rport=$((20000 + RANDOM % 20000))
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize no >"$dir/redis.log" 2>&1 &
 rpid=$!; pids+=("$rpid")
-until grep -q "Ready to accept" "$dir/redis.log"; do sleep 0.05; done
+until grep -q "Ready to accept" "$dir/redis.log" 2>/dev/null; do
+  kill -0 "$rpid" 2>/dev/null || { cat "$dir/redis.log" >&2; exit 1; }
+  sleep 0.05
+done
 run() { # name nodes redis? → prints a result block
   local name=$1 nodes=$2 redis=$3
-  local eps=() bpids=() i prefix="bench$port:{b}:"
+  local eps=() bpids=() i prefix="bench$RANDOM$RANDOM:{b}:"
   for ((i=0; i<nodes; i++)); do
-    local ep="tcp://127.0.0.1:$port"; port=$((port+1))
-    local args=(broker --bind "$ep" --rate 0 --stats-interval 0 --queue 10000)
+    local args=(broker --bind tcp://127.0.0.1:0 --rate 0 --stats-interval 0 --queue 10000)
     [ "$redis" = yes ] && args+=(--redis "redis://127.0.0.1:$rport/0" --redis-prefix "$prefix")
-    bin/zmqgo "${args[@]}" 2>"$dir/b$port.log" &
-    bpids+=($!); pids+=($!)
-    until grep -q "bound" "$dir/b$port.log" 2>/dev/null; do sleep 0.05; done
-    eps+=(--connect "$ep")
+    local log="$dir/b$i-$RANDOM.log"
+    bin/zmqgo "${args[@]}" 2>"$log" &
+    local pid=$!; bpids+=($pid); pids+=($pid)
+    until grep -q "bound" "$log" 2>/dev/null; do
+      kill -0 $pid 2>/dev/null || { cat "$log" >&2; exit 1; }
+      sleep 0.05
+    done
+    eps+=(--connect "$(sed -n 's/^zmqgo: bound //p' "$log")")
   done
-  local watch=("${bpids[@]}"); [ "$redis" = yes ] && watch+=("$rpid")
-  local c0; c0=$(cpu "${watch[@]}")
+  local b0 r0 b1 r1; b0=$(cpu "${bpids[@]}"); r0=$(cpu "$rpid")
   local out; out=$(bin/zmqgo broker-load "${eps[@]}" --clients "$clients" --messages "$messages" --broadcast 0)
-  local c1; c1=$(cpu "${watch[@]}")
+  b1=$(cpu "${bpids[@]}"); r1=$(cpu "$rpid")
   local bout; bout=$(bin/zmqgo broker-load "${eps[@]}" --clients 0 --broadcast "$broadcast")
   for p in "${bpids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
   echo "== $name"
   echo "$out" | sed -n '2,3p'
-  awk -v c=$((c1 - c0)) -v t="$tick" -v n=$((clients * messages)) 'BEGIN{printf "  CPU (brokers + redis-server) per direct message: %.1f µs\n", c / t / n * 1e6}'
+  awk -v b=$((b1 - b0)) -v r=$((r1 - r0)) -v t="$tick" -v n=$((clients * messages)) \
+    'BEGIN{printf "  CPU per direct message: brokers %.1f µs, redis-server %.1f µs\n", b / t / n * 1e6, r / t / n * 1e6}'
   echo "$bout"
 }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $clients clients x $messages direct messages of 100 bytes, window 16; broadcast to $broadcast clients"

@@ -399,29 +399,28 @@ func (c *cluster) worker() {
 }
 
 // syncEpoch reads the epoch, a random value the first node sets: a new
-// one means Redis lost its data. It reports whether it changed since the
-// last call (false on the first).
+// one means Redis lost its data.
 func (c *cluster) syncEpoch(ctx context.Context) error {
-	_, err := c.epochChanged(ctx)
+	_, err := c.readEpoch(ctx)
 	return err
 }
 
-func (c *cluster) epochChanged(ctx context.Context) (bool, error) {
+// readEpoch returns the epoch, setting it if Redis has none.
+func (c *cluster) readEpoch(ctx context.Context) (string, error) {
 	var b [8]byte
 	rand.Read(b[:])
 	c.rc.SetNX(ctx, c.key("epoch"), hex.EncodeToString(b[:]), 0)
 	e, err := c.rc.Get(ctx, c.key("epoch")).Result()
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	c.epochMu.Lock()
 	defer c.epochMu.Unlock()
-	changed := c.epoch != "" && c.epoch != e
-	if changed {
+	if c.epoch != "" && c.epoch != e {
 		c.log.Warn("broker: Redis lost its data (new epoch); names re-claimed, streams read from their start")
 	}
 	c.epoch = e
-	return changed, nil
+	return e, nil
 }
 
 // reader reads this node's inbox and the broadcast stream, resuming from
@@ -429,11 +428,10 @@ func (c *cluster) epochChanged(ctx context.Context) (bool, error) {
 func (c *cluster) reader() {
 	defer c.wg.Done()
 	inbox, bcast := c.key("inbox:", c.id), c.key("broadcast")
-	curIn, curB := "0-0", "0-0"
-	// Broadcasts sent before this node started are not for its clients.
-	if m, err := c.rc.XRevRangeN(c.ctx, bcast, "+", "-", 1).Result(); err == nil && len(m) == 1 {
-		curB = m[0].ID
-	}
+	curIn, curB := "0-0", "" // "": at the stream's end, once known
+	c.epochMu.Lock()
+	epoch := c.epoch // of the streams the cursors are in
+	c.epochMu.Unlock()
 	failed := false
 	backoff := 50 * time.Millisecond
 	for c.ctx.Err() == nil {
@@ -445,7 +443,7 @@ func (c *cluster) reader() {
 			}
 		}
 		if failed {
-			changed, err := c.epochChanged(c.ctx)
+			e, err := c.readEpoch(c.ctx)
 			if err != nil {
 				c.outage(err)
 				select {
@@ -456,7 +454,8 @@ func (c *cluster) reader() {
 				backoff = min(2*backoff, time.Second)
 				continue
 			}
-			if changed {
+			if e != epoch {
+				epoch = e
 				curIn, curB = "0-0", "0-0"
 				select { // re-claim the names at once
 				case c.renewNow <- struct{}{}:
@@ -464,6 +463,28 @@ func (c *cluster) reader() {
 				}
 			}
 			failed, backoff = false, 50*time.Millisecond
+		}
+		if curB == "" {
+			// Broadcasts sent before this node started are not for its
+			// clients: start at the stream's last entry.
+			m, err := c.rc.XRevRangeN(c.ctx, bcast, "+", "-", 1).Result()
+			if err != nil {
+				if c.ctx.Err() != nil {
+					return
+				}
+				c.outage(err)
+				failed = true
+				select {
+				case <-time.After(backoff): // backoff, not synchronisation
+				case <-c.ctx.Done():
+					return
+				}
+				continue
+			}
+			curB = "0-0"
+			if len(m) == 1 {
+				curB = m[0].ID
+			}
 		}
 		res, err := c.rc.XRead(c.ctx, &redis.XReadArgs{Streams: []string{inbox, bcast, curIn, curB}, Count: 512,
 			Block: time.Second}).Result()
@@ -561,7 +582,7 @@ func (c *cluster) renew() {
 	<-done
 	ctx, cancel := context.WithTimeout(c.ctx, max(c.cfg.Lease/3, time.Second))
 	defer cancel()
-	if _, err := c.epochChanged(ctx); err != nil {
+	if _, err := c.readEpoch(ctx); err != nil {
 		c.outage(err)
 		return
 	}

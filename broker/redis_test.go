@@ -552,3 +552,41 @@ func TestRedisSlowNode(t *testing.T) {
 	t.Logf("%d sent; at most %d pending on node 0; %d failed; %d dropped; slow inbox %d entries", sent, maxPending, failed, st.Dropped, xlen)
 	close(gate)
 }
+
+func TestParseRedisURL(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		addrs   string
+		master  string
+		cluster bool
+		tls     bool
+		db      int
+	}{
+		{"redis://127.0.0.1:6379/2", "127.0.0.1:6379", "", false, false, 2},
+		{"rediss://user:pw@redis.example:6380/0", "redis.example:6380", "", false, true, 0},
+		{"redis://s1:26379?master_name=mymaster&addr=s2:26379", "s1:26379,s2:26379", "mymaster", false, false, 0},
+		{"redis+cluster://n1:7000?addr=n2:7000&addr=n3:7000", "n1:7000,n2:7000,n3:7000", "", true, false, 0},
+		{"rediss+cluster://n1:7000", "n1:7000", "", true, true, 0},
+	} {
+		o, err := ParseRedisURL(tc.url)
+		if err != nil {
+			t.Errorf("%s: %v", tc.url, err)
+			continue
+		}
+		if strings.Join(o.Addrs, ",") != tc.addrs || o.MasterName != tc.master || o.IsClusterMode != tc.cluster ||
+			(o.TLSConfig != nil) != tc.tls || o.DB != tc.db {
+			t.Errorf("%s: %+v", tc.url, o)
+		}
+	}
+	for _, bad := range []string{"http://x", "redis://x:1/notadb", "redis://x:1?frob=1", ":"} {
+		if _, err := ParseRedisURL(bad); err == nil || !strings.HasPrefix(err.Error(), "broker: ") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+	if _, err := New(Config{Bind: []string{"tcp://127.0.0.1:0"}, Redis: &RedisConfig{URL: "redis://x"}, Upstream: []string{"tcp://127.0.0.1:1"}}); err == nil {
+		t.Error("a cluster node with an upstream")
+	}
+	if _, err := New(Config{Bind: []string{"tcp://127.0.0.1:0"}, Redis: &RedisConfig{}}); err == nil {
+		t.Error("Redis without URL or Client")
+	}
+}
