@@ -211,6 +211,10 @@ func isStoreDown(err error) bool {
 		errors.Is(err, redislayer.ErrInvalidName) || errors.Is(err, redislayer.ErrReservedKey) {
 		return false
 	}
+	var req *requestError
+	if errors.As(err, &req) || errors.Is(err, context.Canceled) {
+		return false
+	}
 	var re redis.Error
 	return !errors.As(err, &re) // a Redis error reply means Redis is up
 }
@@ -218,6 +222,8 @@ func isStoreDown(err error) bool {
 // storeErr turns a store error into the request's answer.
 func storeErr(err error) error {
 	switch {
+	case errors.As(err, new(*requestError)):
+		return err
 	case errors.Is(err, redislayer.ErrChannelFull):
 		return reqErr("ChannelFull", "%v", err)
 	case errors.Is(err, redislayer.ErrDecode), errors.Is(err, redislayer.ErrReservedKey):
@@ -318,7 +324,7 @@ func (s *state) redisSend(env [][]byte, m *DataMessage) error {
 func (r *redisStore) deferred(name string, op func(context.Context) error, done func(error)) error {
 	err := r.enqueue(name, func(ctx context.Context) {
 		err := op(ctx)
-		if err != nil && !errors.Is(err, redislayer.ErrChannelFull) {
+		if isStoreDown(err) {
 			r.failed(err)
 		}
 		r.post(func() {

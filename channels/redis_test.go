@@ -1,8 +1,10 @@
 package channels
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,5 +103,120 @@ func TestRedisStoreGoLayer(t *testing.T) {
 	}
 	if st := s.Stats(); st.Store != "redis" || !st.StoreUp {
 		t.Fatalf("%+v", st)
+	}
+}
+
+// Two nodes on one Redis share channels and groups; process channels are
+// delivered by the node their receiver is attached to, whoever sends.
+func TestRedisTwoNodes(t *testing.T) {
+	needPython(t)
+	srv := newRedis(t)
+	a := startRedisNode(t, srv, Config{})
+	b := startRedisNode(t, srv, Config{})
+	la, lb := dial(t, a), dial(t, b)
+	ctx := ctxT(t, 60*time.Second)
+
+	// DMB clients, one per node, process channels in the shared key.
+	onA, onB := "specific.zmq_id_00!onA", "specific.zmq_id_00!onB"
+	gotA, gotB := dmbRecv(ctx, a.Addr(), onA), dmbRecv(ctx, b.Addr(), onB)
+	waitSubscribers(t, a, onA, 1, 20*time.Second)
+	waitSubscribers(t, b, onB, 1, 20*time.Second)
+	waitClaim(t, srv, onA)
+	waitClaim(t, srv, onB)
+	// A process channel is one node's: B's subscriber is refused.
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if _, err := lb.Receive(rctx, onA); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second receiver of %s on another node: %v, want a refusal", onA, err)
+	}
+	cancel()
+
+	pcB := lb.NewChannel("")
+	for _, ch := range []string{"a.member", "b.member", onA, onB, pcB} {
+		if err := la.GroupAdd(ctx, "room", ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.GroupChannels("room"); len(got) != 5 {
+		t.Fatalf("node B sees %v", got)
+	}
+	if err := lb.GroupSend(ctx, "room", Message{"type": "to.room"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		l  *Layer
+		ch string
+	}{{la, "a.member"}, {lb, "b.member"}, {lb, pcB}} {
+		if m, err := c.l.Receive(ctx, c.ch); err != nil || m["type"] != "to.room" {
+			t.Fatalf("%s: %v %v", c.ch, m, err)
+		}
+	}
+	for _, got := range []<-chan string{gotA, gotB} {
+		if out := <-got; out != `{"type": "to.room"}` {
+			t.Fatal(out)
+		}
+	}
+	// Node A sends to B's process channel: forwarded to B's inbox.
+	before := a.Stats().Forwarded
+	if err := la.Send(ctx, pcB, Message{"type": "a.to.b"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := lb.Receive(ctx, pcB); err != nil || m["type"] != "a.to.b" {
+		t.Fatalf("%v %v", m, err)
+	}
+	if a.Stats().Forwarded != before+1 {
+		t.Fatalf("forwarded %d, want %d", a.Stats().Forwarded, before+1)
+	}
+
+	// Receivers of one channel on both nodes: each message once.
+	const n = 20
+	for i := range n {
+		if err := la.Send(ctx, "both", Message{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := make(chan int, 2*n)
+	var wg sync.WaitGroup
+	rctx, cancel = context.WithCancel(ctx)
+	for _, l := range []*Layer{la, lb} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				m, err := l.Receive(rctx, "both")
+				if err != nil {
+					return
+				}
+				seen <- int(m["i"].(int64))
+			}
+		}()
+	}
+	got := map[int]bool{}
+	for len(got) < n {
+		select {
+		case i := <-seen:
+			if got[i] {
+				t.Fatalf("message %d twice", i)
+			}
+			got[i] = true
+		case <-ctx.Done():
+			t.Fatalf("got %d of %d", len(got), n)
+		}
+	}
+	cancel()
+	wg.Wait()
+}
+
+// waitClaim waits until a node's claim on process channel ch is in Redis
+// (claims are written after the subscription is taken locally; Redis
+// offers no event to wait on, so this polls).
+func waitClaim(t *testing.T, srv *ztest.Redis, ch string) {
+	t.Helper()
+	rdb := redisClient(t, srv)
+	deadline := time.Now().Add(20 * time.Second)
+	for rdb.Exists(context.Background(), "zmqgo:{c}:proc:"+ch).Val() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no claim on %s", ch)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -226,7 +226,7 @@ func NewServer(cfg Config) (*Server, error) {
 	go s.watch(sigEvents, true)
 	go s.loop()
 	s.log.Info("channels: started", "data", s.addrs[0], "signalling", s.addrs[1],
-		"capacity", cfg.Capacity, "expiry", cfg.Expiry, "group_expiry", cfg.GroupExpiry, "store", s.st.stats().Store)
+		"capacity", cfg.Capacity, "expiry", cfg.Expiry, "group_expiry", cfg.GroupExpiry, "redis", cfg.Redis != nil)
 	return s, nil
 }
 
