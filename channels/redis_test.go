@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,4 +223,109 @@ func waitClaim(t *testing.T, srv *ztest.Redis, ch string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Redis goes away under load and comes back empty: the nodes say so (log,
+// Stats, /metrics), keep delivering between their own clients' process
+// channels, refuse the rest at once, and resume without a restart.
+func TestRedisOutage(t *testing.T) {
+	srv := newRedis(t)
+	logs := &lockedBuf{}
+	a := startRedisNode(t, srv, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	b := startRedisNode(t, srv, Config{})
+	la, lb := dial(t, a), dial(t, b)
+	ctx := ctxT(t, 60*time.Second)
+
+	pcA := la.NewChannel("")
+	if err := la.Send(ctx, pcA, Message{"type": "warm"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := la.Receive(ctx, pcA); err != nil {
+		t.Fatal(err)
+	}
+	waitClaim(t, srv, pcA)
+
+	// Load: A sends to a channel B receives, all along.
+	var sent, failed, received atomic.Int64
+	lctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; lctx.Err() == nil; i++ {
+			if err := la.Send(lctx, "load", Message{"i": i}); err != nil {
+				failed.Add(1)
+				continue
+			}
+			sent.Add(1)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			if _, err := lb.Receive(lctx, "load"); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+	waitFor(t, "traffic before the outage", func() bool { return received.Load() > 100 })
+
+	srv.Kill()
+	waitFor(t, "node A to notice", func() bool { return !a.Stats().StoreUp })
+	waitFor(t, "sends refused", func() bool { return failed.Load() > 0 })
+	if !strings.Contains(logs.String(), "Redis unreachable") {
+		t.Fatalf("no outage in the log:\n%s", logs)
+	}
+	if m := metrics(t, a); !strings.Contains(m, "zmqgo_channels_store_up 0\n") {
+		t.Fatalf("metrics during the outage:\n%s", m)
+	}
+	// Local process channels keep working.
+	if err := la.Send(ctx, pcA, Message{"type": "during"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := la.Receive(ctx, pcA); err != nil || m["type"] != "during" {
+		t.Fatalf("%v %v", m, err)
+	}
+	err := la.Send(ctx, "elsewhere", Message{"type": "x"})
+	if err == nil || !strings.Contains(err.Error(), "StoreUnavailable") {
+		t.Fatalf("send during the outage: %v", err)
+	}
+
+	srv.Start() // empty, as after a restart without persistence
+	waitFor(t, "node A to resume", func() bool { return a.Stats().StoreUp })
+	n := received.Load()
+	waitFor(t, "traffic after the outage", func() bool { return received.Load() > n+100 })
+	stop()
+	wg.Wait()
+	// Cross-node process channel: A's claim was renewed into the new Redis.
+	waitClaim(t, srv, pcA)
+	if err := lb.Send(ctx, pcA, Message{"type": "after"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := la.Receive(ctx, pcA); err != nil || m["type"] != "after" {
+		t.Fatalf("%v %v", m, err)
+	}
+	if m := metrics(t, a); !strings.Contains(m, "zmqgo_channels_store_up 1\n") || !strings.Contains(m, "zmqgo_channels_store_outages_total 1\n") {
+		t.Fatalf("metrics after the outage:\n%s", m)
+	}
+	t.Logf("sent %d, refused %d during the outage, received %d", sent.Load(), failed.Load(), received.Load())
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition that has no event
+	}
+}
+
+func metrics(t *testing.T, s *Server) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }
