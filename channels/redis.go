@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,14 +90,14 @@ type redisStore struct {
 	renew  chan struct{}   // ask the renewer to run now
 	shared map[string]*contender
 
-	// loop-owned
-	poppers map[string]*popper
+	poppers map[string]*popper // normal channels with local subscribers; under mu
+	wake    chan struct{}      // a channel was added or got credit back
 }
 
+// popper is one normal channel fed by popAll: credit holds a token per
+// message it may pop ahead of its subscribers.
 type popper struct {
-	cancel context.CancelFunc
 	credit chan struct{}
-	done   chan struct{}
 }
 
 type contender struct {
@@ -119,14 +120,15 @@ func newRedisStore(s *Server) (*redisStore, error) {
 	r := &redisStore{s: s, rdb: s.cfg.Redis, layer: l, node: hex.EncodeToString(id), lease: s.cfg.RedisLease,
 		log: s.cfg.Logger, prefix: "zmqgo:{c}:", ctx: ctx, cancel: cancel,
 		owned: map[string]bool{}, renew: make(chan struct{}, 1), shared: map[string]*contender{},
-		poppers: map[string]*popper{}}
+		poppers: map[string]*popper{}, wake: make(chan struct{}, 1)}
 	r.up.Store(true)
 	for i := range r.jobs {
 		r.jobs[i] = make(chan func(context.Context), redisJobs)
 		r.wg.Add(1)
 		go r.worker(r.jobs[i])
 	}
-	r.wg.Add(3)
+	r.wg.Add(4)
+	go r.popAll()
 	go r.health()
 	go r.renewer()
 	go r.inbox()
@@ -505,10 +507,9 @@ var errTaken = reqErr("SubscriptionError", "process channel already has a subscr
 func (s *state) unwatch(q *queue) {
 	r := s.rs
 	if !isProcess(q.name) {
-		if p := r.poppers[q.name]; p != nil {
-			delete(r.poppers, q.name)
-			p.cancel()
-		}
+		r.mu.Lock()
+		delete(r.poppers, q.name)
+		r.mu.Unlock()
 		// What this node popped ahead goes back to Redis for others.
 		var back [][]byte
 		for q.len() > 0 {
@@ -548,44 +549,93 @@ func release(m *message) {
 		default:
 		}
 		m.credit = nil
+		if m.wake != nil {
+			select {
+			case m.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
-// startPopper pops channel ch into its local queue, popAhead at most
-// ahead of the subscribers.
+// startPopper makes popAll feed channel ch's local queue, popAhead at
+// most ahead of its subscribers.
 func (r *redisStore) startPopper(s *state, ch string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.poppers[ch] != nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(r.ctx)
-	p := &popper{cancel: cancel, credit: make(chan struct{}, popAhead), done: make(chan struct{})}
+	p := &popper{credit: make(chan struct{}, popAhead)}
 	for range popAhead {
 		p.credit <- struct{}{}
 	}
 	r.poppers[ch] = p
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer close(p.done)
-		for {
+	r.wakeUp()
+}
+
+func (r *redisStore) wakeUp() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// popAll pops every normal channel that has local subscribers and credit
+// with one BZPOPMIN over all their keys: one connection whatever the
+// number of channels. The list is rotated so that no channel starves.
+func (r *redisStore) popAll() {
+	defer r.wg.Done()
+	s := r.s.st
+	var names []string
+	turn := 0
+	for r.ctx.Err() == nil {
+		names = names[:0]
+		r.mu.Lock()
+		for ch, p := range r.poppers {
+			if len(p.credit) > 0 {
+				names = append(names, ch)
+			}
+		}
+		r.mu.Unlock()
+		if len(names) == 0 {
 			select {
-			case <-p.credit:
-			case <-ctx.Done():
+			case <-r.wake:
+			case <-r.ctx.Done():
 				return
 			}
-			_, body, err := r.layer.PopMsgpack(ctx, ch)
-			if err != nil {
-				p.credit <- struct{}{}
-				if ctx.Err() != nil {
-					return
-				}
-				r.failed(err)
-				r.pause(ctx)
-				continue
-			}
-			r.post(func() { s.fromRedis(ch, body, p.credit) })
+			continue
 		}
-	}()
+		sort.Strings(names)
+		turn++
+		k := turn % len(names)
+		names = append(names[k:], names[:k]...)
+		// A short block: channels added meanwhile wait at most this.
+		ch, body, err := r.layer.PopAnyMsgpack(r.ctx, names, 250*time.Millisecond)
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return
+			}
+			r.failed(err)
+			r.pause(r.ctx)
+			continue
+		}
+		if ch == "" {
+			continue
+		}
+		r.mu.Lock()
+		p := r.poppers[ch]
+		r.mu.Unlock()
+		var credit chan struct{}
+		if p != nil {
+			select {
+			case <-p.credit:
+				credit = p.credit
+			default:
+			}
+		}
+		r.post(func() { s.fromRedis(ch, body, credit) })
+	}
 }
 
 // pause waits a little before retrying a failed Redis call.
@@ -602,7 +652,7 @@ func (r *redisStore) pause(ctx context.Context) {
 // local subscribers; with none left it goes back to Redis.
 func (s *state) fromRedis(ch string, body []byte, credit chan struct{}) {
 	msg := s.redisMessage(body)
-	msg.credit = credit
+	msg.credit, msg.wake = credit, s.rs.wake
 	q := s.queues[ch]
 	if q == nil || len(q.subs) == 0 {
 		release(msg)

@@ -329,3 +329,41 @@ func metrics(t *testing.T, s *Server) string {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
 }
+
+// Many normal channels subscribed on one node are popped over one Redis
+// connection: more channels than go-redis's pool (20 here) all deliver.
+func TestRedisManyChannels(t *testing.T) {
+	srv := newRedis(t)
+	s := startRedisNode(t, srv, Config{})
+	l := dial(t, s)
+	ctx := ctxT(t, 60*time.Second)
+	const n = 100
+	got := make(chan string, n)
+	for i := range n {
+		ch := fmt.Sprintf("many.%d", i)
+		go func() {
+			if m, err := l.Receive(ctx, ch); err == nil {
+				got <- m["ch"].(string)
+			}
+		}()
+	}
+	waitFor(t, "subscriptions", func() bool { return s.Stats().Subscribers == n })
+	for i := range n {
+		ch := fmt.Sprintf("many.%d", i)
+		if err := l.Send(ctx, ch, Message{"ch": ch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for len(seen) < n {
+		select {
+		case ch := <-got:
+			seen[ch] = true
+		case <-ctx.Done():
+			t.Fatalf("%d of %d delivered", len(seen), n)
+		}
+	}
+	if st := s.Stats(); !st.StoreUp || st.StoreErrors != 0 {
+		t.Fatalf("%+v", st)
+	}
+}

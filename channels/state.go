@@ -48,7 +48,7 @@ type ChannelInfo struct {
 type message struct {
 	id, seq, props, body []byte // props: encoded, with "expiry"
 	expires              time.Time
-	credit               chan struct{} // popped from Redis: returned when it leaves the queue
+	credit, wake         chan struct{} // popped from Redis: credit returned when it leaves the queue
 }
 
 type endpoint struct {

@@ -3,7 +3,9 @@ package redislayer
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -150,3 +152,51 @@ func (l *Layer) SendMsgpackRouted(ctx context.Context, channel string, body []by
 
 // Expiry returns how long messages wait (whole seconds, as configured).
 func (l *Layer) Expiry() int64 { return l.expiry }
+
+// PopAnyMsgpack waits at most block for a message on any of the normal
+// channels names (one BZPOPMIN over all their keys, so a server feeding
+// many channels holds one connection, not one per channel) and returns
+// the channel it came from with its body; "" when none came. Keys earlier
+// in names are served first when several hold messages: rotate names
+// between calls for fairness. Unlike Receive it does not move back what a
+// cancelled channels_redis receiver parked (the next Python receive does).
+func (l *Layer) PopAnyMsgpack(ctx context.Context, names []string, block time.Duration) (channel string, body []byte, err error) {
+	if err := l.done(ctx); err != nil {
+		return "", nil, err
+	}
+	args := make([]any, 0, len(names)+2)
+	args = append(args, "BZPOPMIN")
+	for _, n := range names {
+		if strings.Contains(n, "!") {
+			return "", nil, fmt.Errorf("%w: %q: PopAnyMsgpack takes normal channels", ErrInvalidName, n)
+		}
+		args = append(args, l.prefix+n)
+	}
+	args = append(args, strconv.FormatFloat(block.Seconds(), 'f', 3, 64))
+	for {
+		res, err := l.rdb.Do(ctx, args...).Slice()
+		if err == redis.Nil {
+			return "", nil, nil
+		}
+		if err == nil && len(res) != 3 {
+			err = fmt.Errorf("BZPOPMIN answered %d items", len(res))
+		}
+		if err != nil {
+			if cerr := l.done(ctx); cerr != nil {
+				return "", nil, cerr
+			}
+			return "", nil, fmt.Errorf("redislayer: receive: %w", err)
+		}
+		key, _ := res[0].(string)
+		member, _ := res[1].(string)
+		_, body, err := Unpack([]byte(member))
+		if err != nil {
+			l.undecodable.Add(1)
+			l.log.Warn("redislayer: dropped a message that is not a channels_redis message (encrypted layers are not supported)",
+				"key", key, "err", err)
+			continue
+		}
+		l.received.Add(1)
+		return strings.TrimPrefix(key, l.prefix), body, nil
+	}
+}
