@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,16 +50,35 @@ func TestRedisCompareGroupSend(t *testing.T) {
 		sort.Float64s(d)
 		return d
 	}
+	rdb := redisClient(t, srv)
+	// Redis's own CPU per phase (INFO cpu): the work each client makes
+	// the shared Redis do, which bounds every node's group sends.
+	redisCPU := func() float64 {
+		var total float64
+		for _, line := range strings.Split(rdb.Info(ctx, "cpu").Val(), "\n") {
+			for _, k := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), k); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					total += f
+				}
+			}
+		}
+		return total
+	}
+	c0 := redisCPU()
 	node := timeit(func() error { return l.GroupSend(ctx, "bench", msg) })
+	c1 := redisCPU()
 	rl, err := redislayer.New(redisClient(t, srv), redislayer.Config{Capacity: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rl.Close()
 	direct := timeit(func() error { return rl.GroupSend(ctx, "bench", msg) })
+	c2 := redisCPU()
 	var pyTotal float64
 	json.Unmarshal(py.must(map[string]any{"op": "time_group_send", "group": "bench", "msg": msg, "n": sends}), &pyTotal)
-	if n := redisClient(t, srv).ZCard(ctx, "asgibench-999").Val(); n != 3*sends {
+	c3 := redisCPU()
+	if n := rdb.ZCard(ctx, "asgibench-999").Val(); n != 3*sends {
 		t.Fatalf("last channel holds %d messages, want %d", n, 3*sends)
 	}
 
@@ -103,6 +124,8 @@ func TestRedisCompareGroupSend(t *testing.T) {
 	t.Logf("  redislayer in process:                      %.2f (%.2f, %.2f)", mean(direct), p50(direct), direct[len(direct)-1])
 	t.Logf("  channels_redis 4.0 (Python):                %.2f", pyTotal/sends*1e3)
 	t.Logf("  channels_redis / zmqgo node: %.1fx", pyTotal/sends*1e3/mean(node))
+	t.Logf("Redis CPU ms per group_send: zmqgo node %.2f, redislayer %.2f, channels_redis %.2f",
+		(c1-c0)/sends*1e3, (c2-c1)/sends*1e3, (c3-c2)/sends*1e3)
 	t.Logf("channels_redis group_send -> %d process channels received by a Go client of the node: %.1f ms", members, fan)
 	t.Logf("loadavg %s", load)
 }
