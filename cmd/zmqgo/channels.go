@@ -154,6 +154,9 @@ func (c *channelsCmd) run(ctx context.Context, e *env) error {
 		// Fail calls fast while Redis is down: the node reports the outage
 		// and refuses rather than queueing behind retries.
 		c.redisOpts.DialTimeout, c.redisOpts.MaxRetries = time.Second, 1
+		// go-redis logs reconnect attempts through a global logger;
+		// route them to ours at debug level (the node logs outages).
+		redis.SetLogger(redisLog{slog.New(h)})
 		rdb := redis.NewClient(c.redisOpts)
 		defer rdb.Close()
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -184,4 +187,10 @@ func (c *channelsCmd) run(ctx context.Context, e *env) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	r.l.Debug("redis: " + fmt.Sprintf(format, v...))
 }
