@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,8 +46,9 @@ With --http ADDR it serves /metrics (Prometheus) and /api/status (JSON;
 ?group=NAME lists a group, ?channel=NAME shows a channel). SIGINT or
 SIGTERM stops it.
 
-State is in memory unless --redis URL (redis://[:PASSWORD@]HOST:PORT/DB or
-rediss://...) is given: then channels, groups, capacities and expiry live
+State is in memory unless --redis URL (redis://[:PASSWORD@]HOST:PORT/DB,
+rediss://..., or a Sentinel: redis://SENTINEL:26379/0?master_name=NAME
+&addr=SENTINEL2:26379) is given: then channels, groups, capacities and expiry live
 in that Redis with channels_redis 4.0's keys and message encoding, so any
 number of zmqgo channels nodes and Django processes using
 channels_redis.core.RedisChannelLayer (same Redis, same --redis-prefix)
@@ -86,6 +88,7 @@ type channelsCmd struct {
 	redis, redisPrefix             string
 	redisLease                     time.Duration
 	redisOpts                      *redis.Options
+	sentinelOpts                   *redis.FailoverOptions
 	verbose                        bool
 	parsed                         []channels.CapacityRule
 }
@@ -115,11 +118,19 @@ func (c *channelsCmd) validate(args []string) error {
 		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
 	}
 	if c.redis != "" {
-		opt, err := redis.ParseURL(c.redis)
-		if err != nil {
-			return fmt.Errorf("--redis: %w", err)
+		if u, err := url.Parse(c.redis); err == nil && u.Query().Has("master_name") {
+			opt, err := redis.ParseFailoverURL(c.redis)
+			if err != nil {
+				return fmt.Errorf("--redis: %w", err)
+			}
+			c.sentinelOpts = opt
+		} else {
+			opt, err := redis.ParseURL(c.redis)
+			if err != nil {
+				return fmt.Errorf("--redis: %w", err)
+			}
+			c.redisOpts = opt
 		}
-		c.redisOpts = opt
 	}
 	if c.redisLease < 30*time.Millisecond {
 		return fmt.Errorf("--redis-lease must be at least 30ms (got %v)", c.redisLease)
@@ -150,14 +161,21 @@ func (c *channelsCmd) run(ctx context.Context, e *env) error {
 		Expiry: c.expiry, GroupExpiry: c.groupExpiry, SubscriberExpiry: c.subExpiry,
 		Heartbeat: hb, Logger: slog.New(h), RedisPrefix: c.redisPrefix, RedisLease: c.redisLease,
 	}
-	if c.redisOpts != nil {
-		// Fail calls fast while Redis is down: the node reports the outage
-		// and refuses rather than queueing behind retries.
-		c.redisOpts.DialTimeout, c.redisOpts.MaxRetries = time.Second, 1
+	if c.redisOpts != nil || c.sentinelOpts != nil {
 		// go-redis logs reconnect attempts through a global logger;
 		// route them to ours at debug level (the node logs outages).
 		redis.SetLogger(redisLog{slog.New(h)})
-		rdb := redis.NewClient(c.redisOpts)
+		// Fail calls fast while Redis is down: the node reports the outage
+		// and refuses rather than queueing behind retries.
+		var rdb redis.UniversalClient
+		if o := c.redisOpts; o != nil {
+			o.DialTimeout, o.MaxRetries = time.Second, 1
+			rdb = redis.NewClient(o)
+		} else {
+			o := c.sentinelOpts
+			o.DialTimeout, o.MaxRetries = time.Second, 1
+			rdb = redis.NewFailoverClient(o)
+		}
 		defer rdb.Close()
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := rdb.Ping(pctx).Err()

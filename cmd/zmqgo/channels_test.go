@@ -59,6 +59,7 @@ func TestChannelsCommandUsage(t *testing.T) {
 		{"channels", "--channel-capacity", "x"},
 		{"channels", "--http", "nope"},
 		{"channels", "--redis", "http://x"},
+		{"channels", "--redis", "redis://h:1/0?master_name=m&bogus=1"},
 		{"channels", "--redis-lease", "1ms"},
 	} {
 		p := start(t, strings.NewReader(""), args...)
