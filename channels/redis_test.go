@@ -367,3 +367,42 @@ func TestRedisManyChannels(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// A node that died (its claim left behind, never renewed) holds a process
+// channel only until its lease runs out; then another node's subscriber
+// takes it, and messages for it reach the new owner.
+func TestRedisDeadNodeClaimExpires(t *testing.T) {
+	srv := newRedis(t)
+	rdb := redisClient(t, srv)
+	ctx := ctxT(t, 60*time.Second)
+	pc := "specific.zmq_id_00!orphan"
+	const lease = 500 * time.Millisecond
+	if err := rdb.Set(ctx, "zmqgo:{c}:proc:"+pc, "deadnode", lease).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := startRedisNode(t, srv, Config{RedisLease: lease})
+	lb := dial(t, b)
+	if _, err := lb.Receive(ctx, pc); err == nil || !strings.Contains(err.Error(), "SubscriptionError") {
+		t.Fatalf("while the dead node's claim lasts: %v", err)
+	}
+	waitFor(t, "the dead claim to expire", func() bool { return rdb.Exists(ctx, "zmqgo:{c}:proc:"+pc).Val() == 0 })
+	got := make(chan Message, 1)
+	go func() {
+		m, err := lb.Receive(ctx, pc)
+		if err != nil {
+			m = Message{"err": err.Error()}
+		}
+		got <- m
+	}()
+	waitClaim(t, srv, pc)
+	a := startRedisNode(t, srv, Config{RedisLease: lease})
+	if err := dial(t, a).Send(ctx, pc, Message{"type": "to.new.owner"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m["type"] != "to.new.owner" {
+		t.Fatal(m)
+	}
+	if v := rdb.Get(ctx, "zmqgo:{c}:proc:"+pc).Val(); v == "deadnode" || v == "" {
+		t.Fatalf("claim %q", v)
+	}
+}
