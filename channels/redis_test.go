@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/zmqgo/zmq"
+	"github.com/zmqgo/zmq/channels/redislayer"
 	"github.com/zmqgo/zmq/internal/ztest"
 )
 
@@ -405,4 +408,53 @@ func TestRedisDeadNodeClaimExpires(t *testing.T) {
 	if v := rdb.Get(ctx, "zmqgo:{c}:proc:"+pc).Val(); v == "deadnode" || v == "" {
 		t.Fatalf("claim %q", v)
 	}
+}
+
+// A subscriber that stops reading: the node holds at most popAhead of its
+// channel's messages plus its socket queue; the rest waits in Redis.
+func TestRedisSlowSubscriberBounded(t *testing.T) {
+	srv := newRedis(t)
+	rdb := redisClient(t, srv)
+	s := startRedisNode(t, srv, Config{Capacity: 1000, SendHWM: 4})
+	ctx := ctxT(t, 60*time.Second)
+	d, err := zmq.NewSocket(zmq.Dealer, zmq.WithRecvHWM(1), zmq.WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Connect(s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	sub := DataMessage{Channel: []byte("slow"), Command: CmdSubscribe, ID: newID(), Props: Props{{"subscriber_name", []byte("slow")}}}
+	fr, _ := sub.Frames()
+	if err := d.Send(ctx, zmq.Msg{Frames: append([][]byte{nil}, fr...)}); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribers(t, s, "slow", 1, 10*time.Second)
+	const n, size = 600, 32 << 10
+	body, _ := EncodeMessage(Message{"pad": bytes.Repeat([]byte{'x'}, size)})
+	rl, err := redislayer.New(rdb, redislayer.Config{Capacity: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := rl.SendMsgpack(ctx, "slow", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait until the node stops popping (its credit used up), then check
+	// where the messages are.
+	var last int64 = -1
+	waitFor(t, "the node to stop popping", func() bool {
+		left := rdb.ZCard(ctx, "asgislow").Val()
+		stable := left == last
+		last = left
+		time.Sleep(100 * time.Millisecond) // popping is continuous while credit lasts
+		return stable
+	})
+	st := s.Stats()
+	if st.Queued > popAhead || last < n/2 {
+		t.Fatalf("node holds %d, Redis %d of %d", st.Queued, last, n)
+	}
+	t.Logf("node queue %d, delivered %d, waiting in Redis %d", st.Queued, st.Delivered, last)
 }
