@@ -458,3 +458,56 @@ func TestRedisSlowSubscriberBounded(t *testing.T) {
 	}
 	t.Logf("node queue %d, delivered %d, waiting in Redis %d", st.Queued, st.Delivered, last)
 }
+
+// redis-server restarted (SIGTERM, back empty on the same port) under
+// load: traffic resumes and the node's process-channel claims are back in
+// the new Redis within a renewal, without restarting the node.
+func TestRedisRestartUnderLoad(t *testing.T) {
+	srv := newRedis(t)
+	const lease = 600 * time.Millisecond
+	a := startRedisNode(t, srv, Config{RedisLease: lease})
+	b := startRedisNode(t, srv, Config{RedisLease: lease})
+	la, lb := dial(t, a), dial(t, b)
+	ctx := ctxT(t, 60*time.Second)
+	pcA := la.NewChannel("")
+	got := make(chan Message, 1)
+	go func() {
+		m, _ := la.Receive(ctx, pcA)
+		got <- m
+	}()
+	waitClaim(t, srv, pcA)
+
+	var received atomic.Int64
+	lctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; lctx.Err() == nil; i++ {
+			la.Send(lctx, "load", Message{"i": i})
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			if _, err := lb.Receive(lctx, "load"); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+	waitFor(t, "traffic before the restart", func() bool { return received.Load() > 50 })
+	srv.Restart()
+	n := received.Load()
+	waitFor(t, "traffic after the restart", func() bool { return received.Load() > n+50 })
+	stop()
+	wg.Wait()
+	waitClaim(t, srv, pcA)
+	if err := lb.Send(ctx, pcA, Message{"type": "after.restart"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m["type"] != "after.restart" {
+		t.Fatal(m)
+	}
+	t.Logf("outages seen: node A %d, node B %d", a.Stats().StoreOutages, b.Stats().StoreOutages)
+}
