@@ -123,18 +123,20 @@ func docSnippets(t *testing.T, root string) []snippet {
 
 // imports are the packages a snippet may use by their usual names.
 var imports = map[string]string{
-	"zmq":     "github.com/zmqgo/zmq",
-	"reactor": "github.com/zmqgo/zmq/reactor",
-	"broker":  "github.com/zmqgo/zmq/broker",
-	"z85":     "github.com/zmqgo/zmq/z85",
-	"context": "context",
-	"errors":  "errors",
-	"fmt":     "fmt",
-	"log":     "log",
-	"os":      "os",
-	"slog":    "log/slog",
-	"strings": "strings",
-	"time":    "time",
+	"zmq":      "github.com/zmqgo/zmq",
+	"reactor":  "github.com/zmqgo/zmq/reactor",
+	"broker":   "github.com/zmqgo/zmq/broker",
+	"channels": "github.com/zmqgo/zmq/channels",
+	"rpc":      "github.com/zmqgo/zmq/rpc",
+	"z85":      "github.com/zmqgo/zmq/z85",
+	"context":  "context",
+	"errors":   "errors",
+	"fmt":      "fmt",
+	"log":      "log",
+	"os":       "os",
+	"slog":     "log/slog",
+	"strings":  "strings",
+	"time":     "time",
 }
 
 var qualified = regexp.MustCompile(`\b([a-z][a-z0-9]*)\.[A-Z]`)
