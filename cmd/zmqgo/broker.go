@@ -223,7 +223,7 @@ func (c *brokerCmd) run(ctx context.Context, e *env) error {
 	if c.redis != "" {
 		// go-redis logs its reconnection attempts with its own logger (on
 		// stderr); the broker reports outages itself, once each.
-		redis.SetLogger(redisLog{log})
+		redis.SetLogger(redisLog{log}) // channels.go
 	}
 	b, err := broker.New(c.config(log))
 	if err != nil {
@@ -254,13 +254,6 @@ func (c *brokerCmd) run(ctx context.Context, e *env) error {
 	<-ctx.Done()
 	stop()
 	return c.logged(log, b.Close())
-}
-
-// redisLog passes go-redis's log to the broker's, at debug level.
-type redisLog struct{ l *slog.Logger }
-
-func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
-	r.l.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // logged makes the error that ends the broker a JSON line with
