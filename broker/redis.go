@@ -1060,11 +1060,16 @@ func (c *cluster) handleEntries(in, bc []redis.XMessage) {
 			}
 			c.ack(str("r"), "k", "ack", "id", id, "s", status)
 		case "ack":
-			c.finishDirect(id, str("s"))
+			status := StatusFailed
+			if str("s") == StatusDelivered {
+				status = StatusDelivered
+			}
+			c.finishDirect(id, status)
 		case "back":
 			if op := c.pending[id]; op != nil && op.bcast {
-				n, _ := strconv.Atoi(str("n"))
-				op.count += n
+				if n, err := strconv.Atoi(str("n")); err == nil && n > 0 {
+					op.count += n
+				}
 				if op.expect--; op.expect == 0 {
 					c.finishBroadcast(id)
 				}
