@@ -1043,6 +1043,7 @@ func (c *cluster) expire() {
 // the broadcast stream.
 func (c *cluster) handleEntries(in, bc []redis.XMessage) {
 	s := c.st
+	acks := map[string]*ackBatch{}
 	for _, m := range in {
 		v := m.Values
 		str := func(k string) string { x, _ := v[k].(string); return x }
@@ -1058,13 +1059,42 @@ func (c *cluster) handleEntries(in, bc []redis.XMessage) {
 					status = StatusDelivered
 				}
 			}
-			c.ack(str("r"), "k", "ack", "id", id, "s", status)
-		case "ack":
+			// One answer per sender node for all of this read: one
+			// stream entry instead of one per message.
+			r := str("r")
+			a := acks[r]
+			if a == nil {
+				a = &ackBatch{}
+				acks[r] = a
+			}
+			if len(a.ids) > 0 {
+				a.ids = append(a.ids, ',')
+			}
+			a.ids = strconv.AppendUint(a.ids, id, 10)
+			if status == StatusDelivered {
+				a.status = append(a.status, 'd')
+			} else {
+				a.status = append(a.status, 'f')
+			}
+		case "ack": // one answer
 			status := StatusFailed
 			if str("s") == StatusDelivered {
 				status = StatusDelivered
 			}
 			c.finishDirect(id, status)
+		case "acks": // answers: ids "1,2,3", statuses "dfd" (d: delivered)
+			st := str("s")
+			for i, x := range strings.Split(str("ids"), ",") {
+				id, err := strconv.ParseUint(x, 10, 64)
+				if err != nil {
+					continue
+				}
+				status := StatusFailed
+				if i < len(st) && st[i] == 'd' {
+					status = StatusDelivered
+				}
+				c.finishDirect(id, status)
+			}
 		case "back":
 			if op := c.pending[id]; op != nil && op.bcast {
 				if n, err := strconv.Atoi(str("n")); err == nil && n > 0 {
@@ -1075,6 +1105,9 @@ func (c *cluster) handleEntries(in, bc []redis.XMessage) {
 				}
 			}
 		}
+	}
+	for node, a := range acks {
+		c.ack(node, "k", "acks", "ids", a.ids, "s", a.status)
 	}
 	for _, m := range bc {
 		v := m.Values
@@ -1095,6 +1128,9 @@ func (c *cluster) handleEntries(in, bc []redis.XMessage) {
 		c.ack(origin, "k", "back", "id", str("id"), "n", n)
 	}
 }
+
+// ackBatch is the answers to one node's direct messages.
+type ackBatch struct{ ids, status []byte }
 
 // ack appends an answer to node's inbox.
 func (c *cluster) ack(node string, fields ...any) {

@@ -24,6 +24,8 @@ func FuzzClusterEntries(f *testing.F) {
 		"ik=dm\tid=x\tr=\tf=\tt=alice\tc=not json",
 		"ik=ack\tid=1\ts=delivered\nik=ack\tid=1\ts=delivered",
 		"ik=ack\tid=1\ts=weird",
+		"ik=acks\tids=1,x,,2\ts=dd",
+		"ik=acks\tids=1\ts=",
 		"ik=back\tid=2\tn=5\nik=back\tid=2\tn=-3\nik=back\tid=2\tn=x",
 		"bo=other\tid=3\tf=bob\tc=\"news\"\tts=1",
 		"bo=me\tid=3\tf=bob\tc=\"mine\"",

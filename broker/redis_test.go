@@ -590,3 +590,64 @@ func TestParseRedisURL(t *testing.T) {
 		t.Error("Redis without URL or Client")
 	}
 }
+
+// BenchmarkRedisCrossNode: direct messages between clients of two nodes
+// on one Redis, 16 in flight.
+func BenchmarkRedisCrossNode(b *testing.B) {
+	r := ztest.StartRedis(b)
+	var nodes []*Broker
+	for range 2 {
+		n, err := New(Config{Bind: []string{"tcp://127.0.0.1:0"}, Rate: -1, Linger: -1, QueueSize: 100000,
+			Redis: &RedisConfig{URL: r.URL()}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer n.Close()
+		nodes = append(nodes, n)
+	}
+	ctx := context.Background()
+	got := make(chan struct{}, 1<<16)
+	recv, err := NewClient(nodes[1].Addr(), WithHandler(func(context.Context, Message) { got <- struct{}{} }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer recv.Close()
+	send, err := NewClient(nodes[0].Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer send.Close()
+	if _, err := recv.Register(ctx, "recv"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := send.Register(ctx, "send"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	sem := make(chan struct{}, 16)
+	errs := make(chan error, 16)
+	for range b.N {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			if st, err := send.Send(ctx, "recv", "x"); err != nil || st != StatusDelivered {
+				select {
+				case errs <- fmt.Errorf("%q, %v", st, err):
+				default:
+				}
+			}
+		}()
+	}
+	for range b.N {
+		<-got
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+}
