@@ -200,7 +200,8 @@
 //     XREADGROUP's redelivery would cost round trips for nobody. A message
 //     for a client of another node is one script (look the name up, XADD
 //     to its node's inbox); the owner node queues it for its client and
-//     answers with an ack in the sender node's inbox, and only then is the
+//     answers in the sender node's inbox (one entry for all the messages
+//     from that node in one read), and only then is the
 //     sender told "delivered": the same promise as on one node (queued for
 //     the target). No ack within RedisConfig.ConfirmTimeout (default 5 s)
 //     is "failed" (the message may still arrive late: failed means not
