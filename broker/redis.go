@@ -249,12 +249,16 @@ func (c *cluster) key(parts ...string) string { return c.cfg.Prefix + strings.Jo
 // start runs the node's goroutines. The first renewal (this node's entry,
 // the epoch) is done before it returns, so that a node is seen at once.
 func (c *cluster) start() {
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Lease)
+	// Bounded: a node whose Redis is down starts anyway and serves its
+	// local clients until Redis is back.
+	ctx, cancel := context.WithTimeout(c.ctx, min(c.cfg.Lease, 2*time.Second))
 	if err := c.syncEpoch(ctx); err != nil {
 		c.outage(err)
 	}
 	cancel()
-	c.renew()
+	if c.up.Load() {
+		c.renew()
+	}
 	c.wg.Add(4)
 	go c.worker()
 	go c.reader()
@@ -454,7 +458,15 @@ func (c *cluster) reader() {
 				backoff = min(2*backoff, time.Second)
 				continue
 			}
+			if e != epoch && epoch == "" {
+				epoch = e // first contact: the cursors are right
+				select { // be seen by the others at once
+				case c.renewNow <- struct{}{}:
+				default:
+				}
+			}
 			if e != epoch {
+				// Redis lost its data: the streams are new.
 				epoch = e
 				curIn, curB = "0-0", "0-0"
 				select { // re-claim the names at once

@@ -651,3 +651,28 @@ func BenchmarkRedisCrossNode(b *testing.B) {
 	default:
 	}
 }
+
+// A node whose Redis is down at start starts anyway, serves its local
+// clients, and joins the cluster when Redis comes up.
+func TestRedisDownAtStart(t *testing.T) {
+	ctx := testCtx(t)
+	r := ztest.StartRedis(t)
+	r.Kill()
+	n0 := startNode(t, r.URL(), RedisConfig{})
+	c, _ := client(t, n0.Addr(), "")
+	var e *Error
+	if _, err := c.Register(ctx, "alice"); !errors.As(err, &e) || e.Message != ErrStoreUnavailable.Error() {
+		t.Fatalf("register with Redis down: %v", err)
+	}
+	r.Start()
+	n1 := startNode(t, r.URL(), RedisConfig{})
+	_, bobIn := client(t, n1.Addr(), "bob")
+	waitFor(t, "node 0 to reach Redis", func() bool { return n0.Stats().Cluster.RedisUp })
+	if _, err := c.Register(ctx, "alice"); err != nil {
+		t.Fatalf("register once Redis is up: %v", err)
+	}
+	if st, err := c.Send(ctx, "bob", "hi"); err != nil || st != StatusDelivered {
+		t.Fatalf("to bob: %q, %v", st, err)
+	}
+	bobIn.next(t, TypeDirectMessage)
+}
