@@ -460,7 +460,7 @@ func (c *cluster) reader() {
 			}
 			if e != epoch && epoch == "" {
 				epoch = e // first contact: the cursors are right
-				select { // be seen by the others at once
+				select {  // be seen by the others at once
 				case c.renewNow <- struct{}{}:
 				default:
 				}
