@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -309,26 +310,75 @@ func ParseExecContext(raw json.RawMessage) (ExecContext, error) {
 	return c, nil
 }
 
+// execCtx is ExecContext without pointers, so the server decodes each
+// request's context without allocating.
+type execCtx struct {
+	inv, exe       float64
+	hasInv, hasExe bool
+	oneway         bool
+}
+
+func (c execCtx) public() ExecContext {
+	var e ExecContext
+	if c.hasInv {
+		e.InvokationTimeout = &c.inv
+	}
+	if c.hasExe {
+		e.ExecutionTimeout = &c.exe
+	}
+	e.Oneway = c.oneway
+	return e
+}
+
+// parseExecCtx is ParseExecContext for the server: the fast scan, else the
+// map form.
+func parseExecCtx(raw json.RawMessage) (execCtx, error) {
+	if len(raw) > 0 {
+		if c, ok := scanExecContext(raw); ok {
+			return c, nil
+		}
+	}
+	e, err := ParseExecContext(raw)
+	if err != nil {
+		return execCtx{}, err
+	}
+	var c execCtx
+	if e.InvokationTimeout != nil {
+		c.inv, c.hasInv = *e.InvokationTimeout, true
+	}
+	if e.ExecutionTimeout != nil {
+		c.exe, c.hasExe = *e.ExecutionTimeout, true
+	}
+	c.oneway = e.Oneway
+	return c, nil
+}
+
 // fastExecContext is ParseExecContext without maps or reflection for the
 // usual {"invokation_timeout":5.0,"execution_timeout":5.0} form.
 func fastExecContext(raw []byte) (ExecContext, bool) {
-	var c ExecContext
+	c, ok := scanExecContext(raw)
+	return c.public(), ok
+}
+
+func scanExecContext(raw []byte) (execCtx, bool) {
+	var c execCtx
 	if !json.Valid(raw) {
 		return c, false
 	}
 	ok := scanObject(raw, func(key, val []byte, kind int) bool {
-		var p **float64
+		var p *float64
+		var has *bool
 		switch string(key) {
 		case "invokation_timeout":
-			p = &c.InvokationTimeout
+			p, has = &c.inv, &c.hasInv
 		case "execution_timeout":
-			p = &c.ExecutionTimeout
+			p, has = &c.exe, &c.hasExe
 		case "oneway":
 			switch string(val) {
 			case "true":
-				c.Oneway = true
+				c.oneway = true
 			case "false", "null":
-				c.Oneway = false
+				c.oneway = false
 			default:
 				return false
 			}
@@ -337,7 +387,7 @@ func fastExecContext(raw []byte) (ExecContext, bool) {
 			return true // ignored, as hololinked ignores other keys
 		}
 		if string(val) == "null" {
-			*p = nil
+			*p, *has = 0, false
 			return true
 		}
 		if kind != kNumber {
@@ -347,7 +397,7 @@ func fastExecContext(raw []byte) (ExecContext, bool) {
 		if err != nil || f < 0 {
 			return false
 		}
-		*p = &f
+		*p, *has = f, true
 		return true
 	})
 	return c, ok
@@ -374,16 +424,31 @@ func ParseRequest(frames [][]byte) (*Request, error) {
 	if len(frames) != MessageLength {
 		return nil, fmt.Errorf("%w: got %d", ErrFrameCount, len(frames))
 	}
-	r := &Request{Payload: frames[3], Preencoded: frames[4]}
+	r := &Request{}
+	if err := parseRequest(frames, r); err != nil {
+		if errors.Is(err, errMissing) {
+			return r, err
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+var errMissing = fmt.Errorf("%w: messageType, messageID, senderID and receiverID are required", ErrHeader)
+
+// parseRequest is ParseRequest into r (the server keeps r on its stack);
+// frames has MessageLength frames.
+func parseRequest(frames [][]byte, r *Request) error {
+	r.Payload, r.Preencoded = frames[3], frames[4]
 	if !fastRequestHeader(frames[2], &r.Header) {
 		r.Header = RequestHeader{}
 		if err := decodeStrict(frames[2], &r.Header); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	h := &r.Header
 	if h.MessageType == "" || h.MessageID == "" || h.SenderID == "" || h.ReceiverID == "" {
-		return r, fmt.Errorf("%w: messageType, messageID, senderID and receiverID are required", ErrHeader)
+		return errMissing
 	}
 	if h.PayloadContentType == "" {
 		h.PayloadContentType = ContentJSON
@@ -391,7 +456,7 @@ func ParseRequest(frames [][]byte) (*Request, error) {
 	if h.PreencodedPayloadContentType == "" {
 		h.PreencodedPayloadContentType = ContentText
 	}
-	return r, nil
+	return nil
 }
 
 // ParseResponse decodes a reply as received on the client's ROUTER:
