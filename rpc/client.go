@@ -273,6 +273,7 @@ func (c *Client) Go(ctx context.Context, thingID, objekt, operation string, payl
 
 // applyCallOptions is apart so that cc escapes (to the options) only
 // when there are options.
+//
 //go:noinline
 func applyCallOptions(cc callConfig, opts []CallOption) callConfig {
 	p := &cc

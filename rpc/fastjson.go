@@ -354,7 +354,8 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 	case int64:
 		return strconv.AppendInt(b, x, 10), true
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var kb [8]string // small maps sort their keys on the stack
+		keys := kb[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

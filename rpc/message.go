@@ -441,10 +441,11 @@ var errMissing = fmt.Errorf("%w: messageType, messageID, senderID and receiverID
 func parseRequest(frames [][]byte, r *Request) error {
 	r.Payload, r.Preencoded = frames[3], frames[4]
 	if !fastRequestHeader(frames[2], &r.Header) {
-		r.Header = RequestHeader{}
-		if err := decodeStrict(frames[2], &r.Header); err != nil {
+		h, err := decodeRequestHeader(frames[2])
+		if err != nil {
 			return err
 		}
+		r.Header = *h
 	}
 	h := &r.Header
 	if h.MessageType == "" || h.MessageID == "" || h.SenderID == "" || h.ReceiverID == "" {
@@ -501,6 +502,14 @@ func ParseEvent(frames [][]byte) (*EventMessage, error) {
 		e.Header.PayloadContentType = ContentJSON
 	}
 	return e, nil
+}
+
+// decodeRequestHeader is the encoding/json path of parseRequest, apart so
+// that the header it fills (and so the caller's Request) need not be on the
+// heap on the fast path.
+func decodeRequestHeader(b []byte) (*RequestHeader, error) {
+	h := new(RequestHeader)
+	return h, decodeStrict(b, h)
 }
 
 func decodeStrict(b []byte, v any) error {

@@ -41,9 +41,10 @@ type Server struct {
 	closed    bool
 	done      chan struct{}
 
-	lvMu sync.Mutex
-	last map[string][][]byte // topic → last event frames
-	ids  *idGen              // event message ids
+	lvMu  sync.Mutex
+	last  map[string][][]byte // topic → last event frames
+	ids   *idGen              // event message ids
+	pubID string              // id + "/event-publisher"
 }
 
 // NewServer makes a server with id (its ROUTER identity; hololinked's
@@ -57,7 +58,7 @@ func NewServer(id string, opts ...Option) (*Server, error) {
 	s := &Server{
 		id: id, cfg: cfg, log: cfg.logger, things: map[string]*Thing{},
 		endpoints: map[string][2]string{}, eventsFor: map[string]string{}, last: map[string][][]byte{}, done: make(chan struct{}),
-		ids: newIDGen(),
+		ids: newIDGen(), pubID: id + "/event-publisher",
 	}
 	var err error
 	s.router, err = zmq.NewSocket(zmq.Router, append(cfg.sockOpts[:len(cfg.sockOpts):len(cfg.sockOpts)],
@@ -642,17 +643,7 @@ func (s *Server) execute(ctx context.Context, j *job) (v any, err error) {
 		}
 	}()
 	t, h := j.t, &j.h
-	decode := func() (any, error) {
-		var x any
-		c, err := CodecFor(h.PayloadContentType)
-		if err != nil {
-			return nil, Errorf("ValueError", "%v", err)
-		}
-		if err := c.Unmarshal(j.payload, &x); err != nil {
-			return nil, Errorf("ValueError", "%v", err)
-		}
-		return x, nil
-	}
+	decode := func() (any, error) { return decodePayload(h.PayloadContentType, j.payload) }
 	switch h.Operation {
 	case OpReadProperty:
 		v, _, err := t.readProperty(ctx, h.Objekt)
@@ -756,6 +747,29 @@ func (s *Server) execute(ctx context.Context, j *job) (v any, err error) {
 		return nil, nil
 	}
 	return nil, Errorf("NotImplementedError", "Unimplemented execution path for Thing %s for operation %s", t.ID, h.Operation)
+}
+
+// decodePayload decodes a request's payload into the values encoding/json
+// gives an interface.
+func decodePayload(contentType string, payload []byte) (any, error) {
+	if contentType == ContentJSON && len(payload) > 0 && json.Valid(payload) {
+		if x, ok := parseValue(payload); ok {
+			return x, nil
+		}
+	}
+	return decodeSlow(contentType, payload)
+}
+
+func decodeSlow(contentType string, payload []byte) (any, error) {
+	var x any
+	c, err := CodecFor(contentType)
+	if err != nil {
+		return nil, Errorf("ValueError", "%v", err)
+	}
+	if err := c.Unmarshal(payload, &x); err != nil {
+		return nil, Errorf("ValueError", "%v", err)
+	}
+	return x, nil
 }
 
 func parseArgs(x any, pre []byte) (Args, error) {
@@ -1000,10 +1014,27 @@ func cmpOr(a, b string) string {
 }
 
 // publish sends an event and keeps it as the topic's last value.
-func (s *Server) publish(topic string, payload []byte) error {
-	h := EventHeader{MessageType: MsgEvent, MessageID: s.ids.next(), SenderID: s.id + "/event-publisher",
+// The topic, header and JSON payload share one buffer.
+func (s *Server) publish(topic string, value any) error {
+	h := EventHeader{MessageType: MsgEvent, MessageID: s.ids.next(), SenderID: s.pubID,
 		EventID: topic, PayloadContentType: ContentJSON, PreencodedPayloadContentType: ContentText}
-	frames := [][]byte{[]byte(topic), nil, h.AppendJSON(nil), payload, nil}
+	b := make([]byte, 0, 2*len(topic)+len(h.MessageID)+len(h.SenderID)+len(ContentJSON)+len(ContentText)+len(MsgEvent)+200)
+	b = append(b, topic...)
+	n1 := len(b)
+	b = h.AppendJSON(b)
+	n2 := len(b)
+	if _, raw := value.(json.RawMessage); raw {
+		b = append(b, value.(json.RawMessage)...)
+	} else if b2, ok := appendValue(b, value); ok {
+		b = b2
+	} else {
+		payload, err := JSON.Marshal(value)
+		if err != nil {
+			return err
+		}
+		b = append(b[:n2], payload...)
+	}
+	frames := [][]byte{b[:n1:n1], nil, b[n1:n2:n2], b[n2:], nil}
 	s.lvMu.Lock()
 	defer s.lvMu.Unlock()
 	if !s.cfg.noLVC {
