@@ -362,9 +362,6 @@ func fastExecContext(raw []byte) (ExecContext, bool) {
 
 func scanExecContext(raw []byte) (execCtx, bool) {
 	var c execCtx
-	if !json.Valid(raw) {
-		return c, false
-	}
 	ok := scanObject(raw, func(key, val []byte, kind int) bool {
 		var p *float64
 		var has *bool
