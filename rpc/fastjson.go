@@ -144,6 +144,56 @@ func scanObject(b []byte, fn func(key, val []byte, kind int) bool) bool {
 	return false
 }
 
+// strictObject returns the end of the object at b[i] if it is valid JSON
+// made of plain strings, numbers, literals and (up to a few levels) such
+// objects; false means "not known valid", not "invalid".
+func strictObject(b []byte, i, depth int) (int, bool) {
+	if depth > 4 {
+		return i, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for i < len(b) && b[i] == '"' {
+		end, ok := strictString(b, i)
+		if !ok {
+			return end, false
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return i, false
+		}
+		if b[i] == '{' {
+			end, ok = strictObject(b, i, depth+1)
+		} else if b[i] == '[' {
+			return i, false
+		} else {
+			end, _, ok = strictValue(b, i)
+		}
+		if !ok {
+			return end, false
+		}
+		i = skipWS(b, end)
+		if i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case '}':
+			return i + 1, true
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return i, false
+		}
+	}
+	return i, false
+}
+
 // strictString is scanString that also refuses control characters, which
 // JSON strings may not hold raw: ok means a valid string without escapes.
 func strictString(b []byte, i int) (int, bool) {
@@ -169,7 +219,15 @@ func strictValue(b []byte, i int) (end, kind int, ok bool) {
 	case c == '"':
 		end, ok = strictString(b, i)
 		return end, kString, ok
-	case c == '{' || c == '[':
+	case c == '{':
+		// a nested object of plain members (the execution contexts):
+		// checked here; anything else by json.Valid
+		if end, ok := strictObject(b, i, 0); ok {
+			return end, kRaw, true
+		}
+		end, kind, ok = scanValue(b, i)
+		return end, kind, ok && json.Valid(b[i:end])
+	case c == '[':
 		end, kind, ok = scanValue(b, i)
 		return end, kind, ok && json.Valid(b[i:end])
 	case c == 't':
