@@ -734,3 +734,70 @@ func (c *conn) writeInline(m Msg, epoch uint64) {
 func isDisconnect(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
+
+// secConn is a connection's data-phase encryption (CURVE).
+type secConn struct {
+	codec zmtp.MessageCodec
+	big   []byte // the writer's buffer for messages larger than its own
+}
+
+// writeFrame writes one frame through the connection's encryption, if any.
+func (c *conn) writeFrame(fw *frameWriter, flags byte, body []byte) error {
+	if c.sec == nil {
+		return fw.frame(flags, body)
+	}
+	return c.sealFrame(fw, flags, body)
+}
+
+// writeCtl writes an encoded command frame (PONG, SUBSCRIBE, ...) through
+// the connection's encryption, if any.
+func (c *conn) writeCtl(fw *frameWriter, b []byte) error {
+	if c.sec == nil {
+		return fw.raw(b)
+	}
+	flags, body, _, err := zmtp.ParseFrame(b, 0)
+	if err != nil {
+		return err
+	}
+	return c.sealFrame(fw, flags&(zmtp.FlagMore|zmtp.FlagCommand), body)
+}
+
+// sealFrame encrypts a frame straight into the writer's buffer; one too
+// large for it is sealed into a reusable buffer and written at once.
+func (c *conn) sealFrame(fw *frameWriter, flags byte, body []byte) error {
+	codec := c.sec.codec
+	need := zmtp.MaxHeaderSize + codec.Overhead() + len(body)
+	if cap(fw.buf)-len(fw.buf) < need {
+		if err := fw.flush(); err != nil {
+			return err
+		}
+		if cap(fw.buf) < need {
+			b, err := codec.AppendMessage(c.sec.big[:0], flags, body)
+			if err != nil {
+				return err
+			}
+			if cap(b) <= 4<<20 {
+				c.sec.big = b
+			} else {
+				c.sec.big = nil
+			}
+			_, err = fw.w.Write(b)
+			return err
+		}
+	}
+	var err error
+	fw.buf, err = codec.AppendMessage(fw.buf, flags, body)
+	return err
+}
+
+// openFrame decrypts a received frame, if the connection is encrypted.
+func (c *conn) openFrame(flags byte, body []byte) (byte, []byte, error) {
+	if c.sec == nil {
+		return flags, body, nil
+	}
+	f, plain, err := c.sec.codec.OpenMessage(body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	return f, plain, nil
+}
