@@ -27,7 +27,7 @@ type conn struct {
 	rd      readState       // the message being read; see readMessage
 	fw      *frameWriter    // owned by whoever holds the pipe queue's busy flag
 	rc      syscall.RawConn // REQ/REP: non-blocking writes from the sender; nil: writer goroutine only
-	bt      *baton          // REQ/REP over tcp and ipc: receivers may read themselves (direct.go)
+	bt      *baton          // REQ/REP over tcp and ipc: receivers may read themselves (reqrep.go)
 	meta    *msgMeta        // what received messages tell about the peer (security.go)
 
 	// Heartbeats: any frame received counts as life.
@@ -273,7 +273,7 @@ func (sl *slab) frameSlice(n int) [][]byte {
 }
 
 // readState is the message being assembled, kept in the conn because
-// whoever holds the read baton (direct.go) reads: the readLoop goroutine
+// whoever holds the read baton (reqrep.go) reads: the readLoop goroutine
 // or, for REQ and REP, a receiver itself.
 type readState struct {
 	sl      slab
@@ -286,7 +286,7 @@ type readState struct {
 
 // readMessage reads frames until a whole message is in, answering PINGs and
 // applying subscriptions on the way. After a read error it may be called
-// again and goes on where it stopped (a deadline interrupts it; see direct.go).
+// again and goes on where it stopped (a deadline interrupts it; see reqrep.go).
 func (c *conn) readMessage() (Msg, error) {
 	s, st := c.s, &c.rd
 	if c.fr.Alloc == nil {
@@ -362,15 +362,7 @@ func (c *conn) readMessage() (Msg, error) {
 		if st.trunc {
 			return c.truncated(), nil
 		}
-		prefix := 0
-		if s.typ == Router {
-			prefix = 1
-		}
-		frames := st.sl.frameSlice(prefix + len(st.cur))
-		if prefix == 1 {
-			frames[0] = c.p.id
-		}
-		copy(frames[prefix:], st.cur)
+		frames := s.withRoutingID(c.p, st.cur, st.sl.frameSlice(s.idFrames()+len(st.cur)))
 		clear(st.cur)
 		st.cur, st.total = st.cur[:0], 0
 		m := Msg{Frames: frames, meta: c.meta}
@@ -390,7 +382,7 @@ func (c *conn) truncate() {
 		return
 	}
 	st.trunc = true
-	env := envelope(c.s.typ, st.cur)
+	env := c.s.envelope(st.cur)
 	for i := range env {
 		env[i] = append([]byte(nil), env[i]...)
 	}
@@ -413,7 +405,7 @@ func (c *conn) dropRx() {
 // envelope, and the size the message had.
 func (c *conn) truncated() Msg {
 	st := &c.rd
-	m := truncatedMsg(c.s.typ, c.p.id, st.cur, st.total)
+	m := c.s.truncatedMsg(c.p, st.cur, st.total)
 	m.meta = c.meta
 	clear(st.cur)
 	st.cur, st.total, st.trunc = st.cur[:0], 0, false
@@ -423,8 +415,8 @@ func (c *conn) truncated() Msg {
 // envelope returns the leading frames of frames that REQ and REP need to
 // route a reply: up to and including the first empty frame (none if there
 // is none yet, or for other types).
-func envelope(t Type, frames [][]byte) [][]byte {
-	if t != Req && t != Rep {
+func (s *Socket) envelope(frames [][]byte) [][]byte {
+	if !s.ops.envelope {
 		return nil
 	}
 	for i, f := range frames {
@@ -436,17 +428,16 @@ func envelope(t Type, frames [][]byte) [][]byte {
 }
 
 // truncatedMsg is what Recv gets for a message over WithTruncateOver.
-func truncatedMsg(t Type, id []byte, env [][]byte, size int64) Msg {
+func (s *Socket) truncatedMsg(p *pipe, env [][]byte, size int64) Msg {
 	var frames [][]byte
-	if t == Router {
-		frames = append(frames, id)
+	if n := s.idFrames() + len(env); n > 0 {
+		frames = s.withRoutingID(p, env, make([][]byte, n))
 	}
-	frames = append(frames, env...)
 	return Msg{Frames: frames, Truncated: size}
 }
 
 // readLoop reads messages and hands them to the socket until the
-// connection fails; with a read baton (direct.go) it reads only while it
+// connection fails; with a read baton (reqrep.go) it reads only while it
 // holds it.
 func (c *conn) readLoop() error {
 	for {

@@ -71,3 +71,6 @@ func (w *waitTicket) wait(ctx context.Context, s *Socket) error {
 	w.have = false
 	return s.block(ctx, w.t)
 }
+
+// deliverNowhere drops what a PUSH receives: its peers only take.
+func (s *Socket) deliverNowhere(*conn, Msg) bool { return true }

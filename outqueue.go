@@ -1,13 +1,14 @@
 // The per-peer send queue that a connection's writer drains.
 package zmq
 
-import "sync"
-
 // outQueue holds one peer's outgoing messages, bounded by the send
 // high-water mark, plus encoded control commands (PONG, SUBSCRIBE, ...) that
 // bypass the mark and go out first. One writer goroutine drains it.
+//
+// mu guards every field but notify and idle (channels) and the constants
+// limit and conflate.
 type outQueue struct {
-	mu       sync.Mutex
+	mu       mutex[rankOutQueue]
 	ring     []Msg
 	head     int
 	n        int

@@ -2,7 +2,6 @@ package zmq
 
 import (
 	"bytes"
-	"sync"
 	"sync/atomic"
 )
 
@@ -23,8 +22,8 @@ type pipe struct {
 
 	in inRing // received messages, guarded by Socket.inMu
 
-	subMu sync.Mutex
-	subs  map[string]int // PUB/XPUB: the peer's subscriptions, counted
+	subMu mutex[rankPipeSubMu]
+	subs  map[string]int // PUB/XPUB: the peer's subscriptions, counted; guarded by subMu
 	all   atomic.Bool    // subs has the empty prefix: matches skips the lock
 }
 

@@ -207,7 +207,7 @@ func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 
 // sendXSub forwards subscription messages (\x01topic, \x00topic) upstream;
 // anything else goes to every publisher as is.
-func (s *Socket) sendXSub(m Msg) error {
+func (s *Socket) sendXSub(_ context.Context, m Msg) error {
 	f := m.Frames[0]
 	if len(m.Frames) == 1 && len(f) > 0 && f[0] <= 1 {
 		return s.setSub(f[1:], f[0] == 1)
@@ -221,4 +221,53 @@ func (s *Socket) sendXSub(m Msg) error {
 		p.out.push(m)
 	}
 	return nil
+}
+
+// deliverSubscriptions reads what a PUB or XPUB receives: subscribers talk
+// to publishers only to subscribe, and ZMTP 3.0 peers (and XSUB
+// applications) do it with data messages.
+func (s *Socket) deliverSubscriptions(c *conn, m Msg) bool {
+	if len(m.Frames) == 1 && len(m.Frames[0]) > 0 && m.Frames[0][0] <= 1 {
+		s.peerSubscribe(c.p, m.Frames[0][1:], m.Frames[0][0] == 1)
+	}
+	return true
+}
+
+// deliverFiltered queues for a SUB or XSUB what its subscriptions match.
+func (s *Socket) deliverFiltered(c *conn, m Msg) bool {
+	if len(m.Frames) == 0 || !s.subscribed(m.Frames[0]) { // a truncated message has no topic
+		return true
+	}
+	return s.enqueue(c.p, m, c, c.quit, false)
+}
+
+// resubscribe makes a (re)connected subscriber tell the publisher
+// everything it wants. Under s.mu.
+func (s *Socket) resubscribe(p *pipe) {
+	s.subMu.RLock()
+	for topic := range s.subs {
+		p.out.pushCtl(encodeSub(p.minor, true, []byte(topic)))
+	}
+	s.subMu.RUnlock()
+}
+
+// welcome queues WithXPubWelcome's message for a new subscriber. Under s.mu.
+func (s *Socket) welcome(p *pipe) {
+	if s.opts.xpubWelcome != nil {
+		p.out.push(Msg{Frames: [][]byte{s.opts.xpubWelcome}})
+	}
+}
+
+// pubGone forgets a departed subscriber's subscriptions; an XPUB
+// application hears of the topics nobody wants any more (every one, with
+// WithXPubVerboser).
+func (s *Socket) pubGone(p *pipe) {
+	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
+		for topic := range subs {
+			last := s.countSub(topic, false)
+			if last || s.opts.xpubVerboser {
+				s.xpubNotify(p, false, []byte(topic))
+			}
+		}
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -39,8 +38,9 @@ const (
 	batonRecv          // a receiver reads
 )
 
+// baton.mu guards state, want, err, armed and parked.
 type baton struct {
-	mu     sync.Mutex
+	mu     mutex[rankBaton]
 	state  int
 	want   bool          // a receiver waits for the loop to let go
 	err    error         // a receiver's read failed: the loop returns it
@@ -316,7 +316,7 @@ func (s *Socket) sendReq(ctx context.Context, m Msg) error {
 	return nil
 }
 
-func (s *Socket) sendRep(m Msg) error {
+func (s *Socket) sendRep(_ context.Context, m Msg) error {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
 	if !s.repPending {

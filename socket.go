@@ -15,18 +15,20 @@ import (
 	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
-// Lock order: Socket.stateMu → Socket.mu → outQueue.mu;
-// Socket.mu → Socket.wmu (wake under mu); Socket.mu → Socket.subMu.
-// Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) and
-// sendSem (REQ senders) are taken before any of them, with the caller's
-// context; stateMu is never held while a call waits.
+// Lock order: LOCKS.md lists every lock and the order they are taken in
+// (checked by the tests built with -tags lockorder). recvSem and sendSem are
+// taken before any lock, with the caller's context; stateMu is never held
+// while a call waits.
 
 // Socket is a ZeroMQ socket. Its methods are safe for concurrent use.
 type Socket struct {
 	typ  Type
+	ops  *patternOps // the type's rules (patterns.go), chosen once
 	opts options
 
-	mu        sync.Mutex
+	// mu guards the fields below it up to direct, and every pipe's
+	// conn, id, peerType and minor.
+	mu        mutex[rankSocketMu]
 	closed    bool
 	pipes     []*pipe          // attached pipes, in attach order (round-robin, fan-out)
 	rr        int              // round-robin cursor into pipes
@@ -39,32 +41,34 @@ type Socket struct {
 	everConnected bool  // a peer completed a handshake at some point
 	connErr       error // the last failed connection attempt or handshake
 
-	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
+	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (reqrep.go)
 
 	queuedBytes atomic.Int64 // in all send queues, with WithSendHWMBytes (queuebytes.go)
 
-	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
-	wmu     sync.Mutex
+	// Senders waiting for room (a full queue drains, a pipe attaches); see
+	// block. Guarded by wmu.
+	wmu     mutex[rankWmu]
 	wgen    uint64          // bumped by every wake
 	waiting []chan struct{} // one per blocked sender, signalled by wake
 	spareCh []chan struct{} // their channels, kept for the next wait
 
-	subMu       sync.RWMutex
+	// Guarded by subMu.
+	subMu       rwmutex[rankSubMu]
 	subs        map[string]int // SUB/XSUB: our own subscriptions, counted
 	xcount      map[string]int // XPUB: how many pipes subscribe to each topic
 	lastSubPipe *pipe          // XPUB manual: where the last subscription came from
 
-	// REQ/REP state.
-	stateMu    sync.Mutex
+	// REQ/REP state, guarded by stateMu (reqrep.go).
+	stateMu    mutex[rankStateMu]
 	reqPipe    *pipe    // REQ: where the outstanding request went
 	reqPending bool     // REQ: a request awaits its reply
 	repPipe    *pipe    // REP: where the reply goes
 	repEnv     [][]byte // REP: envelope to put back on the reply
 	repPending bool     // REP: a request was received and not answered
 
-	inMu        sync.Mutex
-	active      []*pipe       // pipes with received messages, in turn order
-	recvWaiters int           // Recv calls waiting for a message
+	inMu        mutex[rankInMu]
+	active      []*pipe       // pipes with received messages, in turn order; guarded by inMu
+	recvWaiters int           // Recv calls waiting for a message; guarded by inMu
 	inNotify    chan struct{} // wakes a waiting Recv (cap 1)
 	recvSem     chan struct{} // REQ/REP: one receiver at a time
 	sendSem     chan struct{} // REQ: one sender at a time (stateMu is never held while a send waits)
@@ -106,6 +110,7 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 	}
 	s := &Socket{
 		typ:       t,
+		ops:       &patterns[t],
 		opts:      defaultOptions(),
 		byID:      make(map[string]*pipe),
 		nextID:    rand.Uint32(),
@@ -438,8 +443,8 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	var wg sync.WaitGroup
 	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg, sec: pi.sec, meta: pi.meta}
 	c.fw = newFrameWriter(nc)
-	if s.typ == Req || s.typ == Rep {
-		c.bt = newBaton(nc) // direct.go
+	if s.ops.direct {
+		c.bt = newBaton(nc) // reqrep.go
 		c.rc = rawConn(nc)  // conn.writeInline
 	}
 	if err := s.attachConn(c, ln, d, pi); err != nil {
@@ -450,7 +455,7 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	}
 	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "peer_type", pi.typ)
 	id := pi.identity
-	if s.typ == Router {
+	if s.ops.routingIDs {
 		id = c.p.id
 	}
 	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
@@ -505,32 +510,12 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 		}
 		p = d.p
 	} else {
-		if s.typ == Pair && len(s.pipes) > 0 {
-			return fmt.Errorf("%w: PAIR already has its peer", ErrState)
-		}
 		p = s.newPipe(ln.resolved, false)
 	}
-	if s.typ == Router {
-		id := pi.identity
-		if len(id) == 0 {
-			id = s.generateIDLocked()
-		} else if id[0] == 0 {
-			// 0x00 is the generated ids' space: a peer announcing one could
-			// take the id the next anonymous peer is about to get.
-			return fmt.Errorf("%w: announced id %x starts with 0x00, reserved for generated ids", ErrRoutingID, id)
-		} else if old := s.byID[string(id)]; old != nil {
-			if !s.opts.routerHandover {
-				return fmt.Errorf("%w: announced id %q is already in use", ErrRoutingID, id)
-			}
-			// The newcomer takes the id over; the old connection goes.
-			delete(s.byID, string(id))
-			old.id = nil
-			if old.conn != nil {
-				go old.conn.close()
-			}
+	if attach := s.ops.attach; attach != nil {
+		if err := attach(s, p, pi, d == nil); err != nil {
+			return err
 		}
-		p.id = slices.Clip(append([]byte(nil), id...))
-		s.byID[string(p.id)] = p
 	}
 	p.conn, p.peerType, p.minor = c, pi.typ, pi.minor
 	c.p = p
@@ -544,21 +529,8 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 		ln.conns[c] = struct{}{}
 		s.attachLocked(p)
 	}
-	// A (re)connected subscriber tells the publisher everything it wants.
-	if s.typ == Sub || s.typ == XSub {
-		s.subMu.RLock()
-		for topic := range s.subs {
-			p.out.pushCtl(encodeSub(p.minor, true, []byte(topic)))
-		}
-		s.subMu.RUnlock()
-	}
-	if s.opts.probeRouter && (s.typ == Router || s.typ == Dealer || s.typ == Req) {
-		// An empty message ahead of anything queued, so a ROUTER peer learns
-		// our routing id at once.
-		p.out.pushCtl(zmtp.AppendFrame(nil, 0, nil))
-	}
-	if s.typ == XPub && s.opts.xpubWelcome != nil {
-		p.out.push(Msg{Frames: [][]byte{s.opts.xpubWelcome}})
+	if connected := s.ops.connected; connected != nil {
+		connected(s, p)
 	}
 	// Data queued before this connection existed goes out now.
 	signal(p.out.notify)
@@ -567,7 +539,7 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 
 // pipePerConn reports whether a connected endpoint's pipe exists only while
 // its connection does.
-func (s *Socket) pipePerConn() bool { return s.typ == Router || s.opts.immediate }
+func (s *Socket) pipePerConn() bool { return s.ops.routingIDs || s.opts.immediate }
 
 func (s *Socket) newPipe(endpoint string, persistent bool) *pipe {
 	p := newPipe(endpoint, s.opts.sendHWM, persistent)
@@ -600,10 +572,8 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 	p := c.p
 	s.mu.Lock()
 	p.conn = nil
-	if s.typ == Router && p.id != nil {
-		if s.byID[string(p.id)] == p {
-			delete(s.byID, string(p.id))
-		}
+	if detach := s.ops.detach; detach != nil {
+		detach(s, p)
 	}
 	if d != nil {
 		d.conn = nil
@@ -620,13 +590,8 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 	}
 	s.mu.Unlock()
 	signal(s.linkCh)
-	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
-		for topic := range subs {
-			last := s.countSub(topic, false)
-			if last || s.opts.xpubVerboser {
-				s.xpubNotify(p, false, []byte(topic))
-			}
-		}
+	if gone := s.ops.gone; gone != nil {
+		gone(s, p)
 	}
 	s.wake()
 }
@@ -771,26 +736,9 @@ func (s *Socket) block(ctx context.Context, t uint64) error {
 	return err
 }
 
-// deliver hands a received message to Recv. It reports false if the
-// connection is going away.
-func (s *Socket) deliver(c *conn, m Msg) bool {
-	switch s.typ {
-	case Pub, XPub:
-		// Subscribers talk to publishers only to subscribe; ZMTP 3.0 peers
-		// (and XSUB applications) do it with data messages.
-		if len(m.Frames) == 1 && len(m.Frames[0]) > 0 && m.Frames[0][0] <= 1 {
-			s.peerSubscribe(c.p, m.Frames[0][1:], m.Frames[0][0] == 1)
-		}
-		return true
-	case Push:
-		return true
-	case Sub, XSub:
-		if len(m.Frames) == 0 || !s.subscribed(m.Frames[0]) { // a truncated message has no topic
-			return true
-		}
-	}
-	return s.enqueue(c.p, m, c, c.quit, false)
-}
+// deliver hands a received message to Recv (or, on PUB and XPUB, reads
+// subscriptions from it). It reports false if the connection is going away.
+func (s *Socket) deliver(c *conn, m Msg) bool { return s.ops.deliver(s, c, m) }
 
 // Send sends a message. What it does depends on the type: round-robin to a
 // peer with room (PUSH, DEALER, REQ), to every matching subscriber (PUB), to
@@ -826,23 +774,7 @@ func (s *Socket) send(ctx context.Context, m Msg) error {
 	return err
 }
 
-func (s *Socket) route(ctx context.Context, m Msg) error {
-	switch s.typ {
-	case Push, Dealer, Pair:
-		return s.sendRR(ctx, m)
-	case Pub, XPub:
-		return s.sendPub(ctx, m)
-	case XSub:
-		return s.sendXSub(m)
-	case Router:
-		return s.sendRouter(ctx, m)
-	case Req:
-		return s.sendReq(ctx, m)
-	case Rep:
-		return s.sendRep(m)
-	}
-	return ErrNotSupported
-}
+func (s *Socket) route(ctx context.Context, m Msg) error { return s.ops.send(s, ctx, m) }
 
 // Recv receives a message, blocking until one arrives, ctx is done or the
 // socket is closed. ROUTER prefixes the sender's routing id; REQ and REP
@@ -852,14 +784,5 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 	if s.isClosed() {
 		return Msg{}, ErrClosed
 	}
-	switch s.typ {
-	case Pub, Push:
-		return Msg{}, ErrNotSupported
-	case Req:
-		return s.recvReq(ctx)
-	case Rep:
-		return s.recvRep(ctx)
-	}
-	_, m, err := s.recv(ctx)
-	return m, err
+	return s.ops.recv(s, ctx)
 }
