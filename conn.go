@@ -1,6 +1,8 @@
 package zmq
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +27,7 @@ type conn struct {
 	closeFn func()          // inproc: ends the link (both sides share quit)
 	sec     *secConn        // CURVE: data-phase encryption (security.go); nil otherwise
 	rd      readState       // the message being read; see readMessage
-	fw      *frameWriter    // owned by whoever holds the pipe queue's busy flag
+	fw      *frameWriter    // owned by whoever owns the wire (outQueue.wireOwner)
 	rc      syscall.RawConn // REQ/REP: non-blocking writes from the sender; nil: writer goroutine only
 	bt      *baton          // REQ/REP over tcp and ipc: receivers may read themselves (reqrep.go)
 	meta    *msgMeta        // what received messages tell about the peer (security.go)
@@ -74,7 +76,7 @@ func (c *conn) heartbeatLoop() {
 		timeout = o.heartbeatIvl
 	}
 	ttl := uint16(o.heartbeatTTL / (100 * time.Millisecond))
-	ping := zmtp.AppendPing(nil, ttl, nil)
+	ping := ctlCmd{kind: ctlPing, ttl: ttl}
 	toTimer := time.NewTimer(time.Hour)
 	toTimer.Stop()
 	ttlTimer := time.NewTimer(time.Hour)
@@ -479,7 +481,7 @@ func (c *conn) command(body []byte) error {
 			}
 		}
 		// Always answer, even with our heartbeats off: the peer's depend on it.
-		c.p.out.pushCtl(zmtp.AppendPong(nil, ctx))
+		c.p.out.pushCtl(ctlCmd{kind: ctlPong, data: bytes.Clone(ctx)})
 	case zmtp.CmdPong:
 		// Any traffic counts as life; nothing else to do.
 	case zmtp.CmdSubscribe:
@@ -740,17 +742,54 @@ func (c *conn) writeFrame(fw *frameWriter, flags byte, body []byte) error {
 	return c.sealFrame(fw, flags, body)
 }
 
-// writeCtl writes an encoded command frame (PONG, SUBSCRIBE, ...) through
+// writeCtl writes a control command (PONG, SUBSCRIBE, ...) through
 // the connection's encryption, if any.
-func (c *conn) writeCtl(fw *frameWriter, b []byte) error {
-	if c.sec == nil {
-		return fw.raw(b)
+func (c *conn) writeCtl(fw *frameWriter, cmd ctlCmd) error {
+	flags, body := cmd.frame(c.p.minor)
+	return c.writeFrame(fw, flags, body)
+}
+
+// frame encodes cmd as the frame a peer speaking ZMTP 3.minor gets: its
+// flags and body (ZMTP 3.0 knows subscriptions only as data messages).
+func (cmd ctlCmd) frame(minor byte) (flags byte, body []byte) {
+	switch cmd.kind {
+	case ctlSubscribe, ctlCancel:
+		on := cmd.kind == ctlSubscribe
+		if minor == 0 {
+			b := make([]byte, 1+len(cmd.data))
+			if on {
+				b[0] = 1
+			}
+			copy(b[1:], cmd.data)
+			return 0, b
+		}
+		if on {
+			return zmtp.FlagCommand, commandBody(zmtp.CmdSubscribe, nil, cmd.data)
+		}
+		return zmtp.FlagCommand, commandBody(zmtp.CmdCancel, nil, cmd.data)
+	case ctlPing:
+		var ttl [2]byte
+		binary.BigEndian.PutUint16(ttl[:], cmd.ttl)
+		return zmtp.FlagCommand, commandBody(zmtp.CmdPing, ttl[:], cmd.data)
+	case ctlPong:
+		return zmtp.FlagCommand, commandBody(zmtp.CmdPong, nil, cmd.data)
 	}
-	flags, body, _, err := zmtp.ParseFrame(b, 0)
-	if err != nil {
-		return err
+	return 0, nil // ctlProbe: an empty message
+}
+
+// commandBody is a command frame's body: name length, name, data.
+func commandBody(name string, data ...[]byte) []byte {
+	n := 1 + len(name)
+	for _, d := range data {
+		n += len(d)
 	}
-	return c.sealFrame(fw, flags&(zmtp.FlagMore|zmtp.FlagCommand), body)
+	b := make([]byte, 0, n)
+	b = append(b, byte(len(name)))
+	b = append(b, name...)
+	for _, d := range data {
+		b = append(b, d...)
+	}
+	return b
 }
 
 // sealFrame encrypts a frame straight into the writer's buffer; one too

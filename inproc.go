@@ -154,28 +154,17 @@ func (c *conn) moveLoop(to *conn) {
 			if wasFull {
 				c.s.wake()
 			}
-			for _, b := range ctl {
-				// Control frames are encoded ZMTP commands; only
-				// subscriptions mean anything between two local sockets.
-				flags, body, _, err := zmtp.ParseFrame(b, 0)
-				if err != nil {
-					continue
-				}
-				if flags&zmtp.FlagCommand == 0 {
-					// A probe (ZMQ_PROBE_ROUTER): an empty message.
+			for _, cmd := range ctl {
+				// Only subscriptions and probes mean anything between two
+				// local sockets.
+				switch cmd.kind {
+				case ctlProbe: // WithProbeRouter: an empty message
 					m := Msg{Frames: to.s.withRoutingID(to.p, [][]byte{{}}, nil)}
 					if !to.s.deliver(to, m) {
 						return
 					}
-					continue
-				}
-				if name, data, err := zmtp.ParseCommand(body); err == nil {
-					switch string(name) {
-					case zmtp.CmdSubscribe:
-						to.s.peerSubscribe(to.p, data, true)
-					case zmtp.CmdCancel:
-						to.s.peerSubscribe(to.p, data, false)
-					}
+				case ctlSubscribe, ctlCancel:
+					to.s.peerSubscribe(to.p, cmd.data, cmd.kind == ctlSubscribe)
 				}
 			}
 			for i, m := range msgs {

@@ -19,7 +19,7 @@ func (s *Socket) sendRR(ctx context.Context, m Msg) error {
 func (s *Socket) sendRRPipe(ctx context.Context, m Msg, inline bool) (*pipe, error) {
 	var w waitTicket
 	for {
-		s.mu.Lock()
+		s.mu.Lock() // not lockOpen: this is the hottest path, and lockOpen is not inlined
 		if s.closed {
 			s.mu.Unlock()
 			return nil, ErrClosed

@@ -22,36 +22,19 @@ type (
 	rankAuth      struct{} // Authenticator.mu
 )
 
-func (rankProxy) rank() int     { return 10 }
-func (rankStateMu) rank() int   { return 20 }
-func (rankSocketMu) rank() int  { return 30 }
-func (rankInprocs) rank() int   { return 40 }
-func (rankSubMu) rank() int     { return 50 }
-func (rankPipeSubMu) rank() int { return 60 }
-func (rankOutQueue) rank() int  { return 70 }
-func (rankWmu) rank() int       { return 80 }
-func (rankInMu) rank() int      { return 90 }
-func (rankBaton) rank() int     { return 100 }
-func (rankMonitors) rank() int  { return 110 }
-func (rankZAPGlobal) rank() int { return 120 }
-func (rankAuth) rank() int      { return 130 }
+func (rankProxy) rank() (int, string)     { return 10, "Proxy.mu" }
+func (rankStateMu) rank() (int, string)   { return 20, "Socket.stateMu" }
+func (rankSocketMu) rank() (int, string)  { return 30, "Socket.mu" }
+func (rankInprocs) rank() (int, string)   { return 40, "inprocs.mu" }
+func (rankSubMu) rank() (int, string)     { return 50, "Socket.subMu" }
+func (rankPipeSubMu) rank() (int, string) { return 60, "pipe.subMu" }
+func (rankOutQueue) rank() (int, string)  { return 70, "outQueue.mu" }
+func (rankWmu) rank() (int, string)       { return 80, "Socket.wmu" }
+func (rankInMu) rank() (int, string)      { return 90, "Socket.inMu" }
+func (rankBaton) rank() (int, string)     { return 100, "baton.mu" }
+func (rankMonitors) rank() (int, string)  { return 110, "monitors.mu" }
+func (rankZAPGlobal) rank() (int, string) { return 120, "zapGlobal.mu" }
+func (rankAuth) rank() (int, string)      { return 130, "Authenticator.mu" }
 
-func (rankProxy) name() string     { return "Proxy.mu" }
-func (rankStateMu) name() string   { return "Socket.stateMu" }
-func (rankSocketMu) name() string  { return "Socket.mu" }
-func (rankInprocs) name() string   { return "inprocs.mu" }
-func (rankSubMu) name() string     { return "Socket.subMu" }
-func (rankPipeSubMu) name() string { return "pipe.subMu" }
-func (rankOutQueue) name() string  { return "outQueue.mu" }
-func (rankWmu) name() string       { return "Socket.wmu" }
-func (rankInMu) name() string      { return "Socket.inMu" }
-func (rankBaton) name() string     { return "baton.mu" }
-func (rankMonitors) name() string  { return "monitors.mu" }
-func (rankZAPGlobal) name() string { return "zapGlobal.mu" }
-func (rankAuth) name() string      { return "Authenticator.mu" }
-
-// ranked is a lock rank: its place in the order and its name.
-type ranked interface {
-	rank() int
-	name() string
-}
+// ranked is a lock rank: its place in the order, and the lock's name.
+type ranked interface{ rank() (int, string) }

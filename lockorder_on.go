@@ -49,9 +49,10 @@ func acquire(r ranked) {
 	if held.by == nil {
 		held.by = make(map[uint64][]ranked)
 	}
+	rank, name := r.rank()
 	for _, h := range held.by[g] {
-		if h.rank() > r.rank() {
-			panic(fmt.Sprintf("zmq: lock order: %s taken while holding %s (LOCKS.md)", r.name(), h.name()))
+		if hr, hname := h.rank(); hr > rank {
+			panic(fmt.Sprintf("zmq: lock order: %s taken while holding %s (LOCKS.md)", name, hname))
 		}
 	}
 	held.by[g] = append(held.by[g], r)

@@ -2,8 +2,8 @@
 package zmq
 
 // outQueue holds one peer's outgoing messages, bounded by the send
-// high-water mark, plus encoded control commands (PONG, SUBSCRIBE, ...) that
-// bypass the mark and go out first. One writer goroutine drains it.
+// high-water mark, plus control commands (PONG, SUBSCRIBE, ...) that bypass
+// the mark and go out first. One writer goroutine drains it.
 //
 // mu guards every field but notify and idle (channels) and the constants
 // limit and conflate.
@@ -14,13 +14,24 @@ type outQueue struct {
 	n        int
 	limit    int  // 0: unlimited
 	conflate bool // keep only the newest message (ZMQ_CONFLATE)
-	ctl      [][]byte
-	busy     bool          // someone (the writer, or a sender writing inline) owns the wire
-	carry    bool          // an inline write left bytes in the connection's frameWriter
-	epoch    uint64        // bumped by reset, so a stale inline writer cannot release a new owner
-	notify   chan struct{} // wakes the writer (cap 1)
-	bq       queueBytes    // WithSendHWMBytes (queuebytes.go)
-	idle     chan struct{} // signalled when the queue is empty and flushed (cap 1)
+	ctl      []ctlCmd
+	wireOwner
+	notify chan struct{} // wakes the writer (cap 1)
+	bq     queueBytes    // WithSendHWMBytes (queuebytes.go)
+	idle   chan struct{} // signalled when the queue is empty and flushed (cap 1)
+}
+
+// wireOwner says who owns a connection's wire, its frameWriter and its
+// socket writes: one goroutine at a time. busy is set for the writer
+// goroutine by take (until flushed) or for a REQ/REP sender that writes
+// inline by pushInline (until release). carry says an inline write left
+// bytes in the frameWriter, which the writer must send first. epoch changes
+// when the connection goes (reset), so an inline writer that finishes late
+// cannot release an owner that came after it. Guarded by outQueue.mu.
+type wireOwner struct {
+	busy  bool
+	carry bool
+	epoch uint64
 }
 
 // maxBatchBytes bounds the message data one writer takes from its queue at
@@ -135,10 +146,10 @@ func (q *outQueue) grow() {
 	q.ring, q.head = r, 0
 }
 
-// pushCtl queues an encoded command frame.
-func (q *outQueue) pushCtl(b []byte) {
+// pushCtl queues a control command.
+func (q *outQueue) pushCtl(cmd ctlCmd) {
 	q.mu.Lock()
-	q.ctl = append(q.ctl, b)
+	q.ctl = append(q.ctl, cmd)
 	q.mu.Unlock()
 	signal(q.notify)
 }
@@ -152,7 +163,7 @@ func (q *outQueue) pushCtl(b []byte) {
 // taken messages are out of the queue yet still in memory, so without the
 // byte bound a sender behind a slow peer would hold its high-water mark plus
 // a whole batch of large messages.
-func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl [][]byte, wasFull, carry bool) {
+func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl []ctlCmd, wasFull, carry bool) {
 	q.mu.Lock()
 	if q.busy {
 		q.mu.Unlock()
@@ -226,4 +237,31 @@ func (q *outQueue) depth() (int, int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n, q.bq.queued + q.bq.flight
+}
+
+// ctlCmd is a control command queued for a peer. It stays a typed value
+// until the writer encodes it for the wire (ctlCmd.frame, conn.writeCtl), so
+// an inproc peer takes it as it is and CURVE seals it without parsing ZMTP.
+type ctlCmd struct {
+	kind ctlKind
+	ttl  uint16 // ctlPing: in tenths of a second
+	data []byte // the topic (ctlSubscribe, ctlCancel) or context (ctlPong); owned by the command
+}
+
+type ctlKind uint8
+
+const (
+	ctlSubscribe ctlKind = iota + 1
+	ctlCancel
+	ctlPing
+	ctlPong
+	ctlProbe // not a command: the empty message of WithProbeRouter
+)
+
+// subCmd is a subscription (on) or its cancellation.
+func subCmd(on bool, topic []byte) ctlCmd {
+	if on {
+		return ctlCmd{kind: ctlSubscribe, data: topic}
+	}
+	return ctlCmd{kind: ctlCancel, data: topic}
 }

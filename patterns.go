@@ -2,8 +2,6 @@ package zmq
 
 import (
 	"context"
-
-	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
 // patternOps is what one socket type does differently from the others. The
@@ -75,6 +73,6 @@ func (s *Socket) deliverQueued(c *conn, m Msg) bool {
 // queued, so that a ROUTER peer learns our routing id at once.
 func (s *Socket) probe(p *pipe) {
 	if s.opts.probeRouter {
-		p.out.pushCtl(zmtp.AppendFrame(nil, 0, nil))
+		p.out.pushCtl(ctlCmd{kind: ctlProbe})
 	}
 }

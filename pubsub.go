@@ -3,10 +3,9 @@
 package zmq
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-
-	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
 func (s *Socket) subscribed(topic []byte) bool {
@@ -88,16 +87,6 @@ func (s *Socket) xpubNotify(p *pipe, on bool, topic []byte) {
 	s.enqueue(p, Msg{Frames: [][]byte{b}}, nil, nil, true)
 }
 
-func encodeSub(minor byte, on bool, topic []byte) []byte {
-	if minor == 0 {
-		return zmtp.AppendSubscription30(nil, on, topic)
-	}
-	if on {
-		return zmtp.AppendSubscribe(nil, topic)
-	}
-	return zmtp.AppendCancel(nil, topic)
-}
-
 // Subscribe adds a prefix filter (SUB and XSUB; ZMQ_SUBSCRIBE). An empty
 // prefix matches every message. Subscriptions are counted: each Subscribe
 // needs its own Unsubscribe.
@@ -141,9 +130,10 @@ func (s *Socket) setSub(prefix []byte, on bool) error {
 	}
 	s.subMu.Unlock()
 	if send {
+		cmd := subCmd(on, bytes.Clone(prefix)) // shared by the writers, which only read it
 		for _, p := range s.pipes {
 			if p.conn != nil {
-				p.out.pushCtl(encodeSub(p.minor, on, prefix))
+				p.out.pushCtl(cmd)
 			}
 		}
 	}
@@ -154,9 +144,7 @@ func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 	topic := m.Frames[0]
 	var w waitTicket
 	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
+		if !s.lockOpen() {
 			return ErrClosed
 		}
 		if !s.opts.xpubNoDrop {
@@ -246,7 +234,7 @@ func (s *Socket) deliverFiltered(c *conn, m Msg) bool {
 func (s *Socket) resubscribe(p *pipe) {
 	s.subMu.RLock()
 	for topic := range s.subs {
-		p.out.pushCtl(encodeSub(p.minor, true, []byte(topic)))
+		p.out.pushCtl(subCmd(true, []byte(topic)))
 	}
 	s.subMu.RUnlock()
 }

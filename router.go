@@ -31,9 +31,7 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	body := Msg{Frames: m.Frames[1:], rx: m.rx, rxGen: m.rxGen}
 	var w waitTicket
 	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
+		if !s.lockOpen() {
 			return ErrClosed
 		}
 		p := s.byID[string(id)]

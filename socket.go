@@ -736,6 +736,17 @@ func (s *Socket) block(ctx context.Context, t uint64) error {
 	return err
 }
 
+// lockOpen takes s.mu and reports true, or reports false, without the
+// lock, if the socket is closed.
+func (s *Socket) lockOpen() bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	return true
+}
+
 // deliver hands a received message to Recv (or, on PUB and XPUB, reads
 // subscriptions from it). It reports false if the connection is going away.
 func (s *Socket) deliver(c *conn, m Msg) bool { return s.ops.deliver(s, c, m) }
