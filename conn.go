@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zmqgo/zmq/internal/transport"
 	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
@@ -830,4 +831,109 @@ func (c *conn) openFrame(flags byte, body []byte) (byte, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	return f, plain, nil
+}
+
+// serve runs one connection: handshake, attach, read until it fails, detach.
+// Exactly one of ln and d is set.
+// It returns the handshake's error if the handshake failed.
+func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
+	log := s.opts.logger
+	var ka transport.KeepAlive
+	ka.On, ka.Idle, ka.Interval, ka.Count = s.opts.tcpKeepAlive, s.opts.tcpKeepAliveIdle, s.opts.tcpKeepAliveIntvl, s.opts.tcpKeepAliveCount
+	if err := transport.Configure(nc, ka); err != nil {
+		log.Debug("zmq: tcp options", "err", err)
+	}
+	endpoint := ""
+	if ln != nil {
+		endpoint = ln.resolved
+	} else {
+		endpoint = d.endpoint
+	}
+	peer := nc.RemoteAddr().String()
+	// Close the connection if the socket or the dialer stops mid-handshake.
+	stopHS := make(chan struct{})
+	var stopCh chan struct{}
+	if d != nil {
+		stopCh = d.stop
+	}
+	go func() {
+		select {
+		case <-stopHS:
+		case <-stopCh:
+			nc.Close()
+		case <-s.kill:
+			nc.Close()
+		}
+	}()
+	fr, pi, err := s.handshake(nc)
+	close(stopHS)
+	if err != nil {
+		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
+		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, zmtp.ErrNotZMTP) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
+			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
+			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) ||
+			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {
+			lvl, ev = log.Warn, EventHandshakeFailedProtocol
+		}
+		if errors.Is(err, ErrAuthFailed) { // Event.Err is an *AuthError (security.go)
+			lvl, ev = log.Warn, EventHandshakeFailedAuth
+		}
+		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+		nc.Close()
+		s.emit(Event{Type: ev, Endpoint: endpoint, PeerAddr: peer, Err: err})
+		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, Err: err})
+		return err
+	}
+	var wg sync.WaitGroup
+	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg, sec: pi.sec, meta: pi.meta}
+	c.fw = newFrameWriter(nc)
+	if s.ops.direct {
+		c.bt = newBaton(nc) // reqrep.go
+		c.rc = rawConn(nc)  // conn.writeInline
+	}
+	if err := s.attachConn(c, ln, d, pi); err != nil {
+		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+		nc.Close()
+		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: pi.identity, Err: err})
+		return
+	}
+	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "peer_type", pi.typ)
+	id := pi.identity
+	if s.ops.routingIDs {
+		id = c.p.id
+	}
+	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
+	// not pinged (nor dropped for not answering).
+	hb := s.opts.heartbeatIvl > 0 && pi.minor >= 1
+	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Heartbeats: hb})
+	if hb {
+		c.startHeartbeat()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	err = c.readLoop()
+	c.close()
+	wg.Wait()
+	s.detachConn(c, ln, d)
+	if c.fr.LargePending() >= freeOSOver {
+		go freeOSMemory()
+	}
+	if hb := c.hbErr.Load(); hb != nil {
+		err = *hb
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		lvl := log.Warn
+		if isDisconnect(err) {
+			lvl = log.Debug
+		}
+		lvl("zmq: peer dropped", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+	}
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Err: err})
+	return nil
 }

@@ -53,24 +53,5 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg, inline bool) (*pipe, err
 	}
 }
 
-// waitTicket makes a sender that found no room try once more after taking
-// a wake ticket before it blocks, so a wake in between is never lost, while
-// the common case (room at once) takes no ticket and no extra lock.
-type waitTicket struct {
-	t    uint64
-	have bool
-}
-
-// wait is called after a failed try: the first time it takes a ticket and
-// returns at once (try again); then it blocks until a wake after the ticket.
-func (w *waitTicket) wait(ctx context.Context, s *Socket) error {
-	if !w.have {
-		w.t, w.have = s.sendTicket(), true
-		return nil
-	}
-	w.have = false
-	return s.block(ctx, w.t)
-}
-
 // deliverNowhere drops what a PUSH receives: its peers only take.
 func (s *Socket) deliverNowhere(*conn, Msg) bool { return true }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/zmqgo/zmq/internal/transport"
-	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
 // Lock order: LOCKS.md lists every lock and the order they are taken in
@@ -389,111 +388,6 @@ func (s *Socket) dialLoop(d *dialer) {
 	}
 }
 
-// serve runs one connection: handshake, attach, read until it fails, detach.
-// Exactly one of ln and d is set.
-// It returns the handshake's error if the handshake failed.
-func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
-	log := s.opts.logger
-	var ka transport.KeepAlive
-	ka.On, ka.Idle, ka.Interval, ka.Count = s.opts.tcpKeepAlive, s.opts.tcpKeepAliveIdle, s.opts.tcpKeepAliveIntvl, s.opts.tcpKeepAliveCount
-	if err := transport.Configure(nc, ka); err != nil {
-		log.Debug("zmq: tcp options", "err", err)
-	}
-	endpoint := ""
-	if ln != nil {
-		endpoint = ln.resolved
-	} else {
-		endpoint = d.endpoint
-	}
-	peer := nc.RemoteAddr().String()
-	// Close the connection if the socket or the dialer stops mid-handshake.
-	stopHS := make(chan struct{})
-	var stopCh chan struct{}
-	if d != nil {
-		stopCh = d.stop
-	}
-	go func() {
-		select {
-		case <-stopHS:
-		case <-stopCh:
-			nc.Close()
-		case <-s.kill:
-			nc.Close()
-		}
-	}()
-	fr, pi, err := s.handshake(nc)
-	close(stopHS)
-	if err != nil {
-		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
-		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, zmtp.ErrNotZMTP) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
-			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
-			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) ||
-			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {
-			lvl, ev = log.Warn, EventHandshakeFailedProtocol
-		}
-		if errors.Is(err, ErrAuthFailed) { // Event.Err is an *AuthError (security.go)
-			lvl, ev = log.Warn, EventHandshakeFailedAuth
-		}
-		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
-		nc.Close()
-		s.emit(Event{Type: ev, Endpoint: endpoint, PeerAddr: peer, Err: err})
-		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, Err: err})
-		return err
-	}
-	var wg sync.WaitGroup
-	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg, sec: pi.sec, meta: pi.meta}
-	c.fw = newFrameWriter(nc)
-	if s.ops.direct {
-		c.bt = newBaton(nc) // reqrep.go
-		c.rc = rawConn(nc)  // conn.writeInline
-	}
-	if err := s.attachConn(c, ln, d, pi); err != nil {
-		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
-		nc.Close()
-		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: pi.identity, Err: err})
-		return
-	}
-	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "peer_type", pi.typ)
-	id := pi.identity
-	if s.ops.routingIDs {
-		id = c.p.id
-	}
-	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
-	// not pinged (nor dropped for not answering).
-	hb := s.opts.heartbeatIvl > 0 && pi.minor >= 1
-	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Heartbeats: hb})
-	if hb {
-		c.startHeartbeat()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
-	err = c.readLoop()
-	c.close()
-	wg.Wait()
-	s.detachConn(c, ln, d)
-	if c.fr.LargePending() >= freeOSOver {
-		go freeOSMemory()
-	}
-	if hb := c.hbErr.Load(); hb != nil {
-		err = *hb
-	}
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		lvl := log.Warn
-		if isDisconnect(err) {
-			lvl = log.Debug
-		}
-		lvl("zmq: peer dropped", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
-	}
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
-	s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Err: err})
-	return nil
-}
-
 // attachConn binds a handshaken connection to its pipe.
 func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error {
 	s.mu.Lock()
@@ -666,27 +560,6 @@ func (s *Socket) killed() bool {
 	}
 }
 
-// wake releases senders blocked on full queues or missing peers.
-func (s *Socket) wake() {
-	s.wmu.Lock()
-	s.wgen++
-	for _, c := range s.waiting {
-		signal(c)
-	}
-	clear(s.waiting)
-	s.waiting = s.waiting[:0]
-	s.wmu.Unlock()
-}
-
-// sendTicket is taken after a failed send attempt and before the retry
-// that precedes block (waitTicket), so a wake in between is not lost.
-func (s *Socket) sendTicket() uint64 {
-	s.wmu.Lock()
-	t := s.wgen
-	s.wmu.Unlock()
-	return t
-}
-
 func (s *Socket) isClosed() bool {
 	select {
 	case <-s.done:
@@ -694,46 +567,6 @@ func (s *Socket) isClosed() bool {
 	default:
 		return false
 	}
-}
-
-// block waits for a wake after ticket t, ctx or Close. Each blocked sender
-// waits on a one-slot channel of its own, reused from wait to wait: a
-// channel closed per wake cost an allocation every time a sender met a full
-// queue, which at 64 KiB was every few messages.
-func (s *Socket) block(ctx context.Context, t uint64) error {
-	s.wmu.Lock()
-	if s.wgen != t {
-		s.wmu.Unlock()
-		return nil
-	}
-	var c chan struct{}
-	if n := len(s.spareCh); n > 0 {
-		c = s.spareCh[n-1]
-		s.spareCh = s.spareCh[:n-1]
-	} else {
-		c = make(chan struct{}, 1)
-	}
-	s.waiting = append(s.waiting, c)
-	s.wmu.Unlock()
-	var err error
-	select {
-	case <-c:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-s.done:
-		err = ErrClosed
-	}
-	s.wmu.Lock()
-	if i := slices.Index(s.waiting, c); i >= 0 { // gave up before a wake
-		s.waiting = slices.Delete(s.waiting, i, i+1)
-	}
-	select { // a wake may have come with ctx or Close
-	case <-c:
-	default:
-	}
-	s.spareCh = append(s.spareCh, c)
-	s.wmu.Unlock()
-	return err
 }
 
 // lockOpen takes s.mu and reports true, or reports false, without the
