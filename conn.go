@@ -1,6 +1,8 @@
 package zmq
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zmqgo/zmq/internal/transport"
 	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
@@ -25,9 +28,9 @@ type conn struct {
 	closeFn func()          // inproc: ends the link (both sides share quit)
 	sec     *secConn        // CURVE: data-phase encryption (security.go); nil otherwise
 	rd      readState       // the message being read; see readMessage
-	fw      *frameWriter    // owned by whoever holds the pipe queue's busy flag
+	fw      *frameWriter    // owned by whoever owns the wire (outQueue.wireOwner)
 	rc      syscall.RawConn // REQ/REP: non-blocking writes from the sender; nil: writer goroutine only
-	bt      *baton          // REQ/REP over tcp and ipc: receivers may read themselves (direct.go)
+	bt      *baton          // REQ/REP over tcp and ipc: receivers may read themselves (reqrep.go)
 	meta    *msgMeta        // what received messages tell about the peer (security.go)
 
 	// Heartbeats: any frame received counts as life.
@@ -74,7 +77,7 @@ func (c *conn) heartbeatLoop() {
 		timeout = o.heartbeatIvl
 	}
 	ttl := uint16(o.heartbeatTTL / (100 * time.Millisecond))
-	ping := zmtp.AppendPing(nil, ttl, nil)
+	ping := ctlCmd{kind: ctlPing, ttl: ttl}
 	toTimer := time.NewTimer(time.Hour)
 	toTimer.Stop()
 	ttlTimer := time.NewTimer(time.Hour)
@@ -271,7 +274,7 @@ func (sl *slab) frameSlice(n int) [][]byte {
 }
 
 // readState is the message being assembled, kept in the conn because
-// whoever holds the read baton (direct.go) reads: the readLoop goroutine
+// whoever holds the read baton (reqrep.go) reads: the readLoop goroutine
 // or, for REQ and REP, a receiver itself.
 type readState struct {
 	sl      slab
@@ -284,7 +287,7 @@ type readState struct {
 
 // readMessage reads frames until a whole message is in, answering PINGs and
 // applying subscriptions on the way. After a read error it may be called
-// again and goes on where it stopped (a deadline interrupts it; see direct.go).
+// again and goes on where it stopped (a deadline interrupts it; see reqrep.go).
 func (c *conn) readMessage() (Msg, error) {
 	s, st := c.s, &c.rd
 	if c.fr.Alloc == nil {
@@ -360,15 +363,7 @@ func (c *conn) readMessage() (Msg, error) {
 		if st.trunc {
 			return c.truncated(), nil
 		}
-		prefix := 0
-		if s.typ == Router {
-			prefix = 1
-		}
-		frames := st.sl.frameSlice(prefix + len(st.cur))
-		if prefix == 1 {
-			frames[0] = c.p.id
-		}
-		copy(frames[prefix:], st.cur)
+		frames := s.withRoutingID(c.p, st.cur, st.sl.frameSlice(s.idFrames()+len(st.cur)))
 		clear(st.cur)
 		st.cur, st.total = st.cur[:0], 0
 		m := Msg{Frames: frames, meta: c.meta}
@@ -388,7 +383,7 @@ func (c *conn) truncate() {
 		return
 	}
 	st.trunc = true
-	env := envelope(c.s.typ, st.cur)
+	env := c.s.envelope(st.cur)
 	for i := range env {
 		env[i] = append([]byte(nil), env[i]...)
 	}
@@ -411,7 +406,7 @@ func (c *conn) dropRx() {
 // envelope, and the size the message had.
 func (c *conn) truncated() Msg {
 	st := &c.rd
-	m := truncatedMsg(c.s.typ, c.p.id, st.cur, st.total)
+	m := c.s.truncatedMsg(c.p, st.cur, st.total)
 	m.meta = c.meta
 	clear(st.cur)
 	st.cur, st.total, st.trunc = st.cur[:0], 0, false
@@ -421,8 +416,8 @@ func (c *conn) truncated() Msg {
 // envelope returns the leading frames of frames that REQ and REP need to
 // route a reply: up to and including the first empty frame (none if there
 // is none yet, or for other types).
-func envelope(t Type, frames [][]byte) [][]byte {
-	if t != Req && t != Rep {
+func (s *Socket) envelope(frames [][]byte) [][]byte {
+	if !s.ops.envelope {
 		return nil
 	}
 	for i, f := range frames {
@@ -434,17 +429,16 @@ func envelope(t Type, frames [][]byte) [][]byte {
 }
 
 // truncatedMsg is what Recv gets for a message over WithTruncateOver.
-func truncatedMsg(t Type, id []byte, env [][]byte, size int64) Msg {
+func (s *Socket) truncatedMsg(p *pipe, env [][]byte, size int64) Msg {
 	var frames [][]byte
-	if t == Router {
-		frames = append(frames, id)
+	if n := s.idFrames() + len(env); n > 0 {
+		frames = s.withRoutingID(p, env, make([][]byte, n))
 	}
-	frames = append(frames, env...)
 	return Msg{Frames: frames, Truncated: size}
 }
 
 // readLoop reads messages and hands them to the socket until the
-// connection fails; with a read baton (direct.go) it reads only while it
+// connection fails; with a read baton (reqrep.go) it reads only while it
 // holds it.
 func (c *conn) readLoop() error {
 	for {
@@ -486,7 +480,7 @@ func (c *conn) command(body []byte) error {
 			}
 		}
 		// Always answer, even with our heartbeats off: the peer's depend on it.
-		c.p.out.pushCtl(zmtp.AppendPong(nil, ctx))
+		c.p.out.pushCtl(ctlCmd{kind: ctlPong, data: bytes.Clone(ctx)})
 	case zmtp.CmdPong:
 		// Any traffic counts as life; nothing else to do.
 	case zmtp.CmdSubscribe:
@@ -731,4 +725,210 @@ func (c *conn) writeInline(m Msg, epoch uint64) {
 // worth a warning.
 func isDisconnect(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// secConn is a connection's data-phase encryption (CURVE).
+type secConn struct {
+	codec zmtp.MessageCodec
+	big   []byte // the writer's buffer for messages larger than its own
+}
+
+// writeFrame writes one frame through the connection's encryption, if any.
+func (c *conn) writeFrame(fw *frameWriter, flags byte, body []byte) error {
+	if c.sec == nil {
+		return fw.frame(flags, body)
+	}
+	return c.sealFrame(fw, flags, body)
+}
+
+// writeCtl writes a control command (PONG, SUBSCRIBE, ...) through
+// the connection's encryption, if any.
+func (c *conn) writeCtl(fw *frameWriter, cmd ctlCmd) error {
+	flags, body := cmd.frame(c.p.minor)
+	return c.writeFrame(fw, flags, body)
+}
+
+// frame encodes cmd as the frame a peer speaking ZMTP 3.minor gets: its
+// flags and body (ZMTP 3.0 knows subscriptions only as data messages).
+func (cmd ctlCmd) frame(minor byte) (flags byte, body []byte) {
+	switch cmd.kind {
+	case ctlSubscribe, ctlCancel:
+		on := cmd.kind == ctlSubscribe
+		if minor == 0 {
+			b := make([]byte, 1+len(cmd.data))
+			if on {
+				b[0] = 1
+			}
+			copy(b[1:], cmd.data)
+			return 0, b
+		}
+		if on {
+			return zmtp.FlagCommand, commandBody(zmtp.CmdSubscribe, nil, cmd.data)
+		}
+		return zmtp.FlagCommand, commandBody(zmtp.CmdCancel, nil, cmd.data)
+	case ctlPing:
+		var ttl [2]byte
+		binary.BigEndian.PutUint16(ttl[:], cmd.ttl)
+		return zmtp.FlagCommand, commandBody(zmtp.CmdPing, ttl[:], cmd.data)
+	case ctlPong:
+		return zmtp.FlagCommand, commandBody(zmtp.CmdPong, nil, cmd.data)
+	}
+	return 0, nil // ctlProbe: an empty message
+}
+
+// commandBody is a command frame's body: name length, name, data.
+func commandBody(name string, data ...[]byte) []byte {
+	n := 1 + len(name)
+	for _, d := range data {
+		n += len(d)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, byte(len(name)))
+	b = append(b, name...)
+	for _, d := range data {
+		b = append(b, d...)
+	}
+	return b
+}
+
+// sealFrame encrypts a frame straight into the writer's buffer; one too
+// large for it is sealed into a reusable buffer and written at once.
+func (c *conn) sealFrame(fw *frameWriter, flags byte, body []byte) error {
+	codec := c.sec.codec
+	need := zmtp.MaxHeaderSize + codec.Overhead() + len(body)
+	if cap(fw.buf)-len(fw.buf) < need {
+		if err := fw.flush(); err != nil {
+			return err
+		}
+		if cap(fw.buf) < need {
+			b, err := codec.AppendMessage(c.sec.big[:0], flags, body)
+			if err != nil {
+				return err
+			}
+			if cap(b) <= 4<<20 {
+				c.sec.big = b
+			} else {
+				c.sec.big = nil
+			}
+			_, err = fw.w.Write(b)
+			return err
+		}
+	}
+	var err error
+	fw.buf, err = codec.AppendMessage(fw.buf, flags, body)
+	return err
+}
+
+// openFrame decrypts a received frame, if the connection is encrypted.
+func (c *conn) openFrame(flags byte, body []byte) (byte, []byte, error) {
+	if c.sec == nil {
+		return flags, body, nil
+	}
+	f, plain, err := c.sec.codec.OpenMessage(body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	return f, plain, nil
+}
+
+// serve runs one connection: handshake, attach, read until it fails, detach.
+// Exactly one of ln and d is set.
+// It returns the handshake's error if the handshake failed.
+func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
+	log := s.opts.logger
+	var ka transport.KeepAlive
+	ka.On, ka.Idle, ka.Interval, ka.Count = s.opts.tcpKeepAlive, s.opts.tcpKeepAliveIdle, s.opts.tcpKeepAliveIntvl, s.opts.tcpKeepAliveCount
+	if err := transport.Configure(nc, ka); err != nil {
+		log.Debug("zmq: tcp options", "err", err)
+	}
+	endpoint := ""
+	if ln != nil {
+		endpoint = ln.resolved
+	} else {
+		endpoint = d.endpoint
+	}
+	peer := nc.RemoteAddr().String()
+	// Close the connection if the socket or the dialer stops mid-handshake.
+	stopHS := make(chan struct{})
+	var stopCh chan struct{}
+	if d != nil {
+		stopCh = d.stop
+	}
+	go func() {
+		select {
+		case <-stopHS:
+		case <-stopCh:
+			nc.Close()
+		case <-s.kill:
+			nc.Close()
+		}
+	}()
+	fr, pi, err := s.handshake(nc)
+	close(stopHS)
+	if err != nil {
+		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
+		if errors.Is(err, zmtp.ErrProtocol) { // zmtp's errors, ErrProtocol, ErrIncompatiblePeer, errMechanism (errors.go)
+			lvl, ev = log.Warn, EventHandshakeFailedProtocol
+		}
+		if errors.Is(err, ErrAuthFailed) { // Event.Err is an *AuthError (security.go)
+			lvl, ev = log.Warn, EventHandshakeFailedAuth
+		}
+		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+		nc.Close()
+		s.emit(Event{Type: ev, Endpoint: endpoint, PeerAddr: peer, Err: err})
+		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, Err: err})
+		return err
+	}
+	var wg sync.WaitGroup
+	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg, sec: pi.sec, meta: pi.meta}
+	c.fw = newFrameWriter(nc)
+	if s.ops.direct {
+		c.bt = newBaton(nc) // reqrep.go
+		c.rc = rawConn(nc)  // conn.writeInline
+	}
+	if err := s.attachConn(c, ln, d, pi); err != nil {
+		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+		nc.Close()
+		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: pi.identity, Err: err})
+		return
+	}
+	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "peer_type", pi.typ)
+	id := pi.identity
+	if s.ops.routingIDs {
+		id = c.p.id
+	}
+	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
+	// not pinged (nor dropped for not answering).
+	hb := s.opts.heartbeatIvl > 0 && pi.minor >= 1
+	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Heartbeats: hb})
+	if hb {
+		c.startHeartbeat()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	err = c.readLoop()
+	c.close()
+	wg.Wait()
+	s.detachConn(c, ln, d)
+	if c.fr.LargePending() >= freeOSOver {
+		go freeOSMemory()
+	}
+	if hb := c.hbErr.Load(); hb != nil {
+		err = *hb
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		lvl := log.Warn
+		if isDisconnect(err) {
+			lvl = log.Debug
+		}
+		lvl("zmq: peer dropped", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
+	}
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Err: err})
+	return nil
 }

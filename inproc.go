@@ -13,7 +13,7 @@ import (
 // inbound queue. No kernel socket, no encoding, no copy.
 
 var inprocs = struct {
-	mu    sync.Mutex
+	mu    mutex[rankInprocs]
 	names map[string]*inprocBinding
 	wait  chan struct{} // closed when a name is bound
 }{names: make(map[string]*inprocBinding)}
@@ -150,31 +150,17 @@ func (c *conn) moveLoop(to *conn) {
 			if wasFull {
 				c.s.wake()
 			}
-			for _, b := range ctl {
-				// Control frames are encoded ZMTP commands; only
-				// subscriptions mean anything between two local sockets.
-				flags, body, _, err := zmtp.ParseFrame(b, 0)
-				if err != nil {
-					continue
-				}
-				if flags&zmtp.FlagCommand == 0 {
-					// A probe (ZMQ_PROBE_ROUTER): an empty message.
-					m := Msg{Frames: [][]byte{{}}}
-					if to.s.typ == Router {
-						m.Frames = [][]byte{to.p.id, {}}
-					}
+			for _, cmd := range ctl {
+				// Only subscriptions and probes mean anything between two
+				// local sockets.
+				switch cmd.kind {
+				case ctlProbe: // WithProbeRouter: an empty message
+					m := Msg{Frames: to.s.withRoutingID(to.p, [][]byte{{}}, nil)}
 					if !to.s.deliver(to, m) {
 						return
 					}
-					continue
-				}
-				if name, data, err := zmtp.ParseCommand(body); err == nil {
-					switch string(name) {
-					case zmtp.CmdSubscribe:
-						to.s.peerSubscribe(to.p, data, true)
-					case zmtp.CmdCancel:
-						to.s.peerSubscribe(to.p, data, false)
-					}
+				case ctlSubscribe, ctlCancel:
+					to.s.peerSubscribe(to.p, cmd.data, cmd.kind == ctlSubscribe)
 				}
 			}
 			for i, m := range msgs {
@@ -183,7 +169,7 @@ func (c *conn) moveLoop(to *conn) {
 				m.rx, m.rxGen = nil, 0
 				if lim := to.s.opts.truncateOver; lim > 0 {
 					if size := int64(m.Size()); size > lim {
-						m = truncatedMsg(to.s.typ, to.p.id, slices.Clone(envelope(to.s.typ, m.Frames)), size)
+						m = to.s.truncatedMsg(to.p, slices.Clone(to.s.envelope(m.Frames)), size)
 						if to.s.deliver(to, m) {
 							continue
 						}
@@ -191,12 +177,7 @@ func (c *conn) moveLoop(to *conn) {
 						return
 					}
 				}
-				if to.s.typ == Router {
-					f := make([][]byte, 1+len(m.Frames))
-					f[0] = to.p.id
-					copy(f[1:], m.Frames)
-					m.Frames = f
-				}
+				m.Frames = to.s.withRoutingID(to.p, m.Frames, nil)
 				if !to.s.deliver(to, m) {
 					clear(msgs[i:])
 					return

@@ -82,7 +82,7 @@ func (s *Socket) enqueue(p *pipe, m Msg, from *conn, quit <-chan struct{}, force
 		signal(s.inNotify)
 	}
 	if from != nil {
-		s.kickDirect(from) // a REQ/REP receiver may be reading another connection (direct.go)
+		s.kickDirect(from) // a REQ/REP receiver may be reading another connection (reqrep.go)
 	}
 	return true
 }
@@ -118,7 +118,7 @@ func (s *Socket) recv(ctx context.Context) (*pipe, Msg, error) {
 			return p, m, nil
 		}
 		s.inMu.Unlock()
-		if s.typ == Req || s.typ == Rep { // read the connection here (direct.go)
+		if s.ops.direct { // read the connection here (reqrep.go)
 			if ok, err := s.recvDirect(ctx); err != nil {
 				return nil, Msg{}, err
 			} else if ok {

@@ -3,7 +3,6 @@ package zmq
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -77,9 +76,9 @@ type monitor struct {
 }
 
 type monitors struct {
-	mu   sync.Mutex
-	list []*monitor
-	done bool
+	mu   mutex[rankMonitors]
+	list []*monitor // guarded by mu
+	done bool       // guarded by mu
 }
 
 // Monitor returns a channel of the socket's events until ctx is done or the

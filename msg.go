@@ -72,3 +72,26 @@ func (m Msg) Clone() Msg {
 	}
 	return c
 }
+
+// AllocMsg returns a one-frame message of n bytes (contents undefined) for
+// the application to fill and send. For 32 KiB to 1 MiB the frame comes
+// from the pool that received messages use, and goes back to it by itself
+// once Send has written it to every peer it went to (or dropped it), so a
+// sender of large messages makes no garbage: its memory stays near what its
+// queues hold. Send such a message once: after a successful Send its frame
+// may already hold another message (if Send fails, the message is still
+// yours to send again). Over inproc the frame passes to the receiver and
+// leaves the pool.
+func AllocMsg(n int) Msg {
+	var h *rxBuf
+	if n >= 1<<rxMinShift {
+		h = getRxBuf(n)
+	}
+	if h == nil {
+		return Msg{Frames: [][]byte{make([]byte, n)}}
+	}
+	h.refs.Store(0)
+	h.auto.Store(true)
+	h.frames[0] = h.b[:n:n]
+	return Msg{Frames: h.frames[:], rx: h, rxGen: h.gen.Load()}
+}

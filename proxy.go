@@ -79,7 +79,7 @@ type SteerableProxy struct {
 
 	stats [8]atomic.Uint64 // libzmq's order, see ProxyStats
 
-	mu         sync.Mutex
+	mu         mutex[rankProxy]
 	paused     bool
 	resumed    chan struct{} // closed on Resume; replaced on Pause
 	started    bool

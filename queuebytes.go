@@ -111,9 +111,3 @@ func (q *queueBytes) written() {
 	}
 	q.flight = 0
 }
-
-func (q *outQueue) depth() (int, int64) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.n, q.bq.queued + q.bq.flight
-}

@@ -2,7 +2,6 @@ package zmq
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,21 +12,22 @@ import (
 	"time"
 
 	"github.com/zmqgo/zmq/internal/transport"
-	"github.com/zmqgo/zmq/internal/zmtp"
 )
 
-// Lock order: Socket.stateMu → Socket.mu → outQueue.mu;
-// Socket.mu → Socket.wmu (wake under mu); Socket.mu → Socket.subMu.
-// Socket.inMu and pipe.subMu are leaves. recvSem (REQ/REP receivers) and
-// sendSem (REQ senders) are taken before any of them, with the caller's
-// context; stateMu is never held while a call waits.
+// Lock order: LOCKS.md lists every lock and the order they are taken in
+// (checked by the tests built with -tags lockorder). recvSem and sendSem are
+// taken before any lock, with the caller's context; stateMu is never held
+// while a call waits.
 
 // Socket is a ZeroMQ socket. Its methods are safe for concurrent use.
 type Socket struct {
 	typ  Type
+	ops  *patternOps // the type's rules (patterns.go), chosen once
 	opts options
 
-	mu        sync.Mutex
+	// mu guards the fields below it up to direct, and every pipe's
+	// conn, id, peerType and minor.
+	mu        mutex[rankSocketMu]
 	closed    bool
 	pipes     []*pipe          // attached pipes, in attach order (round-robin, fan-out)
 	rr        int              // round-robin cursor into pipes
@@ -40,32 +40,34 @@ type Socket struct {
 	everConnected bool  // a peer completed a handshake at some point
 	connErr       error // the last failed connection attempt or handshake
 
-	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (direct.go)
+	direct atomic.Pointer[conn] // the connection a REQ/REP receiver reads itself (reqrep.go)
 
 	queuedBytes atomic.Int64 // in all send queues, with WithSendHWMBytes (queuebytes.go)
 
-	// Senders waiting for room (a full queue drains, a pipe attaches); see block.
-	wmu     sync.Mutex
+	// Senders waiting for room (a full queue drains, a pipe attaches); see
+	// block. Guarded by wmu.
+	wmu     mutex[rankWmu]
 	wgen    uint64          // bumped by every wake
 	waiting []chan struct{} // one per blocked sender, signalled by wake
 	spareCh []chan struct{} // their channels, kept for the next wait
 
-	subMu       sync.RWMutex
+	// Guarded by subMu.
+	subMu       rwmutex[rankSubMu]
 	subs        map[string]int // SUB/XSUB: our own subscriptions, counted
 	xcount      map[string]int // XPUB: how many pipes subscribe to each topic
 	lastSubPipe *pipe          // XPUB manual: where the last subscription came from
 
-	// REQ/REP state.
-	stateMu    sync.Mutex
+	// REQ/REP state, guarded by stateMu (reqrep.go).
+	stateMu    mutex[rankStateMu]
 	reqPipe    *pipe    // REQ: where the outstanding request went
 	reqPending bool     // REQ: a request awaits its reply
 	repPipe    *pipe    // REP: where the reply goes
 	repEnv     [][]byte // REP: envelope to put back on the reply
 	repPending bool     // REP: a request was received and not answered
 
-	inMu        sync.Mutex
-	active      []*pipe       // pipes with received messages, in turn order
-	recvWaiters int           // Recv calls waiting for a message
+	inMu        mutex[rankInMu]
+	active      []*pipe       // pipes with received messages, in turn order; guarded by inMu
+	recvWaiters int           // Recv calls waiting for a message; guarded by inMu
 	inNotify    chan struct{} // wakes a waiting Recv (cap 1)
 	recvSem     chan struct{} // REQ/REP: one receiver at a time
 	sendSem     chan struct{} // REQ: one sender at a time (stateMu is never held while a send waits)
@@ -107,6 +109,7 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 	}
 	s := &Socket{
 		typ:       t,
+		ops:       &patterns[t],
 		opts:      defaultOptions(),
 		byID:      make(map[string]*pipe),
 		nextID:    rand.Uint32(),
@@ -385,108 +388,6 @@ func (s *Socket) dialLoop(d *dialer) {
 	}
 }
 
-// serve runs one connection: handshake, attach, read until it fails, detach.
-// Exactly one of ln and d is set.
-// It returns the handshake's error if the handshake failed.
-func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
-	log := s.opts.logger
-	var ka transport.KeepAlive
-	ka.On, ka.Idle, ka.Interval, ka.Count = s.opts.tcpKeepAlive, s.opts.tcpKeepAliveIdle, s.opts.tcpKeepAliveIntvl, s.opts.tcpKeepAliveCount
-	if err := transport.Configure(nc, ka); err != nil {
-		log.Debug("zmq: tcp options", "err", err)
-	}
-	endpoint := ""
-	if ln != nil {
-		endpoint = ln.resolved
-	} else {
-		endpoint = d.endpoint
-	}
-	peer := nc.RemoteAddr().String()
-	// Close the connection if the socket or the dialer stops mid-handshake.
-	stopHS := make(chan struct{})
-	var stopCh chan struct{}
-	if d != nil {
-		stopCh = d.stop
-	}
-	go func() {
-		select {
-		case <-stopHS:
-		case <-stopCh:
-			nc.Close()
-		case <-s.kill:
-			nc.Close()
-		}
-	}()
-	fr, pi, err := s.handshake(nc)
-	close(stopHS)
-	if err != nil {
-		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
-		if errors.Is(err, zmtp.ErrProtocol) { // zmtp's errors, ErrProtocol, ErrIncompatiblePeer, errMechanism (errors.go)
-			lvl, ev = log.Warn, EventHandshakeFailedProtocol
-		}
-		if errors.Is(err, ErrAuthFailed) { // Event.Err is an *AuthError (security.go)
-			lvl, ev = log.Warn, EventHandshakeFailedAuth
-		}
-		lvl("zmq: handshake failed, dropping peer", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
-		nc.Close()
-		s.emit(Event{Type: ev, Endpoint: endpoint, PeerAddr: peer, Err: err})
-		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, Err: err})
-		return err
-	}
-	var wg sync.WaitGroup
-	c := &conn{s: s, nc: nc, fr: fr, quit: make(chan struct{}), wg: &wg, sec: pi.sec, meta: pi.meta}
-	c.fw = newFrameWriter(nc)
-	if s.typ == Req || s.typ == Rep {
-		c.bt = newBaton(nc) // direct.go
-		c.rc = rawConn(nc)  // conn.writeInline
-	}
-	if err := s.attachConn(c, ln, d, pi); err != nil {
-		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
-		nc.Close()
-		s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: pi.identity, Err: err})
-		return
-	}
-	log.Debug("zmq: peer connected", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "peer_type", pi.typ)
-	id := pi.identity
-	if s.typ == Router {
-		id = c.p.id
-	}
-	// A ZMTP 3.0 peer knows no PING: its silence says nothing, so it is
-	// not pinged (nor dropped for not answering).
-	hb := s.opts.heartbeatIvl > 0 && pi.minor >= 1
-	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Heartbeats: hb})
-	if hb {
-		c.startHeartbeat()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
-	err = c.readLoop()
-	c.close()
-	wg.Wait()
-	s.detachConn(c, ln, d)
-	if c.fr.LargePending() >= freeOSOver {
-		go freeOSMemory()
-	}
-	if hb := c.hbErr.Load(); hb != nil {
-		err = *hb
-	}
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		lvl := log.Warn
-		if isDisconnect(err) {
-			lvl = log.Debug
-		}
-		lvl("zmq: peer dropped", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)
-	}
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
-	s.emit(Event{Type: EventDisconnected, Endpoint: endpoint, PeerAddr: peer, RoutingID: id, Err: err})
-	return nil
-}
-
 // attachConn binds a handshaken connection to its pipe.
 func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error {
 	s.mu.Lock()
@@ -503,32 +404,12 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 		}
 		p = d.p
 	} else {
-		if s.typ == Pair && len(s.pipes) > 0 {
-			return fmt.Errorf("%w: PAIR already has its peer", ErrState)
-		}
 		p = s.newPipe(ln.resolved, false)
 	}
-	if s.typ == Router {
-		id := pi.identity
-		if len(id) == 0 {
-			id = s.generateIDLocked()
-		} else if id[0] == 0 {
-			// 0x00 is the generated ids' space: a peer announcing one could
-			// take the id the next anonymous peer is about to get.
-			return fmt.Errorf("%w: announced id %x starts with 0x00, reserved for generated ids", ErrRoutingID, id)
-		} else if old := s.byID[string(id)]; old != nil {
-			if !s.opts.routerHandover {
-				return fmt.Errorf("%w: announced id %q is already in use", ErrRoutingID, id)
-			}
-			// The newcomer takes the id over; the old connection goes.
-			delete(s.byID, string(id))
-			old.id = nil
-			if old.conn != nil {
-				go old.conn.close()
-			}
+	if attach := s.ops.attach; attach != nil {
+		if err := attach(s, p, pi, d == nil); err != nil {
+			return err
 		}
-		p.id = slices.Clip(append([]byte(nil), id...))
-		s.byID[string(p.id)] = p
 	}
 	p.conn, p.peerType, p.minor = c, pi.typ, pi.minor
 	c.p = p
@@ -542,44 +423,17 @@ func (s *Socket) attachConn(c *conn, ln *listener, d *dialer, pi peerInfo) error
 		ln.conns[c] = struct{}{}
 		s.attachLocked(p)
 	}
-	// A (re)connected subscriber tells the publisher everything it wants.
-	if s.typ == Sub || s.typ == XSub {
-		s.subMu.RLock()
-		for topic := range s.subs {
-			p.out.pushCtl(encodeSub(p.minor, true, []byte(topic)))
-		}
-		s.subMu.RUnlock()
-	}
-	if s.opts.probeRouter && (s.typ == Router || s.typ == Dealer || s.typ == Req) {
-		// An empty message ahead of anything queued, so a ROUTER peer learns
-		// our routing id at once.
-		p.out.pushCtl(zmtp.AppendFrame(nil, 0, nil))
-	}
-	if s.typ == XPub && s.opts.xpubWelcome != nil {
-		p.out.push(Msg{Frames: [][]byte{s.opts.xpubWelcome}})
+	if connected := s.ops.connected; connected != nil {
+		connected(s, p)
 	}
 	// Data queued before this connection existed goes out now.
 	signal(p.out.notify)
 	return nil
 }
 
-// generateIDLocked returns a fresh routing id for an anonymous peer: 0x00
-// and a 32-bit counter (as libzmq), skipping any id still held, so that a
-// wrapped counter can never hand out a live peer's id. Guarded by s.mu.
-func (s *Socket) generateIDLocked() []byte {
-	b := make([]byte, 5)
-	for {
-		binary.BigEndian.PutUint32(b[1:], s.nextID)
-		s.nextID++
-		if _, live := s.byID[string(b)]; !live {
-			return b
-		}
-	}
-}
-
 // pipePerConn reports whether a connected endpoint's pipe exists only while
 // its connection does.
-func (s *Socket) pipePerConn() bool { return s.typ == Router || s.opts.immediate }
+func (s *Socket) pipePerConn() bool { return s.ops.routingIDs || s.opts.immediate }
 
 func (s *Socket) newPipe(endpoint string, persistent bool) *pipe {
 	p := newPipe(endpoint, s.opts.sendHWM, persistent)
@@ -612,10 +466,8 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 	p := c.p
 	s.mu.Lock()
 	p.conn = nil
-	if s.typ == Router && p.id != nil {
-		if s.byID[string(p.id)] == p {
-			delete(s.byID, string(p.id))
-		}
+	if detach := s.ops.detach; detach != nil {
+		detach(s, p)
 	}
 	if d != nil {
 		d.conn = nil
@@ -632,13 +484,8 @@ func (s *Socket) detachConn(c *conn, ln *listener, d *dialer) {
 	}
 	s.mu.Unlock()
 	signal(s.linkCh)
-	if subs := p.clearSubs(); len(subs) > 0 && s.typ == XPub {
-		for topic := range subs {
-			last := s.countSub(topic, false)
-			if last || s.opts.xpubVerboser {
-				s.xpubNotify(p, false, []byte(topic))
-			}
-		}
+	if gone := s.ops.gone; gone != nil {
+		gone(s, p)
 	}
 	s.wake()
 }
@@ -713,27 +560,6 @@ func (s *Socket) killed() bool {
 	}
 }
 
-// wake releases senders blocked on full queues or missing peers.
-func (s *Socket) wake() {
-	s.wmu.Lock()
-	s.wgen++
-	for _, c := range s.waiting {
-		signal(c)
-	}
-	clear(s.waiting)
-	s.waiting = s.waiting[:0]
-	s.wmu.Unlock()
-}
-
-// sendTicket is taken after a failed send attempt and before the retry
-// that precedes block (waitTicket), so a wake in between is not lost.
-func (s *Socket) sendTicket() uint64 {
-	s.wmu.Lock()
-	t := s.wgen
-	s.wmu.Unlock()
-	return t
-}
-
 func (s *Socket) isClosed() bool {
 	select {
 	case <-s.done:
@@ -743,207 +569,20 @@ func (s *Socket) isClosed() bool {
 	}
 }
 
-// block waits for a wake after ticket t, ctx or Close. Each blocked sender
-// waits on a one-slot channel of its own, reused from wait to wait: a
-// channel closed per wake cost an allocation every time a sender met a full
-// queue, which at 64 KiB was every few messages.
-func (s *Socket) block(ctx context.Context, t uint64) error {
-	s.wmu.Lock()
-	if s.wgen != t {
-		s.wmu.Unlock()
-		return nil
-	}
-	var c chan struct{}
-	if n := len(s.spareCh); n > 0 {
-		c = s.spareCh[n-1]
-		s.spareCh = s.spareCh[:n-1]
-	} else {
-		c = make(chan struct{}, 1)
-	}
-	s.waiting = append(s.waiting, c)
-	s.wmu.Unlock()
-	var err error
-	select {
-	case <-c:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-s.done:
-		err = ErrClosed
-	}
-	s.wmu.Lock()
-	if i := slices.Index(s.waiting, c); i >= 0 { // gave up before a wake
-		s.waiting = slices.Delete(s.waiting, i, i+1)
-	}
-	select { // a wake may have come with ctx or Close
-	case <-c:
-	default:
-	}
-	s.spareCh = append(s.spareCh, c)
-	s.wmu.Unlock()
-	return err
-}
-
-// deliver hands a received message to Recv. It reports false if the
-// connection is going away.
-func (s *Socket) deliver(c *conn, m Msg) bool {
-	switch s.typ {
-	case Pub, XPub:
-		// Subscribers talk to publishers only to subscribe; ZMTP 3.0 peers
-		// (and XSUB applications) do it with data messages.
-		if len(m.Frames) == 1 && len(m.Frames[0]) > 0 && m.Frames[0][0] <= 1 {
-			s.peerSubscribe(c.p, m.Frames[0][1:], m.Frames[0][0] == 1)
-		}
-		return true
-	case Push:
-		return true
-	case Sub, XSub:
-		if len(m.Frames) == 0 || !s.subscribed(m.Frames[0]) { // a truncated message has no topic
-			return true
-		}
-	}
-	return s.enqueue(c.p, m, c, c.quit, false)
-}
-
-func (s *Socket) subscribed(topic []byte) bool {
-	s.subMu.RLock()
-	defer s.subMu.RUnlock()
-	if _, all := s.subs[""]; all {
-		return true
-	}
-	for t := range s.subs {
-		if len(topic) >= len(t) && string(topic[:len(t)]) == t {
-			return true
-		}
-	}
-	return false
-}
-
-// peerSubscribe applies a subscription from a subscriber pipe.
-func (s *Socket) peerSubscribe(p *pipe, topic []byte, on bool) {
-	if s.typ != Pub && s.typ != XPub {
-		return
-	}
-	if s.typ == XPub && s.opts.xpubManual {
-		// The application decides; Subscribe applies to this pipe.
-		s.subMu.Lock()
-		s.lastSubPipe = p
-		s.subMu.Unlock()
-		s.xpubNotify(p, on, topic)
-		return
-	}
-	s.applyPeerSub(p, topic, on)
-}
-
-// applyPeerSub records a subscriber's (un)subscription and tells an XPUB
-// application about it: about topics new to the socket, or every one when
-// verbose (subscriptions) or verboser (unsubscriptions too).
-func (s *Socket) applyPeerSub(p *pipe, topic []byte, on bool) {
-	var changed bool
-	if on {
-		changed = p.subscribe(topic)
-	} else {
-		changed = p.unsubscribe(topic)
-	}
-	if s.typ != XPub {
-		return
-	}
-	edge := changed && s.countSub(string(topic), on)
-	if on && (edge || s.opts.xpubVerbose) || !on && (edge || s.opts.xpubVerboser) {
-		s.xpubNotify(p, on, topic)
-	}
-}
-
-// countSub counts the pipes subscribed to topic; it reports whether the
-// first one came or the last one went.
-func (s *Socket) countSub(topic string, on bool) bool {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	if s.xcount == nil {
-		s.xcount = make(map[string]int)
-	}
-	if on {
-		s.xcount[topic]++
-		return s.xcount[topic] == 1
-	}
-	if s.xcount[topic] <= 1 {
-		delete(s.xcount, topic)
-		return true
-	}
-	s.xcount[topic]--
-	return false
-}
-
-// xpubNotify hands an XPUB application a subscription message.
-func (s *Socket) xpubNotify(p *pipe, on bool, topic []byte) {
-	b := make([]byte, 1+len(topic))
-	if on {
-		b[0] = 1
-	}
-	copy(b[1:], topic)
-	s.enqueue(p, Msg{Frames: [][]byte{b}}, nil, nil, true)
-}
-
-func encodeSub(minor byte, on bool, topic []byte) []byte {
-	if minor == 0 {
-		return zmtp.AppendSubscription30(nil, on, topic)
-	}
-	if on {
-		return zmtp.AppendSubscribe(nil, topic)
-	}
-	return zmtp.AppendCancel(nil, topic)
-}
-
-// Subscribe adds a prefix filter (SUB and XSUB; ZMQ_SUBSCRIBE). An empty
-// prefix matches every message. Subscriptions are counted: each Subscribe
-// needs its own Unsubscribe.
-func (s *Socket) Subscribe(prefix []byte) error { return s.setSub(prefix, true) }
-
-// Unsubscribe removes one count of a prefix filter (ZMQ_UNSUBSCRIBE).
-func (s *Socket) Unsubscribe(prefix []byte) error { return s.setSub(prefix, false) }
-
-func (s *Socket) setSub(prefix []byte, on bool) error {
-	if s.typ == XPub && s.opts.xpubManual {
-		s.subMu.Lock()
-		p := s.lastSubPipe
-		s.subMu.Unlock()
-		if p == nil {
-			return fmt.Errorf("%w: no subscription message received yet", ErrState)
-		}
-		s.applyPeerSub(p, prefix, on)
-		return nil
-	}
-	if s.typ != Sub && s.typ != XSub {
-		return ErrNotSupported
-	}
+// lockOpen takes s.mu and reports true, or reports false, without the
+// lock, if the socket is closed.
+func (s *Socket) lockOpen() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		s.mu.Unlock()
+		return false
 	}
-	s.subMu.Lock()
-	k := string(prefix)
-	send := false
-	if on {
-		s.subs[k]++
-		send = s.subs[k] == 1
-	} else if n, ok := s.subs[k]; ok {
-		if n <= 1 {
-			delete(s.subs, k)
-			send = true
-		} else {
-			s.subs[k] = n - 1
-		}
-	}
-	s.subMu.Unlock()
-	if send {
-		for _, p := range s.pipes {
-			if p.conn != nil {
-				p.out.pushCtl(encodeSub(p.minor, on, prefix))
-			}
-		}
-	}
-	return nil
+	return true
 }
+
+// deliver hands a received message to Recv (or, on PUB and XPUB, reads
+// subscriptions from it). It reports false if the connection is going away.
+func (s *Socket) deliver(c *conn, m Msg) bool { return s.ops.deliver(s, c, m) }
 
 // Send sends a message. What it does depends on the type: round-robin to a
 // peer with room (PUSH, DEALER, REQ), to every matching subscriber (PUB), to
@@ -979,259 +618,7 @@ func (s *Socket) send(ctx context.Context, m Msg) error {
 	return err
 }
 
-func (s *Socket) route(ctx context.Context, m Msg) error {
-	switch s.typ {
-	case Push, Dealer, Pair:
-		return s.sendRR(ctx, m)
-	case Pub, XPub:
-		return s.sendPub(ctx, m)
-	case XSub:
-		return s.sendXSub(m)
-	case Router:
-		return s.sendRouter(ctx, m)
-	case Req:
-		return s.sendReq(ctx, m)
-	case Rep:
-		return s.sendRep(m)
-	}
-	return ErrNotSupported
-}
-
-// sendRR queues m on the next pipe in turn that has room (libzmq's lb_t),
-// waiting while none has.
-func (s *Socket) sendRR(ctx context.Context, m Msg) error {
-	_, err := s.sendRRPipe(ctx, m, false)
-	return err
-}
-
-// sendRRPipe is sendRR reporting the pipe that took m. With inline, a
-// small m bound for an idle connection is written from this goroutine
-// (conn.writeInline): REQ and REP alternate strictly, so their queues are
-// nearly always empty and the hand-off to the writer is pure latency, while
-// streaming sockets keep the writer, which batches.
-func (s *Socket) sendRRPipe(ctx context.Context, m Msg, inline bool) (*pipe, error) {
-	var w waitTicket
-	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return nil, ErrClosed
-		}
-		n := len(s.pipes)
-		for i := 0; i < n; i++ {
-			k := (s.rr + i) % n
-			p := s.pipes[k]
-			if c := p.conn; inline && c.inlineOK(m) {
-				ok, claimed, epoch := p.out.pushInline(m)
-				if ok {
-					s.rr = (k + 1) % n
-					s.mu.Unlock()
-					if claimed {
-						c.writeInline(m, epoch)
-					}
-					return p, nil
-				}
-				continue
-			}
-			if p.out.push(m) {
-				s.rr = (k + 1) % n
-				s.mu.Unlock()
-				return p, nil
-			}
-		}
-		s.mu.Unlock()
-		if err := w.wait(ctx, s); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// waitTicket makes a sender that found no room try once more after taking
-// a wake ticket before it blocks, so a wake in between is never lost, while
-// the common case (room at once) takes no ticket and no extra lock.
-type waitTicket struct {
-	t    uint64
-	have bool
-}
-
-// wait is called after a failed try: the first time it takes a ticket and
-// returns at once (try again); then it blocks until a wake after the ticket.
-func (w *waitTicket) wait(ctx context.Context, s *Socket) error {
-	if !w.have {
-		w.t, w.have = s.sendTicket(), true
-		return nil
-	}
-	w.have = false
-	return s.block(ctx, w.t)
-}
-
-func (s *Socket) sendPub(ctx context.Context, m Msg) error {
-	topic := m.Frames[0]
-	var w waitTicket
-	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return ErrClosed
-		}
-		if !s.opts.xpubNoDrop {
-			for _, p := range s.pipes {
-				// A subscriber at its high-water mark loses the message (RFC 29).
-				if p.conn != nil && p.matches(topic) {
-					p.out.push(m)
-				}
-			}
-			s.mu.Unlock()
-			return nil
-		}
-		// All or none: wait until every matching subscriber has room. No
-		// other sender runs meanwhile (s.mu) and writers only make room, so
-		// room seen here is still there for the push.
-		var buf [8]*pipe
-		match := buf[:0]
-		full := false
-		for _, p := range s.pipes {
-			if p.conn != nil && p.matches(topic) {
-				match = append(match, p)
-			}
-		}
-		if len(match) == 1 {
-			full = !match[0].out.push(m) // one subscriber: one lock
-		} else {
-			for _, p := range match {
-				if p.out.full() {
-					full = true
-					break
-				}
-			}
-			if !full {
-				for _, p := range match {
-					p.out.push(m)
-				}
-			}
-		}
-		s.mu.Unlock()
-		if !full {
-			return nil
-		}
-		if err := w.wait(ctx, s); err != nil {
-			return err
-		}
-	}
-}
-
-// sendXSub forwards subscription messages (\x01topic, \x00topic) upstream;
-// anything else goes to every publisher as is.
-func (s *Socket) sendXSub(m Msg) error {
-	f := m.Frames[0]
-	if len(m.Frames) == 1 && len(f) > 0 && f[0] <= 1 {
-		return s.setSub(f[1:], f[0] == 1)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	for _, p := range s.pipes {
-		p.out.push(m)
-	}
-	return nil
-}
-
-func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
-	if len(m.Frames) < 2 {
-		return fmt.Errorf("%w: ROUTER needs a routing id frame and a body", ErrEmptyMsg)
-	}
-	id := m.Frames[0]
-	body := Msg{Frames: m.Frames[1:], rx: m.rx, rxGen: m.rxGen}
-	var w waitTicket
-	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return ErrClosed
-		}
-		p := s.byID[string(id)]
-		if p == nil {
-			s.mu.Unlock()
-			if s.opts.routerMandatory {
-				return fmt.Errorf("%w: %x", ErrHostUnreachable, id)
-			}
-			return nil
-		}
-		ok := p.out.push(body)
-		s.mu.Unlock()
-		if ok || !s.opts.routerMandatory {
-			return nil
-		}
-		if err := w.wait(ctx, s); err != nil {
-			return err
-		}
-	}
-}
-
-var emptyFrame = []byte{}
-
-// sendReq sends a request. Senders take turns (lockSend, honouring ctx);
-// stateMu is held only to look at and set the state, never while the send
-// waits for room, so Recv and TrySend from other goroutines never wait
-// behind a blocked Send.
-func (s *Socket) sendReq(ctx context.Context, m Msg) error {
-	if err := s.lockSend(ctx); err != nil {
-		return err
-	}
-	defer s.unlockSend()
-	s.stateMu.Lock()
-	pending := s.reqPending
-	s.stateMu.Unlock()
-	if pending {
-		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
-	}
-	frames := make([][]byte, 1+len(m.Frames))
-	frames[0] = emptyFrame
-	copy(frames[1:], m.Frames)
-	p, err := s.sendRRPipe(ctx, Msg{Frames: frames}, true)
-	if err != nil {
-		return err
-	}
-	s.stateMu.Lock()
-	s.reqPipe, s.reqPending = p, true
-	s.stateMu.Unlock()
-	return nil
-}
-
-func (s *Socket) sendRep(m Msg) error {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if !s.repPending {
-		return fmt.Errorf("%w: REP must receive a request before sending", ErrState)
-	}
-	frames := make([][]byte, 0, len(s.repEnv)+len(m.Frames))
-	frames = append(frames, s.repEnv...)
-	frames = append(frames, m.Frames...)
-	p := s.repPipe
-	s.repPipe, s.repEnv, s.repPending = nil, nil, false
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	reply := Msg{Frames: frames}
-	if c := p.conn; c.inlineOK(reply) { // see sendRRPipe
-		_, claimed, epoch := p.out.pushInline(reply)
-		s.mu.Unlock()
-		if claimed {
-			c.writeInline(reply, epoch)
-		}
-		return nil
-	}
-	// The requester may be gone; its reply then has nowhere to go (as libzmq).
-	if p.conn != nil || p.persistent && slices.Contains(s.pipes, p) {
-		p.out.push(reply)
-	}
-	s.mu.Unlock()
-	return nil
-}
+func (s *Socket) route(ctx context.Context, m Msg) error { return s.ops.send(s, ctx, m) }
 
 // Recv receives a message, blocking until one arrives, ctx is done or the
 // socket is closed. ROUTER prefixes the sender's routing id; REQ and REP
@@ -1241,71 +628,5 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 	if s.isClosed() {
 		return Msg{}, ErrClosed
 	}
-	switch s.typ {
-	case Pub, Push:
-		return Msg{}, ErrNotSupported
-	case Req:
-		return s.recvReq(ctx)
-	case Rep:
-		return s.recvRep(ctx)
-	}
-	_, m, err := s.recv(ctx)
-	return m, err
-}
-
-func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
-	if err := s.lockRecv(ctx); err != nil {
-		return Msg{}, err
-	}
-	defer s.unlockRecv()
-	s.stateMu.Lock()
-	pending, want := s.reqPending, s.reqPipe
-	s.stateMu.Unlock()
-	if !pending {
-		return Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
-	}
-	for {
-		p, m, err := s.recv(ctx)
-		if err != nil {
-			return Msg{}, err
-		}
-		// Only the peer we asked may answer, and only behind the delimiter.
-		if p != want || len(m.Frames) < 2 && m.Truncated == 0 || len(m.Frames) == 0 || len(m.Frames[0]) != 0 {
-			s.opts.logger.Debug("zmq: REQ dropped a reply it did not expect")
-			continue
-		}
-		s.stateMu.Lock()
-		s.reqPending, s.reqPipe = false, nil
-		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
-	}
-}
-
-func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
-	if err := s.lockRecv(ctx); err != nil {
-		return Msg{}, err
-	}
-	defer s.unlockRecv()
-	s.stateMu.Lock()
-	pending := s.repPending
-	s.stateMu.Unlock()
-	if pending {
-		return Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
-	}
-	for {
-		p, m, err := s.recv(ctx)
-		if err != nil {
-			return Msg{}, err
-		}
-		// The envelope is everything up to and including the first empty frame.
-		i := slices.IndexFunc(m.Frames, func(f []byte) bool { return len(f) == 0 })
-		if i < 0 {
-			s.opts.logger.Debug("zmq: REP dropped a request without an envelope delimiter")
-			continue
-		}
-		s.stateMu.Lock()
-		s.repPipe, s.repEnv, s.repPending = p, m.Frames[:i+1], true
-		s.stateMu.Unlock()
-		return Msg{Frames: m.Frames[i+1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
-	}
+	return s.ops.recv(s, ctx)
 }

@@ -16,7 +16,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/zmqgo/zmq/internal/zmtp"
 )
@@ -88,7 +87,7 @@ type ZAPHandlerFunc func(ctx context.Context, req *ZAPRequest) ZAPReply
 func (f ZAPHandlerFunc) HandleZAP(ctx context.Context, req *ZAPRequest) ZAPReply { return f(ctx, req) }
 
 var zapGlobal struct {
-	mu sync.RWMutex
+	mu rwmutex[rankZAPGlobal]
 	h  ZAPHandler
 }
 
@@ -329,7 +328,7 @@ func ServeZAP(ctx context.Context, s *Socket, h ZAPHandler) error {
 // a known user name with its password (the user id is the user name);
 // CURVE peers need an allowed key (the user id is the key in Z85).
 type Authenticator struct {
-	mu        sync.RWMutex
+	mu        rwmutex[rankAuth]
 	allow     []netip.Prefix
 	deny      []netip.Prefix
 	domains   map[string]bool

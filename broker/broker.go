@@ -151,6 +151,11 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.st = newState(&b.cfg, b, len(b.ups))
 	b.ops.init()
+	if cfg.Redis != nil {
+		if b.st.cluster, err = newCluster(b, b.st); err != nil {
+			return fail(err)
+		}
+	}
 	b.wg.Add(2 + 2*len(b.ups))
 	go b.read(b.router, -1)
 	go b.watch(routerEvents, -1)
@@ -160,6 +165,9 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.lastStatsAt = time.Now()
 	go b.loop()
+	if b.st.cluster != nil {
+		b.st.cluster.start()
+	}
 	limit := "none"
 	if cfg.Rate > 0 {
 		limit = fmt.Sprintf("%g/s, burst %d", cfg.Rate, cfg.Burst)
@@ -224,6 +232,9 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.quit)
 		<-b.loopDone
+		if b.st.cluster != nil {
+			b.st.cluster.stop()
+		}
 		var wg sync.WaitGroup
 		for _, s := range append([]*zmq.Socket{b.router}, b.ups...) {
 			wg.Add(1)

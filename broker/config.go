@@ -126,6 +126,12 @@ type Config struct {
 	// MaxRoutes bounds how many names one downstream broker may announce;
 	// an announcement over it is refused. Default DefaultMaxRoutes.
 	MaxRoutes int
+
+	// Redis, if not nil, makes the broker a node of a cluster: all
+	// brokers on the same Redis are one broker to their clients (see
+	// Scaling out on Redis in the package documentation). Such a node
+	// cannot have an Upstream.
+	Redis *RedisConfig
 }
 
 // withDefaults returns c with every zero field set, or an error for a
@@ -193,6 +199,16 @@ func (c Config) withDefaults() (Config, error) {
 		if id == "" {
 			return c, errors.New("broker: FederationPeers: an empty identity (an unauthenticated peer) cannot be admitted")
 		}
+	}
+	if c.Redis != nil {
+		if len(c.Upstream) > 0 {
+			return c, errors.New("broker: a node of a Redis cluster cannot have an Upstream")
+		}
+		r, err := c.Redis.withDefaults()
+		if err != nil {
+			return c, err
+		}
+		c.Redis = &r
 	}
 	if c.Linger == 0 {
 		c.Linger = DefaultLinger

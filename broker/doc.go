@@ -158,6 +158,96 @@
 // still take the same name at the same moment; the broker above them then
 // routes it to the one that was announced first.
 //
+// # Scaling out on Redis
+//
+// Brokers given the same Config.Redis (`zmqgo broker --redis URL`) are
+// nodes of one broker: a client of any node reaches the clients of every
+// node by name, and nothing changes in the protocol. Redis may be one
+// server, a Sentinel master or a Cluster (go-redis's UniversalClient; see
+// ParseRedisURL). Without Config.Redis all state stays in memory, as
+// above. Each node picks a random id at start (a restarted node is a new
+// node) and keeps these keys, all under RedisConfig.Prefix, whose hash tag
+// ({b}) puts them in one Cluster slot so that the scripts below may touch
+// several:
+//
+//	name:<name key>    string "<node>/<routing id>", a lease (SET NX PX)
+//	nodes              sorted set: node id → lease deadline (ms)
+//	clients:<node>     hash: name → {connected_since, last_activity,
+//	                   message_count}, a lease
+//	inbox:<node>       stream: direct messages to the node's clients and
+//	                   answers to the node (MAXLEN ~ RedisConfig.StreamLen)
+//	broadcast          stream: every broadcast, read by every node (MAXLEN ~)
+//	epoch              random, set once: a new one means Redis lost its data
+//
+// Each structure is chosen for the guarantee it gives:
+//
+//   - Names: a register claims the name with SET NX PX, atomic, so two
+//     nodes racing for one cannot both win (the loser's client gets "name
+//     ... is taken"). The lease (RedisConfig.Lease, default 15 s) is
+//     renewed every Lease/3 by one script for all of a node's names; a name
+//     goes back at once when its client leaves (compare and delete, so a
+//     slow node never deletes a name that moved on), and within one lease
+//     when its node dies. A register while Redis is unreachable is refused
+//     (ErrStoreUnavailable): uniqueness could not be promised.
+//   - Direct messages go through streams, not pub/sub. Pub/sub is
+//     at-most-once with no memory: a subscriber whose connection blips (a
+//     failover, the network, the output-buffer limit of a slow reader)
+//     silently misses messages. A stream keeps entries until trimmed, and
+//     its one reader, the node, resumes from the last entry it handled
+//     after a reconnection: nothing lost, nothing repeated. No consumer
+//     group: an inbox has exactly one reader, and no other node could take
+//     over a dead node's clients (they were connections to it), so
+//     XREADGROUP's redelivery would cost round trips for nobody. A message
+//     for a client of another node is one script (look the name up, XADD
+//     to its node's inbox); the owner node queues it for its client and
+//     answers in the sender node's inbox (one entry for all the messages
+//     from that node in one read), and only then is the
+//     sender told "delivered": the same promise as on one node (queued for
+//     the target). No ack within RedisConfig.ConfirmTimeout (default 5 s)
+//     is "failed" (the message may still arrive late: failed means not
+//     confirmed). "forwarded" stays the federation's status.
+//   - Broadcasts: the sender's node delivers to its own clients, then
+//     appends the broadcast once to the broadcast stream, which every
+//     other node reads in order from where it stopped. A client is a
+//     connection to exactly one node and each node handles each entry
+//     once, so each client gets each broadcast exactly once. Each node
+//     answers with the number of its clients reached; broadcast_confirmation
+//     comes when every live node answered (or at the confirm timeout) with
+//     the sum.
+//   - list_clients: the live nodes are those whose deadline in nodes is
+//     ahead; one script reads their clients hashes. A node writes its
+//     hash at each registration and departure, and all of it at each
+//     renewal, so another node's last_activity and message_count are up
+//     to Lease/3 old.
+//
+// Replies to one client stay in request order: a request waiting for
+// another node or for Redis holds back that client's later replies, at
+// most Config.QueueSize of them (beyond, replies are dropped and counted,
+// as at a full queue).
+//
+// Faults. Redis unreachable: the node logs one warning per outage (and
+// "reachable again" after), shows it in Stats.Cluster, in the metrics
+// (zmqgo_broker_redis_up, zmqgo_broker_redis_outages_total) and on the
+// status page; its local clients go on as before; cross-node direct
+// messages are answered "failed" at once, broadcasts reach the local
+// clients, list_clients lists them, registrations are refused. go-redis
+// reconnects by itself and the node resumes without a restart. If Redis
+// came back empty (a new epoch), the node re-claims its clients' names at
+// once and reads the streams from their start; a name another node's
+// client claimed in between is lost by the late client, which gets an
+// error and is forgotten. A node killed: its names, its entry and its
+// inbox expire within one lease; messages sent to its clients meanwhile
+// are never acknowledged, so their senders get "failed" and no confirmed
+// message is lost. A slow node: its inbox is capped in Redis (MAXLEN ~),
+// and the other nodes hold only the pending requests, at most QueueSize
+// per client, each for at most ConfirmTimeout: their memory stays bounded.
+//
+// A node of a Redis cluster cannot have an Upstream (the tree and the
+// cluster would be two routing systems for one name); downstream brokers
+// may join a node. Use the federation tree for ZeroMQ-only deployments
+// with no Redis to run, and a Redis cluster when one broker is not enough
+// and operators should be able to add, restart and lose nodes freely.
+//
 // # Security
 //
 // What a broker admits, and on what grounds:

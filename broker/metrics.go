@@ -131,4 +131,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dUpsUp, float64(st.Upstreams))
 	gauge(dDownstream, float64(st.Brokers))
 	gauge(dRoutes, float64(st.Routes))
+	if st.Cluster.Enabled {
+		collectCluster(ch, st.Cluster) // redis.go
+	}
 }

@@ -94,6 +94,8 @@ type Stats struct {
 	SentByType     map[string]uint64
 	DroppedByType  map[string]uint64
 	ErrorsByReason map[string]uint64
+	// Cluster are the counters of a node of a cluster on Redis.
+	Cluster ClusterStats
 
 	Clients   int // registered clients
 	Peers     int // routing ids known: clients, brokers and peers yet to register
@@ -120,6 +122,9 @@ type state struct {
 	reqID   json.RawMessage // the request_id of the request being handled, echoed in its reply
 	dirty   bool            // names or routes changed since the last announcement
 	changed chan struct{}   // closed and replaced whenever names or routes change (and on a cut)
+
+	cluster *cluster // the cluster on Redis this broker is a node of, or nil
+	cur     *peer    // the peer whose request is being handled
 }
 
 func newState(cfg *Config, out sink, upstreams int) *state {
@@ -189,8 +194,8 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 	}
 	body := frames[0]
 	s.count.received[msgTypeOf(req.Type)]++
-	s.reqID = requestID(req.ID)
-	defer func() { s.reqID = nil }()
+	s.reqID, s.cur = requestID(req.ID), p
+	defer func() { s.reqID, s.cur = nil, nil }()
 	switch req.Type {
 	case TypeRegister:
 		if req.Name == "" && req.Node != "" && p.kind != kindClient {
@@ -207,6 +212,10 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 	case TypeBroadcast:
 		s.broadcast(p, &req, now)
 	case TypeListClients:
+		if s.cluster != nil {
+			s.cluster.list(p)
+			return
+		}
 		s.send(p, mtClientList, clientList{RequestID: s.reqID, Clients: s.clientEntries(), Total: len(s.names), Type: TypeClientList})
 	case TypePing:
 		s.send(p, mtPong, pong{RequestID: s.reqID, Type: TypePong, Timestamp: unix(now),
@@ -327,6 +336,16 @@ func (s *state) register(p *peer, name string, limits bool, now time.Time) {
 		s.refuse(p, rsNameTaken, "name %q is taken", name)
 		return
 	}
+	if s.cluster != nil && (p.kind != kindClient || nameKey(p.name) != key) {
+		s.cluster.claim(p, name, limits) // registered when Redis answers
+		return
+	}
+	s.registered(p, name, limits, now)
+}
+
+// registered makes p the client named name and acknowledges it.
+func (s *state) registered(p *peer, name string, limits bool, now time.Time) {
+	key := nameKey(name)
 	if p.kind != kindClient {
 		p.kind, p.since, p.count = kindClient, now, 1
 		s.log.Debug("broker: client registered", "name", name, "id", clientID(p.id))
@@ -363,6 +382,9 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 		if !s.sendDirect(t, &m) {
 			status = StatusFailed
 		}
+	} else if s.cluster != nil && s.routes[nameKey(req.Target)] == nil {
+		s.cluster.direct(p, req, now)
+		return
 	} else {
 		e := &envelope{Type: typeMessage, Destination: req.Target, OriginalSender: p.name,
 			RoutePath: []string{s.cfg.Name}, Content: req.Content, Timestamp: unix(now)}
@@ -397,6 +419,10 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 	s.stats.FanOut += uint64(n)
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
 		Content: req.Content, Timestamp: ts}, nil, -1)
+	if s.cluster != nil {
+		s.cluster.broadcast(p, req, ts, n)
+		return
+	}
 	s.send(p, mtBroadcastConfirmation, broadcastConfirmation{RequestID: s.reqID, Type: TypeBroadcastConfirmation, Recipients: n})
 }
 
@@ -778,6 +804,9 @@ func (s *state) forget(p *peer, why string) {
 		return
 	}
 	delete(s.peers, string(p.id))
+	if s.cluster != nil {
+		s.cluster.gone(p)
+	}
 	switch p.kind {
 	case kindClient:
 		if k := nameKey(p.name); s.names[k] == p {
@@ -820,6 +849,9 @@ func (s *state) sendDirect(p *peer, m *directMessage) bool {
 // a message that cannot be queued is one error (queue_full or peer_gone).
 // A peer that is no longer connected is forgotten.
 func (s *state) sendRaw(p *peer, t msgType, b []byte) bool {
+	if s.held(p, t, b) {
+		return true // a reply, sent in order after those still awaited
+	}
 	err := s.out.sendPeer(p.id, p.delim, b)
 	if err == nil {
 		s.stats.Sent++
@@ -865,7 +897,7 @@ func (s *state) countError(r reason) {
 func (s *state) refuse(p *peer, r reason, format string, args ...any) {
 	s.countError(r)
 	b, err := encode(errorReply{RequestID: s.reqID, Type: TypeError, Message: fmt.Sprintf(format, args...), Timestamp: unix(s.now())})
-	if err != nil {
+	if err != nil || s.held(p, mtError, b) {
 		return
 	}
 	switch err := s.out.sendPeer(p.id, p.delim, b); {
@@ -936,6 +968,9 @@ func (s *state) clientInfos() []ClientInfo {
 // snapshot returns the counters and the current counts.
 func (s *state) snapshot() Stats {
 	st := s.stats
+	if s.cluster != nil {
+		st.Cluster = s.cluster.snapshot()
+	}
 	st.ReceivedByType = tableMap(s.count.received[:], msgTypeNames[:])
 	st.SentByType = tableMap(s.count.sent[:], msgTypeNames[:])
 	st.DroppedByType = tableMap(s.count.dropped[:], msgTypeNames[:])

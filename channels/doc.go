@@ -27,6 +27,18 @@
 // connection closes or stops answering heartbeats stops receiving
 // deliveries at once instead of a day later.
 //
+// With Config.Redis set (`zmqgo channels --redis URL`) the Server keeps
+// channels, groups, capacities and expiry in Redis, in channels_redis
+// 4.0's layout through package redislayer, so any number of Servers,
+// Django processes using channels_redis.core.RedisChannelLayer and Go
+// services share one channel space. A process channel ("!") is claimed in
+// Redis by the Server its subscriber is attached to, and messages for it
+// reach that Server's inbox, whoever sends them; see redis.go for the keys
+// and why they are lists. While Redis is unreachable a Server delivers
+// between its own clients' process channels, refuses the rest with
+// StoreUnavailable, reports the outage (Stats.StoreUp, the log, /metrics)
+// and resumes by itself.
+//
 // Layer is the Go side of the same protocol, with Send, Receive,
 // NewChannel, GroupAdd, GroupDiscard, GroupSend and Flush, plus
 // GroupChannels and ChannelInfo, which channels' layers do not offer.

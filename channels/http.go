@@ -42,10 +42,11 @@ var (
 )
 
 func init() {
-	for _, n := range []string{"messages_in", "messages_out", "group_sends", "dropped_full", "expired", "errors", "bad_frames", "gone_peers"} {
+	for _, n := range []string{"messages_in", "messages_out", "group_sends", "dropped_full", "expired", "errors", "bad_frames", "gone_peers",
+		"store_errors", "store_outages", "forwarded", "unrouted"} {
 		descCounters[n] = prometheus.NewDesc("zmqgo_channels_"+n+"_total", "channels server: "+n+" since start", nil, nil)
 	}
-	for _, n := range []string{"channels", "queued", "subscribers", "groups", "group_members"} {
+	for _, n := range []string{"channels", "queued", "subscribers", "groups", "group_members", "store_up"} {
 		descGauges[n] = prometheus.NewDesc("zmqgo_channels_"+n, "channels server: "+n+" now", nil, nil)
 	}
 }
@@ -62,10 +63,18 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.s.Stats()
 	for n, v := range map[string]uint64{"messages_in": st.Received, "messages_out": st.Delivered, "group_sends": st.GroupSends,
-		"dropped_full": st.DroppedFull, "expired": st.Expired, "errors": st.Errors, "bad_frames": st.BadFrames, "gone_peers": st.GonePeers} {
+		"dropped_full": st.DroppedFull, "expired": st.Expired, "errors": st.Errors, "bad_frames": st.BadFrames, "gone_peers": st.GonePeers,
+		"store_errors": st.StoreErrors, "store_outages": st.StoreOutages, "forwarded": st.Forwarded, "unrouted": st.Unrouted} {
 		ch <- prometheus.MustNewConstMetric(descCounters[n], prometheus.CounterValue, float64(v))
 	}
-	for n, v := range map[string]int{"channels": st.Channels, "queued": st.Queued, "subscribers": st.Subscribers, "groups": st.Groups, "group_members": st.Members} {
+	for n, v := range map[string]int{"channels": st.Channels, "queued": st.Queued, "subscribers": st.Subscribers, "groups": st.Groups, "group_members": st.Members, "store_up": b2i(st.StoreUp)} {
 		ch <- prometheus.MustNewConstMetric(descGauges[n], prometheus.GaugeValue, float64(v))
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

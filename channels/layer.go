@@ -152,6 +152,9 @@ func dialEndpoints(dataEP, sigEP string, opts ...LayerOption) (*Layer, error) {
 		l.data.Close()
 		return nil, fmt.Errorf("channels: %w", err)
 	}
+	// Watch before connecting, so that the first handshake watch sees is
+	// the first connection's, not already a reconnection's.
+	events := l.data.Monitor(context.Background())
 	if err := l.data.Connect(dataEP); err != nil {
 		l.data.Close()
 		l.sig.Close()
@@ -162,7 +165,6 @@ func dialEndpoints(dataEP, sigEP string, opts ...LayerOption) (*Layer, error) {
 		l.sig.Close()
 		return nil, fmt.Errorf("channels: %w", err)
 	}
-	events := l.data.Monitor(context.Background())
 	l.wg.Add(3)
 	go l.read(l.data, false)
 	go l.read(l.sig, true)

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zmqgo/zmq"
 )
 
@@ -53,6 +55,19 @@ type Config struct {
 	SendHWM int
 	// Logger receives the server's logs; nil is silent.
 	Logger *slog.Logger
+
+	// Redis, when set, holds channels, groups and queued messages in
+	// channels_redis 4.0's layout (see redis.go), shared with every node
+	// and every channels_redis layer on the same Redis and RedisPrefix.
+	// The caller owns the client. One Redis or Sentinel: not a Cluster.
+	// In Redis mode a message lives Expiry (a request's "ttl" is not
+	// kept, as channels_redis has none) and a membership GroupExpiry.
+	Redis redis.UniversalClient
+	// RedisPrefix is channels_redis's key prefix ("asgi" if empty).
+	RedisPrefix string
+	// RedisLease is how long a node's claims on process channels outlive
+	// it (default 15 s); they are renewed every third of it.
+	RedisLease time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -77,6 +92,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SendHWM == 0 {
 		c.SendHWM = 1000
 	}
+	if c.RedisLease == 0 {
+		c.RedisLease = 15 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,6 +103,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("channels: capacity must be positive")
 	case c.Expiry < 0 || c.GroupExpiry < 0 || c.SubscriberExpiry < 0:
 		return c, errors.New("channels: expiries must be positive")
+	case c.RedisLease < 30*time.Millisecond:
+		return c, errors.New("channels: RedisLease must be at least 30ms")
 	case c.SendHWM < 0:
 		return c, errors.New("channels: SendHWM must be positive")
 	}
@@ -135,6 +155,8 @@ type Server struct {
 	st      *state
 	in      chan event
 	calls   chan func()
+	results chan func() // from the Redis store's goroutines
+	rs      *redisStore
 	quit    chan struct{}
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -160,7 +182,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, in: make(chan event, 4096), calls: make(chan func()),
+	s := &Server{cfg: cfg, log: cfg.Logger, in: make(chan event, 4096), calls: make(chan func()), results: make(chan func(), 1024),
 		quit: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
 	opts := []zmq.Option{
 		zmq.WithRouterMandatory(true), // a full or gone subscriber is an error: skipped, never waited for
@@ -189,6 +211,14 @@ func NewServer(cfg Config) (*Server, error) {
 	dataEvents := s.data.Monitor(context.Background())
 	sigEvents := s.sig.Monitor(context.Background())
 	s.st = newState(&s.cfg, s)
+	if cfg.Redis != nil {
+		if s.rs, err = newRedisStore(s); err != nil {
+			s.data.Close()
+			s.sig.Close()
+			return nil, err
+		}
+		s.st.rs = s.rs
+	}
 	s.wg.Add(4)
 	go s.read(s.data, false)
 	go s.read(s.sig, true)
@@ -196,7 +226,7 @@ func NewServer(cfg Config) (*Server, error) {
 	go s.watch(sigEvents, true)
 	go s.loop()
 	s.log.Info("channels: started", "data", s.addrs[0], "signalling", s.addrs[1],
-		"capacity", cfg.Capacity, "expiry", cfg.Expiry, "group_expiry", cfg.GroupExpiry)
+		"capacity", cfg.Capacity, "expiry", cfg.Expiry, "group_expiry", cfg.GroupExpiry, "redis", cfg.Redis != nil)
 	return s, nil
 }
 
@@ -250,6 +280,19 @@ func (s *Server) Stats() Stats {
 
 // GroupChannels lists the channels of group, sorted (nil after Close).
 func (s *Server) GroupChannels(group string) []string {
+	if s.rs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l, err := s.rs.layer.GroupChannels(ctx, group)
+		if err != nil {
+			return nil
+		}
+		if l == nil {
+			l = []string{}
+		}
+		sort.Strings(l)
+		return l
+	}
 	var l []string
 	s.do(func() { l = s.st.members(group) })
 	return l
@@ -288,6 +331,9 @@ func (s *Server) Close() error {
 	s.once.Do(func() {
 		close(s.quit)
 		<-s.done
+		if s.rs != nil {
+			s.rs.stop()
+		}
 		s.data.Close()
 		s.sig.Close()
 		s.wg.Wait()
@@ -328,6 +374,8 @@ func (s *Server) loop() {
 		case ev := <-s.in:
 			s.handle(ev)
 		case fn := <-s.calls:
+			fn()
+		case fn := <-s.results:
 			fn()
 		case <-sweep.C:
 			st.sweep(time.Now())

@@ -27,6 +27,13 @@ type Stats struct {
 	InPerSec    float64 `json:"in_per_sec"`    // Received over the last second
 	OutPerSec   float64 `json:"out_per_sec"`   // Delivered over the last second
 	Uptime      float64 `json:"uptime_seconds"`
+	// The store: "memory", or "redis" (Config.Redis) with its health.
+	Store        string `json:"store"`
+	StoreUp      bool   `json:"store_up"`      // Redis answered the last call
+	StoreErrors  uint64 `json:"store_errors"`  // Redis calls that failed
+	StoreOutages uint64 `json:"store_outages"` // times Redis became unreachable
+	Forwarded    uint64 `json:"forwarded"`     // process-channel messages sent to their owner node
+	Unrouted     uint64 `json:"unrouted"`      // process-channel messages nobody owned, dropped
 }
 
 // ChannelInfo is a channel's presence, for CHANINFO and Server.ChannelInfo.
@@ -41,6 +48,7 @@ type ChannelInfo struct {
 type message struct {
 	id, seq, props, body []byte // props: encoded, with "expiry"
 	expires              time.Time
+	credit, wake         chan struct{} // popped from Redis: credit returned when it leaves the queue
 }
 
 type endpoint struct {
@@ -109,6 +117,8 @@ type state struct {
 	// changed is closed and replaced whenever a subscription comes or
 	// goes, for those waiting on it (tests, through Server.waitChannel).
 	changed chan struct{}
+
+	rs *redisStore // nil: in memory
 
 	st              Stats
 	badFrames       atomic.Uint64 // counted by the readers
@@ -191,9 +201,17 @@ func (s *state) onData(env [][]byte, frames [][]byte) {
 	case CmdUnsubscribe:
 		err = s.unsubscribe(env, &m)
 	case CmdSend:
-		err = s.send(&m)
+		if s.rs != nil {
+			err = s.redisSend(env, &m)
+		} else {
+			err = s.send(&m)
+		}
 	case CmdGroupSend:
-		err = s.groupSend(&m)
+		if s.rs != nil {
+			err = s.redisGroupSend(env, &m)
+		} else {
+			err = s.groupSend(&m)
+		}
 	case CmdHeartbeat:
 		s.refresh(string(env[0]))
 		reply = func() { s.replyData(env, m.Channel, m.ID, CmdHeartbeat, nil) }
@@ -201,6 +219,7 @@ func (s *state) onData(env [][]byte, frames [][]byte) {
 		err = reqErr("MessageCommandUnknown", "%q is not a data command", m.Command)
 	}
 	switch {
+	case err == errDeferred:
 	case reply != nil:
 		reply()
 	case err != nil:
@@ -260,6 +279,9 @@ func (s *state) subscribe(env [][]byte, m *DataMessage) error {
 	ps[e] = q
 	s.notify()
 	s.pump(q)
+	if s.rs != nil && len(q.subs) == 1 {
+		return s.watch(env, m, q, e)
+	}
 	return nil
 }
 
@@ -301,6 +323,9 @@ func (s *state) dropEndpoint(q *queue, e *endpoint) {
 		if len(ps) == 0 {
 			delete(s.peers, e.peer)
 		}
+	}
+	if s.rs != nil && len(q.subs) == 0 {
+		s.unwatch(q)
 	}
 }
 
@@ -398,6 +423,7 @@ func (s *state) pump(q *queue) {
 		msg := q.msgs[q.head]
 		if !now.Before(msg.expires) {
 			q.pop()
+			release(msg)
 			s.st.Expired++
 			continue
 		}
@@ -430,6 +456,7 @@ func (s *state) pump(q *queue) {
 			return
 		}
 		q.pop()
+		release(msg)
 		s.st.Delivered++
 	}
 }
@@ -479,6 +506,7 @@ func (s *state) sweep(now time.Time) {
 				if now.Before(m.expires) {
 					kept = append(kept, m)
 				} else {
+					release(m)
 					s.st.Expired++
 				}
 			}
@@ -527,6 +555,12 @@ func (s *state) stats() Stats {
 		st.Members += len(ms)
 	}
 	st.Uptime = s.now().Sub(s.started).Seconds()
+	st.Store, st.StoreUp = "memory", true
+	if r := s.rs; r != nil {
+		st.Store, st.StoreUp = "redis", r.up.Load()
+		st.StoreErrors, st.StoreOutages = r.errs.Load(), r.outages.Load()
+		st.Forwarded, st.Unrouted = r.forwarded.Load(), r.unrouted.Load()
+	}
 	return st
 }
 
@@ -576,11 +610,23 @@ func (s *state) onSignal(env [][]byte, frames [][]byte) {
 	ack := m.Props.truthy("ack")
 	switch m.Command {
 	case CmdGroupAdd:
-		err = s.groupAdd(&m)
+		if s.rs != nil {
+			err = s.redisGroupOp(env, &m, frames[2], true)
+		} else {
+			err = s.groupAdd(&m)
+		}
 	case CmdGroupDiscard:
-		err = s.groupDiscard(&m)
+		if s.rs != nil {
+			err = s.redisGroupOp(env, &m, frames[2], false)
+		} else {
+			err = s.groupDiscard(&m)
+		}
 	case CmdFlush:
-		s.flush(env)
+		if s.rs != nil {
+			err = s.redisFlush(env, &m, frames[2])
+		} else {
+			s.flush(env)
+		}
 	case CmdPrint:
 		st := s.stats()
 		s.cfg.Logger.Info("channels: stores", "channels", st.Channels, "queued", st.Queued,
@@ -592,6 +638,10 @@ func (s *state) onSignal(env [][]byte, frames [][]byte) {
 		s.replySignal(env, m.ID, CmdHeartbeat, Props{}, nil)
 		return
 	case CmdGroupList:
+		if s.rs != nil {
+			err = s.redisGroupList(env, &m)
+			break
+		}
 		g, ok := m.Props.name("group_name")
 		if !ok {
 			err = reqErr("KeyError", "group_name must be provided")
@@ -613,6 +663,7 @@ func (s *state) onSignal(env [][]byte, frames [][]byte) {
 		err = reqErr("MessageCommandUnknown", "%q is not a signalling command", m.Command)
 	}
 	switch {
+	case err == errDeferred:
 	case err != nil:
 		s.st.Errors++
 		s.cfg.Logger.Debug("channels: signalling request refused", "command", m.Command, "err", err)
@@ -694,6 +745,17 @@ func (s *state) groupDiscard(m *SignalMessage) error {
 // flush drops every message, subscription and group, and tells every
 // signalling peer to drop what it holds locally.
 func (s *state) flush(env [][]byte) {
+	if s.rs != nil {
+		for _, q := range s.queues {
+			for _, m := range q.msgs[q.head:] {
+				release(m)
+			}
+			q.msgs, q.head = nil, 0
+			if len(q.subs) > 0 {
+				s.unwatch(q)
+			}
+		}
+	}
 	clear(s.queues)
 	clear(s.groups)
 	clear(s.peers)
@@ -713,5 +775,7 @@ func (s *state) report() Props {
 		{"channels", st.Channels}, {"queued", st.Queued}, {"subscribers", st.Subscribers},
 		{"groups", st.Groups}, {"group_members", st.Members},
 		{"in_per_sec", st.InPerSec}, {"out_per_sec", st.OutPerSec}, {"uptime", st.Uptime},
+		{"store", st.Store}, {"store_up", st.StoreUp}, {"store_errors", st.StoreErrors},
+		{"store_outages", st.StoreOutages}, {"forwarded", st.Forwarded}, {"unrouted", st.Unrouted},
 	}
 }

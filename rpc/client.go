@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ type Client struct {
 	done   chan struct{} // closed by Close
 
 	ids     *idGen
+	sec     []byte // the default serverExecutionContext, encoded once
 	mu      sync.Mutex
 	pending map[string]chan *Response
 	closed  bool
@@ -42,6 +44,7 @@ type Client struct {
 func Dial(ctx context.Context, addr, serverID string, opts ...Option) (*Client, error) {
 	cfg := newConfig(opts)
 	c := &Client{serverID: serverID, addr: addr, cfg: cfg, log: cfg.logger, pending: map[string]chan *Response{}, ids: newIDGen()}
+	c.sec = EncodeExecContext(cfg.invokation, cfg.execution, false)
 	c.id = cfg.clientID
 	if c.id == "" {
 		c.id = serverID + "|zmqgo|" + shortID()
@@ -139,11 +142,16 @@ func (c *Client) ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
+// replyChans recycles the one-reply channels of requests whose reply was
+// received (and so drained, and known to no one else).
+var replyChans = sync.Pool{New: func() any { return make(chan *Response, 1) }}
+
 func (c *Client) register(id string) (chan *Response, error) {
-	ch := make(chan *Response, 1)
+	ch := replyChans.Get().(chan *Response)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
+		replyChans.Put(ch)
 		return nil, ErrClosed
 	}
 	c.pending[id] = ch
@@ -258,37 +266,80 @@ type Future struct {
 // Go sends a request without waiting: thingID.objekt.operation with payload
 // (encoded with the call's codec; nil is "null").
 func (c *Client) Go(ctx context.Context, thingID, objekt, operation string, payload any, opts ...CallOption) *Future {
-	cc := callConfig{invokation: c.cfg.invokation, execution: c.cfg.execution, contentType: ContentJSON}
+	f := new(Future)
+	c.send(ctx, f, thingID, objekt, operation, payload, opts)
+	return f
+}
+
+// applyCallOptions is apart so that cc escapes (to the options) only
+// when there are options.
+//
+//go:noinline
+func applyCallOptions(cc callConfig, opts []CallOption) callConfig {
+	p := &cc
 	for _, o := range opts {
-		o(&cc)
+		o(p)
 	}
-	f := &Future{c: c, oneway: cc.oneway}
+	return *p
+}
+
+// send is Go into f (Do and the typed calls keep f on their stack).
+func (c *Client) send(ctx context.Context, f *Future, thingID, objekt, operation string, payload any, opts []CallOption) {
+	cc := callConfig{invokation: c.cfg.invokation, execution: c.cfg.execution, contentType: ContentJSON}
+	if len(opts) > 0 {
+		cc = applyCallOptions(cc, opts)
+	}
+	f.c, f.oneway = c, cc.oneway
 	codec, err := CodecFor(cc.contentType)
-	var body []byte
-	if err == nil {
-		body, err = codec.Marshal(payload)
-	}
 	if err != nil {
 		f.err, f.done = err, true
-		return f
+		return
+	}
+	sec := c.sec
+	if cc.oneway || cc.invokation != c.cfg.invokation || cc.execution != c.cfg.execution {
+		sec = EncodeExecContext(cc.invokation, cc.execution, cc.oneway)
 	}
 	h := RequestHeader{MessageType: MsgOperation, MessageID: c.ids.next(), SenderID: c.id, ReceiverID: c.serverID,
-		ServerExecutionContext: EncodeExecContext(cc.invokation, cc.execution, cc.oneway),
-		ThingExecutionContext:  defaultThingCtx, ThingID: thingID, Objekt: objekt, Operation: operation,
+		ServerExecutionContext: sec, ThingExecutionContext: defaultThingCtx,
+		ThingID: thingID, Objekt: objekt, Operation: operation,
 		PayloadContentType: codec.ContentType(), PreencodedPayloadContentType: ContentText}
+	// One buffer for the server id, the header and the payload, cut into
+	// frames below: the same bytes as Request.Frames, one allocation.
+	b := make([]byte, 0, 2*len(c.serverID)+len(h.MessageID)+len(c.id)+len(sec)+len(defaultThingCtx)+
+		len(thingID)+len(objekt)+len(operation)+len(h.PayloadContentType)+len(ContentText)+220)
+	b = append(b, c.serverID...)
+	n1 := len(b)
+	b = h.AppendJSON(b)
+	n2 := len(b)
+	fast := false
+	if _, raw := payload.(json.RawMessage); codec == JSON && !raw {
+		b, fast = appendValue(b, payload)
+		if !fast {
+			b = b[:n2]
+		}
+	}
+	if !fast {
+		body, err := codec.Marshal(payload)
+		if err != nil {
+			f.err, f.done = err, true
+			return
+		}
+		b = append(b, body...)
+	}
+	if len(b) == n2 {
+		b = append(b, "null"...)
+	}
 	f.id = h.MessageID
 	if !cc.oneway {
 		if f.ch, err = c.register(h.MessageID); err != nil {
 			f.err, f.done = err, true
-			return f
+			return
 		}
 	}
-	r := &Request{Header: h, Payload: body, Preencoded: cc.preencoded}
-	if err := c.sock.Send(ctx, zmq.NewMsg(r.Frames([]byte(c.serverID))...)); err != nil {
+	if err := c.sock.Send(ctx, zmq.Msg{Frames: [][]byte{b[:n1:n1], nil, b[n1:n2:n2], b[n2:], cc.preencoded}}); err != nil {
 		c.unregister(h.MessageID)
 		f.err, f.done = c.ctxErr(ctx, err), true
 	}
-	return f
 }
 
 // Wait waits for the reply. A REPLY is returned; EXCEPTION and
@@ -305,6 +356,8 @@ func (f *Future) Wait(ctx context.Context) (*Response, error) {
 		f.done, f.err = true, err
 		return nil, err
 	}
+	replyChans.Put(f.ch) // drained, and out of pending: no one else sends on it
+	f.ch = nil
 	f.done = true
 	f.resp, f.err = resp, resp.err()
 	return f.resp, f.err
@@ -362,12 +415,16 @@ func (r *Response) Decode(out any) error {
 
 // Do sends a request and waits for its reply.
 func (c *Client) Do(ctx context.Context, thingID, objekt, operation string, payload any, opts ...CallOption) (*Response, error) {
-	return c.Go(ctx, thingID, objekt, operation, payload, opts...).Wait(ctx)
+	var f Future
+	c.send(ctx, &f, thingID, objekt, operation, payload, opts)
+	return f.Wait(ctx)
 }
 
 // ReadProperty reads a property into out.
 func (c *Client) ReadProperty(ctx context.Context, thingID, name string, out any, opts ...CallOption) error {
-	return c.Go(ctx, thingID, name, OpReadProperty, nil, opts...).Result(ctx, out)
+	var f Future
+	c.send(ctx, &f, thingID, name, OpReadProperty, nil, opts)
+	return f.Result(ctx, out)
 }
 
 // WriteProperty writes a property.
@@ -399,7 +456,9 @@ func (c *Client) WriteMultipleProperties(ctx context.Context, thingID string, va
 // arguments; put positional ones under "__args__"; nil for none) and
 // decodes its return value into out (nil to ignore it).
 func (c *Client) InvokeAction(ctx context.Context, thingID, action string, args, out any, opts ...CallOption) error {
-	return c.Go(ctx, thingID, action, OpInvokeAction, argsOrEmpty(args), opts...).Result(ctx, out)
+	var f Future
+	c.send(ctx, &f, thingID, action, OpInvokeAction, argsOrEmpty(args), opts)
+	return f.Result(ctx, out)
 }
 
 // InvokeActionAsync calls an action and returns at once; Future.Result

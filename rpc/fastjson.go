@@ -85,9 +85,12 @@ func scanValue(b []byte, i int) (end, kind int, plain bool) {
 	return end, kNumber, true
 }
 
-// scanObject calls fn for each member of the valid JSON object b. It stops
-// and returns false when fn does, or on a key or string value that is not
-// plain.
+// scanObject calls fn for each member of the JSON object b, validating as
+// it goes (so headers need no json.Valid pass first): keys and string
+// values must be plain (no escapes, no control characters, valid UTF-8),
+// numbers and literals exact, nested objects and arrays valid. It returns
+// false (use encoding/json) when fn does or on anything else, invalid JSON
+// included; fn may have been called for earlier members by then.
 func scanObject(b []byte, fn func(key, val []byte, kind int) bool) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -95,18 +98,27 @@ func scanObject(b []byte, fn func(key, val []byte, kind int) bool) bool {
 	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return true
+		return skipWS(b, i+1) == len(b)
 	}
 	for i < len(b) {
-		end, plain := scanString(b, i)
-		if !plain {
+		if b[i] != '"' {
+			return false
+		}
+		end, ok := strictString(b, i)
+		if !ok {
 			return false
 		}
 		key := b[i+1 : end-1]
 		i = skipWS(b, end)
-		i = skipWS(b, i+1) // ':'
-		end, kind, plain := scanValue(b, i)
-		if !plain {
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return false
+		}
+		end, kind, ok := strictValue(b, i)
+		if !ok {
 			return false
 		}
 		val := b[i:end]
@@ -117,20 +129,165 @@ func scanObject(b []byte, fn func(key, val []byte, kind int) bool) bool {
 			return false
 		}
 		i = skipWS(b, end)
-		if i < len(b) && b[i] == '}' {
-			return true
+		if i >= len(b) {
+			return false
 		}
-		i = skipWS(b, i+1) // ','
+		switch b[i] {
+		case '}':
+			return skipWS(b, i+1) == len(b)
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return false
+		}
 	}
 	return false
+}
+
+// strictObject returns the end of the object at b[i] if it is valid JSON
+// made of plain strings, numbers, literals and (up to a few levels) such
+// objects; false means "not known valid", not "invalid".
+func strictObject(b []byte, i, depth int) (int, bool) {
+	if depth > 4 {
+		return i, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for i < len(b) && b[i] == '"' {
+		end, ok := strictString(b, i)
+		if !ok {
+			return end, false
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return i, false
+		}
+		if b[i] == '{' {
+			end, ok = strictObject(b, i, depth+1)
+		} else if b[i] == '[' {
+			return i, false
+		} else {
+			end, _, ok = strictValue(b, i)
+		}
+		if !ok {
+			return end, false
+		}
+		i = skipWS(b, end)
+		if i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case '}':
+			return i + 1, true
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return i, false
+		}
+	}
+	return i, false
+}
+
+// strictString is scanString that also refuses control characters, which
+// JSON strings may not hold raw: ok means a valid string without escapes.
+func strictString(b []byte, i int) (int, bool) {
+	ascii := true
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, ascii || utf8.Valid(b[i+1:j])
+		case c == '\\' || c < 0x20:
+			return j, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return len(b), false
+}
+
+// strictValue returns the end and kind of the valid value at b[i], or
+// false. Objects and arrays are checked with json.Valid (small, and rare
+// in headers: the execution contexts).
+func strictValue(b []byte, i int) (end, kind int, ok bool) {
+	switch c := b[i]; {
+	case c == '"':
+		end, ok = strictString(b, i)
+		return end, kString, ok
+	case c == '{':
+		// a nested object of plain members (the execution contexts):
+		// checked here; anything else by json.Valid
+		if end, ok := strictObject(b, i, 0); ok {
+			return end, kRaw, true
+		}
+		end, kind, ok = scanValue(b, i)
+		return end, kind, ok && json.Valid(b[i:end])
+	case c == '[':
+		end, kind, ok = scanValue(b, i)
+		return end, kind, ok && json.Valid(b[i:end])
+	case c == 't':
+		return i + 4, kLiteral, hasAt(b, i, "true")
+	case c == 'f':
+		return i + 5, kLiteral, hasAt(b, i, "false")
+	case c == 'n':
+		return i + 4, kLiteral, hasAt(b, i, "null")
+	}
+	end, ok = scanNumber(b, i)
+	return end, kNumber, ok
+}
+
+func hasAt(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
+}
+
+// scanNumber checks JSON's number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?
+func scanNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) int {
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
 }
 
 // fastRequestHeader decodes a request header without reflection; false
 // means "use encoding/json" (which also reports the errors).
 func fastRequestHeader(b []byte, h *RequestHeader) bool {
-	if !json.Valid(b) {
-		return false
-	}
 	return scanObject(b, func(key, val []byte, kind int) bool {
 		if kind == kRaw {
 			if val[0] != '{' {
@@ -178,9 +335,6 @@ func fastRequestHeader(b []byte, h *RequestHeader) bool {
 // fastResponseHeader decodes a response or event header (the string fields
 // of both); false means "use encoding/json".
 func fastResponseHeader(b []byte, set func(key, val []byte) bool) bool {
-	if !json.Valid(b) {
-		return false
-	}
 	return scanObject(b, func(key, val []byte, kind int) bool {
 		return kind == kString && set(key, val)
 	})
@@ -354,7 +508,8 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 	case int64:
 		return strconv.AppendInt(b, x, 10), true
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var kb [8]string // small maps sort their keys on the stack
+		keys := kb[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

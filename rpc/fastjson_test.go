@@ -26,7 +26,15 @@ func FuzzFastJSON(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if !json.Valid(b) {
+		if !json.Valid(b) { // the header scanners validate by themselves
+			var h RequestHeader
+			var r ResponseHeader
+			if fastRequestHeader(b, &h) || fastResponseHeader(b, r.set) {
+				t.Fatalf("a header scanner accepted invalid JSON %q", b)
+			}
+			if _, ok := scanExecContext(b); ok {
+				t.Fatalf("scanExecContext accepted invalid JSON %q", b)
+			}
 			return
 		}
 		var want any

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -205,8 +206,12 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
+			j := i + 1 // append the run of plain bytes at once
+			for j < len(s) && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] < utf8.RuneSelf {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			i = j
 			continue
 		}
 		if c >= utf8.RuneSelf {
@@ -309,26 +314,72 @@ func ParseExecContext(raw json.RawMessage) (ExecContext, error) {
 	return c, nil
 }
 
+// execCtx is ExecContext without pointers, so the server decodes each
+// request's context without allocating.
+type execCtx struct {
+	inv, exe       float64
+	hasInv, hasExe bool
+	oneway         bool
+}
+
+func (c execCtx) public() ExecContext {
+	var e ExecContext
+	if c.hasInv {
+		e.InvokationTimeout = &c.inv
+	}
+	if c.hasExe {
+		e.ExecutionTimeout = &c.exe
+	}
+	e.Oneway = c.oneway
+	return e
+}
+
+// parseExecCtx is ParseExecContext for the server: the fast scan, else the
+// map form.
+func parseExecCtx(raw json.RawMessage) (execCtx, error) {
+	if len(raw) > 0 {
+		if c, ok := scanExecContext(raw); ok {
+			return c, nil
+		}
+	}
+	e, err := ParseExecContext(raw)
+	if err != nil {
+		return execCtx{}, err
+	}
+	var c execCtx
+	if e.InvokationTimeout != nil {
+		c.inv, c.hasInv = *e.InvokationTimeout, true
+	}
+	if e.ExecutionTimeout != nil {
+		c.exe, c.hasExe = *e.ExecutionTimeout, true
+	}
+	c.oneway = e.Oneway
+	return c, nil
+}
+
 // fastExecContext is ParseExecContext without maps or reflection for the
 // usual {"invokation_timeout":5.0,"execution_timeout":5.0} form.
 func fastExecContext(raw []byte) (ExecContext, bool) {
-	var c ExecContext
-	if !json.Valid(raw) {
-		return c, false
-	}
+	c, ok := scanExecContext(raw)
+	return c.public(), ok
+}
+
+func scanExecContext(raw []byte) (execCtx, bool) {
+	var c execCtx
 	ok := scanObject(raw, func(key, val []byte, kind int) bool {
-		var p **float64
+		var p *float64
+		var has *bool
 		switch string(key) {
 		case "invokation_timeout":
-			p = &c.InvokationTimeout
+			p, has = &c.inv, &c.hasInv
 		case "execution_timeout":
-			p = &c.ExecutionTimeout
+			p, has = &c.exe, &c.hasExe
 		case "oneway":
 			switch string(val) {
 			case "true":
-				c.Oneway = true
+				c.oneway = true
 			case "false", "null":
-				c.Oneway = false
+				c.oneway = false
 			default:
 				return false
 			}
@@ -337,7 +388,7 @@ func fastExecContext(raw []byte) (ExecContext, bool) {
 			return true // ignored, as hololinked ignores other keys
 		}
 		if string(val) == "null" {
-			*p = nil
+			*p, *has = 0, false
 			return true
 		}
 		if kind != kNumber {
@@ -347,7 +398,7 @@ func fastExecContext(raw []byte) (ExecContext, bool) {
 		if err != nil || f < 0 {
 			return false
 		}
-		*p = &f
+		*p, *has = f, true
 		return true
 	})
 	return c, ok
@@ -374,16 +425,32 @@ func ParseRequest(frames [][]byte) (*Request, error) {
 	if len(frames) != MessageLength {
 		return nil, fmt.Errorf("%w: got %d", ErrFrameCount, len(frames))
 	}
-	r := &Request{Payload: frames[3], Preencoded: frames[4]}
-	if !fastRequestHeader(frames[2], &r.Header) {
-		r.Header = RequestHeader{}
-		if err := decodeStrict(frames[2], &r.Header); err != nil {
-			return nil, err
+	r := &Request{}
+	if err := parseRequest(frames, r); err != nil {
+		if errors.Is(err, errMissing) {
+			return r, err
 		}
+		return nil, err
+	}
+	return r, nil
+}
+
+var errMissing = fmt.Errorf("%w: messageType, messageID, senderID and receiverID are required", ErrHeader)
+
+// parseRequest is ParseRequest into r (the server keeps r on its stack);
+// frames has MessageLength frames.
+func parseRequest(frames [][]byte, r *Request) error {
+	r.Payload, r.Preencoded = frames[3], frames[4]
+	if !fastRequestHeader(frames[2], &r.Header) {
+		h, err := decodeRequestHeader(frames[2])
+		if err != nil {
+			return err
+		}
+		r.Header = *h
 	}
 	h := &r.Header
 	if h.MessageType == "" || h.MessageID == "" || h.SenderID == "" || h.ReceiverID == "" {
-		return r, fmt.Errorf("%w: messageType, messageID, senderID and receiverID are required", ErrHeader)
+		return errMissing
 	}
 	if h.PayloadContentType == "" {
 		h.PayloadContentType = ContentJSON
@@ -391,7 +458,7 @@ func ParseRequest(frames [][]byte) (*Request, error) {
 	if h.PreencodedPayloadContentType == "" {
 		h.PreencodedPayloadContentType = ContentText
 	}
-	return r, nil
+	return nil
 }
 
 // ParseResponse decodes a reply as received on the client's ROUTER:
@@ -436,6 +503,14 @@ func ParseEvent(frames [][]byte) (*EventMessage, error) {
 		e.Header.PayloadContentType = ContentJSON
 	}
 	return e, nil
+}
+
+// decodeRequestHeader is the encoding/json path of parseRequest, apart so
+// that the header it fills (and so the caller's Request) need not be on the
+// heap on the fast path.
+func decodeRequestHeader(b []byte) (*RequestHeader, error) {
+	h := new(RequestHeader)
+	return h, decodeStrict(b, h)
 }
 
 func decodeStrict(b []byte, v any) error {

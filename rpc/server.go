@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +41,10 @@ type Server struct {
 	closed    bool
 	done      chan struct{}
 
-	lvMu sync.Mutex
-	last map[string][][]byte // topic → last event frames
-	ids  *idGen              // event message ids
+	lvMu  sync.Mutex
+	last  map[string][][]byte // topic → last event frames
+	ids   *idGen              // event message ids
+	pubID string              // id + "/event-publisher"
 }
 
 // NewServer makes a server with id (its ROUTER identity; hololinked's
@@ -56,7 +58,7 @@ func NewServer(id string, opts ...Option) (*Server, error) {
 	s := &Server{
 		id: id, cfg: cfg, log: cfg.logger, things: map[string]*Thing{},
 		endpoints: map[string][2]string{}, eventsFor: map[string]string{}, last: map[string][][]byte{}, done: make(chan struct{}),
-		ids: newIDGen(),
+		ids: newIDGen(), pubID: id + "/event-publisher",
 	}
 	var err error
 	s.router, err = zmq.NewSocket(zmq.Router, append(cfg.sockOpts[:len(cfg.sockOpts):len(cfg.sockOpts)],
@@ -284,9 +286,30 @@ func (s *Server) send(frames ...[]byte) {
 }
 
 func (s *Server) reply(to, messageID, typ string, payload, pre []byte, contentType string) {
+	b, n1, n2 := s.replyStart(len(payload), to, messageID, typ, contentType)
+	s.replyEnd(append(b, payload...), n1, n2, pre)
+}
+
+// replyStart begins a reply in one buffer, which replyEnd cuts into
+// frames: the receiver's identity, the header, then the payload the caller
+// appends (extra bytes of room). One allocation instead of one per frame.
+func (s *Server) replyStart(extra int, to, messageID, typ, contentType string) (b []byte, n1, n2 int) {
 	h := ResponseHeader{MessageType: typ, MessageID: messageID, ReceiverID: to, SenderID: s.id,
 		PayloadContentType: contentType, PreencodedPayloadContentType: ContentText}
-	s.send([]byte(to), nil, h.AppendJSON(make([]byte, 0, 320)), orNull(payload), pre)
+	b = make([]byte, 0, 2*len(to)+len(messageID)+len(typ)+len(s.id)+len(contentType)+len(ContentText)+130+extra)
+	b = append(b, to...)
+	n1 = len(b)
+	b = h.AppendJSON(b)
+	return b, n1, len(b)
+}
+
+// replyEnd sends [to, "", header, payload, pre] from replyStart's buffer b;
+// an empty payload is "null".
+func (s *Server) replyEnd(b []byte, n1, n2 int, pre []byte) {
+	if len(b) == n2 {
+		b = append(b, "null"...)
+	}
+	s.send(b[:n1:n1], nil, b[n1:n2:n2], b[n2:], pre)
 }
 
 func (s *Server) replyException(to, messageID, typ string, e *Exception) {
@@ -312,8 +335,8 @@ func (s *Server) handle(frames [][]byte) {
 			Traceback: []string{"NoneType: None"}})
 		return
 	}
-	req, err := ParseRequest(frames)
-	if err != nil {
+	var req Request
+	if err := parseRequest(frames, &req); err != nil {
 		mid, sid := peekIDs(frames[2])
 		s.log.Warn("rpc: bad header", "err", err, "sender", string(frames[0]))
 		if mid != "" && sid != "" {
@@ -335,7 +358,7 @@ func (s *Server) handle(frames [][]byte) {
 		s.replyException(h.SenderID, h.MessageID, MsgInvalid, &Exception{Type: "PermissionError",
 			Message: "rpc: this server does not stop on a client's EXIT", Traceback: []string{"NoneType: None"}})
 	case MsgOperation:
-		s.operation(req)
+		s.operation(&req)
 	default:
 		s.replyException(h.SenderID, h.MessageID, MsgInvalid, &Exception{Type: "ValueError",
 			Message: fmt.Sprintf("unknown message type %q", h.MessageType), Traceback: []string{"NoneType: None"}})
@@ -354,10 +377,12 @@ type job struct {
 	payload    []byte
 	pre        []byte
 	oneway     bool
+	admitted   bool          // started on arrival: the Thing was idle
 	invocation time.Duration // <0: none
 	execution  time.Duration
 	state      atomic.Int32
 	timer      *time.Timer
+	ctx        jobCtx
 }
 
 func (s *Server) operation(req *Request) {
@@ -366,7 +391,7 @@ func (s *Server) operation(req *Request) {
 		s.replyException(h.SenderID, h.MessageID, MsgInvalid, &Exception{Type: typ,
 			Message: fmt.Sprintf(format, args...), Traceback: []string{"NoneType: None"}})
 	}
-	ec, err := ParseExecContext(h.ServerExecutionContext)
+	ec, err := parseExecCtx(h.ServerExecutionContext)
 	if err != nil {
 		invalid("ValueError", "%v", err)
 		return
@@ -378,7 +403,6 @@ func (s *Server) operation(req *Request) {
 		invalid("KeyError", "'%s'", h.ThingID)
 		return
 	}
-	j := &job{t: t, h: *h, payload: req.Payload, pre: req.Preencoded, oneway: ec.Oneway}
 	var declared Timeouts
 	concurrent := false
 	if a, ok := t.actions[h.Objekt]; ok && h.Operation == OpInvokeAction {
@@ -386,16 +410,34 @@ func (s *Server) operation(req *Request) {
 	} else if p, ok := t.props[h.Objekt]; ok {
 		declared = p.Timeouts
 	}
-	j.invocation = pick(ec.InvokationTimeout, declared.Invocation)
-	j.execution = pick(ec.ExecutionTimeout, declared.Execution)
+	invocation := pick(ec.hasInv, ec.inv, declared.Invocation)
+	execution := pick(ec.hasExe, ec.exe, declared.Execution)
 	// A stored property's read or write takes no time: if nothing is queued
 	// for the Thing it runs here, sparing the hand-off to the Thing's
 	// worker and both timers; one at a time still holds.
-	if !concurrent && j.invocation != 0 && t.instant(h) && t.busy.CompareAndSwap(0, 1) {
+	if !concurrent && invocation != 0 && t.instant(h) && t.busy.CompareAndSwap(0, 1) {
+		j := job{t: t, h: *h, payload: req.Payload, pre: req.Preencoded, oneway: ec.oneway}
 		j.state.Store(jobRunning)
-		v, err := s.execute(s.ctx, j)
-		s.finish(j, v, err)
+		v, err := s.execute(s.ctx, &j)
+		s.finish(&j, v, err)
 		t.busy.Add(-1)
+		return
+	}
+	j := &job{t: t, h: *h, payload: req.Payload, pre: req.Preencoded, oneway: ec.oneway,
+		invocation: invocation, execution: execution}
+	// Nothing queued or running for the Thing: the job starts as it
+	// arrives, so its invocation timeout is met and needs no timer; the
+	// worker runs it next.
+	if !concurrent && invocation != 0 && t.busy.CompareAndSwap(0, 1) {
+		j.admitted = true
+		j.state.Store(jobRunning)
+		select {
+		case t.queue <- j:
+		default: // cannot happen with busy 0, but never block the receive loop
+			t.busy.Add(-1)
+			s.replyException(h.SenderID, h.MessageID, MsgException, &Exception{Type: "BufferError",
+				Message: fmt.Sprintf("rpc: thing %s has %d requests waiting", t.ID, cap(t.queue)), Traceback: []string{}})
+		}
 		return
 	}
 	if j.invocation >= 0 {
@@ -436,9 +478,9 @@ func (s *Server) operation(req *Request) {
 
 // pick returns the request's timeout if it gave one, else the declared
 // default; -1 means no timer.
-func pick(req *float64, declared time.Duration) time.Duration {
-	if req != nil {
-		return time.Duration(*req * float64(time.Second))
+func pick(given bool, req float64, declared time.Duration) time.Duration {
+	if given {
+		return time.Duration(req * float64(time.Second))
 	}
 	if declared > 0 {
 		return declared
@@ -478,14 +520,15 @@ type workerState struct {
 // Thing's queue moves on (hololinked issue #13). w is nil for concurrent
 // actions.
 func (s *Server) start(j *job, w *workerState) {
-	if !j.state.CompareAndSwap(jobQueued, jobRunning) {
+	if !j.admitted && !j.state.CompareAndSwap(jobQueued, jobRunning) {
 		return
 	}
 	if j.timer != nil {
 		j.timer.Stop()
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+	ctx := &j.ctx
+	ctx.parent = s.ctx
+	defer ctx.cancel()
 	var et *time.Timer
 	if j.execution >= 0 {
 		et = time.AfterFunc(j.execution, func() {
@@ -501,7 +544,7 @@ func (s *Server) start(j *job, w *workerState) {
 				go s.worker(w.t)
 			}
 			s.reply(j.h.SenderID, j.h.MessageID, MsgTimeout, []byte(`"execution"`), nil, ContentJSON)
-			cancel()
+			ctx.cancel()
 		})
 	}
 	v, err := s.execute(ctx, j)
@@ -531,6 +574,16 @@ func (s *Server) finish(j *job, v any, err error) {
 		v, pre = x.Value, x.Raw
 	case *RawReply:
 		v, pre = x.Value, x.Raw
+	}
+	if ct == ContentJSON || ct == "" {
+		if _, raw := v.(json.RawMessage); !raw {
+			// encode the value straight into the reply's buffer
+			b, n1, n2 := s.replyStart(16, j.h.SenderID, j.h.MessageID, MsgReply, ContentJSON)
+			if b, ok := appendValue(b, v); ok {
+				s.replyEnd(b, n1, n2, pre)
+				return
+			}
+		}
 	}
 	codec, cerr := CodecFor(ct)
 	var payload []byte
@@ -590,17 +643,7 @@ func (s *Server) execute(ctx context.Context, j *job) (v any, err error) {
 		}
 	}()
 	t, h := j.t, &j.h
-	decode := func() (any, error) {
-		var x any
-		c, err := CodecFor(h.PayloadContentType)
-		if err != nil {
-			return nil, Errorf("ValueError", "%v", err)
-		}
-		if err := c.Unmarshal(j.payload, &x); err != nil {
-			return nil, Errorf("ValueError", "%v", err)
-		}
-		return x, nil
-	}
+	decode := func() (any, error) { return decodePayload(h.PayloadContentType, j.payload) }
 	switch h.Operation {
 	case OpReadProperty:
 		v, _, err := t.readProperty(ctx, h.Objekt)
@@ -704,6 +747,29 @@ func (s *Server) execute(ctx context.Context, j *job) (v any, err error) {
 		return nil, nil
 	}
 	return nil, Errorf("NotImplementedError", "Unimplemented execution path for Thing %s for operation %s", t.ID, h.Operation)
+}
+
+// decodePayload decodes a request's payload into the values encoding/json
+// gives an interface.
+func decodePayload(contentType string, payload []byte) (any, error) {
+	if contentType == ContentJSON && len(payload) > 0 && json.Valid(payload) {
+		if x, ok := parseValue(payload); ok {
+			return x, nil
+		}
+	}
+	return decodeSlow(contentType, payload)
+}
+
+func decodeSlow(contentType string, payload []byte) (any, error) {
+	var x any
+	c, err := CodecFor(contentType)
+	if err != nil {
+		return nil, Errorf("ValueError", "%v", err)
+	}
+	if err := c.Unmarshal(payload, &x); err != nil {
+		return nil, Errorf("ValueError", "%v", err)
+	}
+	return x, nil
 }
 
 func parseArgs(x any, pre []byte) (Args, error) {
@@ -948,10 +1014,27 @@ func cmpOr(a, b string) string {
 }
 
 // publish sends an event and keeps it as the topic's last value.
-func (s *Server) publish(topic string, payload []byte) error {
-	h := EventHeader{MessageType: MsgEvent, MessageID: s.ids.next(), SenderID: s.id + "/event-publisher",
+// The topic, header and JSON payload share one buffer.
+func (s *Server) publish(topic string, value any) error {
+	h := EventHeader{MessageType: MsgEvent, MessageID: s.ids.next(), SenderID: s.pubID,
 		EventID: topic, PayloadContentType: ContentJSON, PreencodedPayloadContentType: ContentText}
-	frames := [][]byte{[]byte(topic), nil, h.AppendJSON(nil), payload, nil}
+	b := make([]byte, 0, 2*len(topic)+len(h.MessageID)+len(h.SenderID)+len(ContentJSON)+len(ContentText)+len(MsgEvent)+200)
+	b = append(b, topic...)
+	n1 := len(b)
+	b = h.AppendJSON(b)
+	n2 := len(b)
+	if _, raw := value.(json.RawMessage); raw {
+		b = append(b, value.(json.RawMessage)...)
+	} else if b2, ok := appendValue(b, value); ok {
+		b = b2
+	} else {
+		payload, err := JSON.Marshal(value)
+		if err != nil {
+			return err
+		}
+		b = append(b[:n2], payload...)
+	}
+	frames := [][]byte{b[:n1:n1], nil, b[n1:n2:n2], b[n2:], nil}
 	s.lvMu.Lock()
 	defer s.lvMu.Unlock()
 	if !s.cfg.noLVC {
@@ -991,3 +1074,78 @@ func (s *Server) subscriptions() {
 		s.lvMu.Unlock()
 	}
 }
+
+// jobCtx is an operation's context: its parent's, ended early by cancel
+// (the execution timeout, or the operation's return). It lives inside the
+// job, so an operation that never asks for Done costs no allocation and no
+// registration with the parent; Done makes the channel and watches the
+// parent only when called.
+type jobCtx struct {
+	parent context.Context
+	mu     sync.Mutex
+	done   chan struct{}
+	err    error
+	stop   func() bool // stops watching the parent
+}
+
+func (c *jobCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+func (c *jobCtx) Value(key any) any           { return c.parent.Value(key) }
+
+func (c *jobCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		} else if err := c.parent.Err(); err != nil {
+			c.err = err
+			close(c.done)
+		} else {
+			c.stop = context.AfterFunc(c.parent, c.cancelParent)
+		}
+	}
+	return c.done
+}
+
+func (c *jobCtx) Err() error {
+	c.mu.Lock()
+	err := c.err
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := c.parent.Err(); err != nil {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+			if c.done != nil {
+				close(c.done)
+			}
+		}
+		err = c.err
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (c *jobCtx) cancel()       { c.end(context.Canceled) }
+func (c *jobCtx) cancelParent() { c.end(c.parent.Err()) }
+
+func (c *jobCtx) end(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+		if c.done != nil {
+			close(c.done)
+		}
+	}
+	stop := c.stop
+	c.stop = nil
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+func (c *jobCtx) String() string { return "rpc.operationContext" }

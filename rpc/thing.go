@@ -215,6 +215,7 @@ type Thing struct {
 	props   map[string]*Property
 	actions map[string]*Action
 	events  map[string]*Event
+	topics  map[string]string // event name → "{id}/{name}"
 	order   struct{ props, actions, events []string }
 
 	mu      sync.Mutex
@@ -282,6 +283,10 @@ func (t *Thing) AddEvent(e Event) error {
 		return fmt.Errorf("%w: event %q on thing %q", ErrDuplicate, e.Name, t.ID)
 	}
 	t.events[e.Name] = &e
+	if t.topics == nil {
+		t.topics = map[string]string{}
+	}
+	t.topics[e.Name] = t.ID + "/" + e.Name
 	t.order.events = append(t.order.events, e.Name)
 	return nil
 }
@@ -297,20 +302,18 @@ func (t *Thing) Value(name string) any {
 // every transport, and keeps it as the event's last value for late
 // subscribers. A Thing not added to a Server drops it.
 func (t *Thing) Emit(name string, value any) error {
-	if _, ok := t.events[name]; !ok {
+	topic, ok := t.topics[name]
+	if !ok {
 		return fmt.Errorf("rpc: thing %q has no event %q", t.ID, name)
-	}
-	payload, err := JSON.Marshal(value)
-	if err != nil {
-		return err
 	}
 	t.mu.Lock()
 	s := t.server
 	t.mu.Unlock()
 	if s == nil {
-		return nil
+		_, err := JSON.Marshal(value) // the same error as when served
+		return err
 	}
-	return s.publish(t.ID+"/"+name, payload)
+	return s.publish(topic, value)
 }
 
 func (t *Thing) readProperty(ctx context.Context, name string) (any, *Property, error) {

@@ -64,7 +64,8 @@ func newIDGen() *idGen {
 func (g *idGen) next() string {
 	u := g.base
 	var c [8]byte
-	binary.BigEndian.PutUint64(c[:], binary.BigEndian.Uint64(append([]byte{0, 0}, u[10:]...))+g.n.Add(1))
+	copy(c[2:], u[10:])
+	binary.BigEndian.PutUint64(c[:], binary.BigEndian.Uint64(c[:])+g.n.Add(1))
 	copy(u[10:], c[2:])
 	var b [36]byte
 	j := 0

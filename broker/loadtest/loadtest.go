@@ -27,6 +27,11 @@ type Config struct {
 	// Addr is the broker to measure. Default: one started in-process on
 	// a free port, without rate limit.
 	Addr string
+	// Addrs, if more than one, are nodes of one broker (a cluster on
+	// Redis): client i connects to Addrs[i%len(Addrs)], so each direct
+	// message (to the next client) crosses nodes, and the broadcast's
+	// clients are spread evenly. It overrides Addr.
+	Addrs []string
 	// Clients send Messages direct messages each, of Size bytes of
 	// content, to the next client (the last to the first), with up to
 	// Window requests in flight each. No Clients: no direct messages.
@@ -88,6 +93,14 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
+// addr is the broker client i connects to.
+func (cfg *Config) addr(i int) string {
+	if len(cfg.Addrs) > 0 {
+		return cfg.Addrs[i%len(cfg.Addrs)]
+	}
+	return cfg.Addr
+}
+
 // Run runs the load test.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Messages == 0 {
@@ -104,6 +117,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if err := EnsureFiles(2*(cfg.Clients+cfg.Broadcast) + 256); err != nil {
 		return Result{}, err
+	}
+	if len(cfg.Addrs) > 0 {
+		cfg.Addr = cfg.Addrs[0]
 	}
 	if cfg.Addr == "" {
 		b, err := broker.New(broker.Config{Bind: []string{"tcp://127.0.0.1:0"}, Rate: -1, Logger: cfg.Logger})
@@ -164,7 +180,7 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 		if cfg.Named {
 			opts = append(opts, broker.WithSocketOptions(zmq.WithRoutingID(fmt.Appendf(nil, "%sd%d", prefix, i))))
 		}
-		c, err := broker.NewClient(cfg.Addr, opts...)
+		c, err := broker.NewClient(cfg.addr(i), opts...)
 		if err != nil {
 			return err
 		}
@@ -258,7 +274,7 @@ func broadcast(ctx context.Context, cfg Config, prefix string, r *Result) error 
 	defer closeAll(clients)
 	start := time.Now()
 	for i := range clients {
-		c, err := broker.NewClient(cfg.Addr, broker.WithHandler(func(ctx context.Context, m broker.Message) {
+		c, err := broker.NewClient(cfg.addr(i), broker.WithHandler(func(ctx context.Context, m broker.Message) {
 			if m.Type == broker.TypeBroadcast && m.Text() == marker {
 				last.Store(time.Now().UnixNano())
 				if reached.Add(1) == int64(n-1) {

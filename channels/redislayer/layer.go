@@ -495,8 +495,29 @@ func (l *Layer) done(ctx context.Context) error {
 // normal channel or the non-local part of process channels). It returns a
 // nil message when none came or the one popped was undecodable.
 func (l *Layer) popOne(ctx context.Context, name string) (target any, msg map[string]any, err error) {
-	if err := l.done(ctx); err != nil {
+	member, err := l.popRaw(ctx, name)
+	if err != nil || member == nil {
 		return nil, nil, err
+	}
+	m, err := decode(member)
+	if err != nil {
+		l.undecodable.Add(1)
+		l.log.Warn("redislayer: dropped a message that is not a channels_redis message (encrypted layers are not supported)",
+			"channel", name, "err", err)
+		return nil, nil, nil
+	}
+	target, ok := m[channelField]
+	if ok {
+		delete(m, channelField)
+	}
+	return target, m, nil
+}
+
+// popRaw waits at most blockStep for a stored message on the key of name;
+// nil when none came.
+func (l *Layer) popRaw(ctx context.Context, name string) ([]byte, error) {
+	if err := l.done(ctx); err != nil {
+		return nil, err
 	}
 	key := l.prefix + name
 	member, err := restorePopScript.Run(ctx, l.rdb, []string{key, key + "$inflight"}).Text()
@@ -510,7 +531,7 @@ func (l *Layer) popOne(ctx context.Context, name string) (target any, msg map[st
 		var res []any
 		res, err = l.rdb.Do(ctx, "BZPOPMIN", key, strconv.FormatFloat(step.Seconds(), 'f', 3, 64)).Slice()
 		if err == redis.Nil {
-			return nil, nil, nil
+			return nil, nil
 		}
 		if err == nil && len(res) != 3 {
 			err = fmt.Errorf("BZPOPMIN answered %d items", len(res))
@@ -521,22 +542,11 @@ func (l *Layer) popOne(ctx context.Context, name string) (target any, msg map[st
 	}
 	if err != nil {
 		if cerr := l.done(ctx); cerr != nil {
-			return nil, nil, cerr
+			return nil, cerr
 		}
-		return nil, nil, fmt.Errorf("redislayer: receive on %s: %w", name, err)
+		return nil, fmt.Errorf("redislayer: receive on %s: %w", name, err)
 	}
-	m, err := decode([]byte(member))
-	if err != nil {
-		l.undecodable.Add(1)
-		l.log.Warn("redislayer: dropped a message that is not a channels_redis message (encrypted layers are not supported)",
-			"channel", name, "err", err)
-		return nil, nil, nil
-	}
-	target, ok := m[channelField]
-	if ok {
-		delete(m, channelField)
-	}
-	return target, m, nil
+	return []byte(member), nil
 }
 
 // receiveProcess: one Receive at a time per non-local key pops and sorts

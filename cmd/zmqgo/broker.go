@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zmqgo/zmq"
 	"github.com/zmqgo/zmq/broker"
 	"github.com/zmqgo/zmq/broker/loadtest"
@@ -46,6 +47,18 @@ it. Give each broker of a federation its own --name. A broker admits
 downstream brokers only with --federation-peers, by the identity they
 log in with (--upstream-curve or --upstream-plain on their side).
 
+Scaling out: with --redis URL (redis://host:6379/0, rediss:// for TLS,
+a Sentinel master with ?master_name=NAME, a Cluster with redis+cluster://)
+every broker on that Redis is a node of one broker: a client of any node
+reaches the clients of all by name (direct_message, its delivery
+confirmation, broadcast, list_clients), and names are unique across them.
+A name is a lease of --redis-lease, renewed while its client lives: a
+node that dies frees its clients' names within that time. A cross-node
+message not confirmed within --redis-confirm-timeout is reported failed.
+While Redis is unreachable a node serves its own clients, refuses new
+registrations, and resumes by itself when Redis is back. A node of a
+Redis cluster cannot have an --upstream.
+
 Logs go to stderr (text, or --log-format json): start, stop, brokers
 joining and leaving, clients whose queue overflows, and every
 --stats-interval the throughput and counts. SIGINT or SIGTERM stops the
@@ -75,6 +88,10 @@ type brokerCmd struct {
 	logFormat      string
 	verbose        bool
 	sec            brokerSec
+	redis          string
+	redisLease     time.Duration
+	redisPrefix    string
+	redisConfirm   time.Duration
 	ops            brokerOps // broker_ops.go
 }
 
@@ -92,6 +109,10 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.linger, "linger", broker.DefaultLinger, "on exit, wait up to `D` for queued messages to be sent; 0: don't wait")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: clients registering and going, socket events")
+	fs.StringVar(&c.redis, "redis", "", "be a node of the cluster of brokers on the Redis at `URL`")
+	fs.DurationVar(&c.redisLease, "redis-lease", broker.DefaultRedisLease, "with --redis: a dead node's names are free after `D`")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", broker.DefaultRedisPrefix, "with --redis: start every key with `PREFIX` (one cluster per prefix)")
+	fs.DurationVar(&c.redisConfirm, "redis-confirm-timeout", broker.DefaultRedisConfirmTimeout, "with --redis: report a message to another node failed after `D`")
 	c.sec.register(fs)
 	c.ops.register(fs)
 }
@@ -132,6 +153,19 @@ func (c *brokerCmd) validate(args []string) error {
 		return fmt.Errorf("--queue must be at least 1 (got %d)", c.queue)
 	case c.logFormat != "text" && c.logFormat != "json":
 		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
+	case c.redis != "" && len(c.upstream) > 0:
+		return errors.New("--redis and --upstream cannot be combined: a node of a Redis cluster is not part of a federation tree")
+	case c.redisLease < 30*time.Millisecond:
+		return fmt.Errorf("--redis-lease must be at least 30ms (got %v)", c.redisLease)
+	case c.redisConfirm <= 0:
+		return fmt.Errorf("--redis-confirm-timeout must be positive (got %v)", c.redisConfirm)
+	case c.redisPrefix == "":
+		return errors.New("--redis-prefix must not be empty")
+	}
+	if c.redis != "" {
+		if _, err := broker.ParseRedisURL(c.redis); err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
 	}
 	if err := c.sec.validate(); err != nil {
 		return err
@@ -168,6 +202,9 @@ func (c *brokerCmd) config(log *slog.Logger) broker.Config {
 		Linger:    c.linger, Logger: log,
 	}
 	c.sec.apply(&cfg)
+	if c.redis != "" {
+		cfg.Redis = &broker.RedisConfig{URL: c.redis, Lease: c.redisLease, Prefix: c.redisPrefix, ConfirmTimeout: c.redisConfirm}
+	}
 	if c.expire == 0 {
 		cfg.Expire = -1
 	}
@@ -183,6 +220,11 @@ func (c *brokerCmd) config(log *slog.Logger) broker.Config {
 
 func (c *brokerCmd) run(ctx context.Context, e *env) error {
 	log := c.logger(e)
+	if c.redis != "" {
+		// go-redis logs its reconnection attempts with its own logger (on
+		// stderr); the broker reports outages itself, once each.
+		redis.SetLogger(redisLog{log}) // channels.go
+	}
 	b, err := broker.New(c.config(log))
 	if err != nil {
 		if errors.Is(err, zmq.ErrInvalidEndpoint) || errors.Is(err, zmq.ErrUnsupportedTransport) {
@@ -241,7 +283,7 @@ broker-load first pings it as fast as one test client will send, and
 stops, naming the flag, if the broker's rate limit refuses that.`,
 		flags: func(fs *flag.FlagSet) action {
 			c := &brokerLoadCmd{}
-			fs.StringVar(&c.cfg.Addr, "connect", "", "measure the broker at `ADDR` (default: an in-process one)")
+			fs.Var(&c.connect, "connect", "measure the broker at `ADDR` (default: an in-process one); repeated:\nthe nodes of one broker on Redis, clients spread over them")
 			fs.IntVar(&c.cfg.Clients, "clients", 50, "`N` clients sending direct messages; 0: none")
 			fs.IntVar(&c.cfg.Messages, "messages", 2000, "`N` direct messages per client")
 			fs.IntVar(&c.cfg.Size, "size", 100, "`N` bytes of content per message")
@@ -255,6 +297,7 @@ stops, naming the flag, if the broker's rate limit refuses that.`,
 }
 
 type brokerLoadCmd struct {
+	connect listFlag
 	cfg     loadtest.Config
 	timeout time.Duration
 }
@@ -263,10 +306,16 @@ func (c *brokerLoadCmd) validate(args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("unexpected argument %q", args[0])
 	}
-	if c.cfg.Addr != "" {
-		if err := checkConnect(c.cfg.Addr); err != nil {
+	for _, a := range c.connect {
+		if err := checkConnect(a); err != nil {
 			return fmt.Errorf("--connect: %w", err)
 		}
+	}
+	if len(c.connect) > 0 {
+		c.cfg.Addr = c.connect[0]
+	}
+	if len(c.connect) > 1 {
+		c.cfg.Addrs = c.connect
 	}
 	switch {
 	case c.cfg.Clients < 0 || c.cfg.Messages < 1 || c.cfg.Size < 1 || c.cfg.Window < 1:

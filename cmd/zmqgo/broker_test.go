@@ -101,6 +101,10 @@ func TestBrokerCommandUsage(t *testing.T) {
 		{"broker", "--names", "/dev/zero"},
 		{"broker", "--upstream-curve", "nope"},
 		{"broker", "--upstream-curve", "x", "--upstream-plain", "a:b"},
+		{"broker", "--redis", "http://x"},
+		{"broker", "--redis", "redis://127.0.0.1:1/0", "--upstream", "tcp://127.0.0.1:1"},
+		{"broker", "--redis", "redis://127.0.0.1:1/0", "--redis-lease", "1ms"},
+		{"broker", "--redis", "redis://127.0.0.1:1/0", "--redis-confirm-timeout", "0s"},
 		{"broker-load", "--broadcast", "1"},
 		{"broker-load", "--messages", "0"},
 	} {
@@ -112,7 +116,7 @@ func TestBrokerCommandUsage(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "--upstream ADDR") || !strings.Contains(stdout, "--stats-interval D") ||
 		!strings.Contains(stdout, "--curve-server FILE") || !strings.Contains(stdout, "--plain-server FILE") ||
 		!strings.Contains(stdout, "--names FILE") || !strings.Contains(stdout, "--federation-peers FILE") ||
-		!strings.Contains(stdout, "--upstream-curve KEY") || !strings.Contains(stdout, "--max-routes N") {
+		!strings.Contains(stdout, "--upstream-curve KEY") || !strings.Contains(stdout, "--max-routes N") || !strings.Contains(stdout, "--redis URL") {
 		t.Fatalf("help: %d\n%s", code, stdout)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/zmqgo/zmq/channels"
 )
 
@@ -42,7 +44,20 @@ closes, or which misses heartbeats (--heartbeat), stops receiving at once.
 
 With --http ADDR it serves /metrics (Prometheus) and /api/status (JSON;
 ?group=NAME lists a group, ?channel=NAME shows a channel). SIGINT or
-SIGTERM stops it. State is in memory only.`,
+SIGTERM stops it.
+
+State is in memory unless --redis URL (redis://[:PASSWORD@]HOST:PORT/DB,
+rediss://..., or a Sentinel: redis://SENTINEL:26379/0?master_name=NAME
+&addr=SENTINEL2:26379) is given: then channels, groups, capacities and expiry live
+in that Redis with channels_redis 4.0's keys and message encoding, so any
+number of zmqgo channels nodes and Django processes using
+channels_redis.core.RedisChannelLayer (same Redis, same --redis-prefix)
+share one channel space. A message then lives --expiry whatever its ttl,
+as in channels_redis. Process channels (!) are delivered by the node their
+receiver is attached to; its claim outlives a dead node by --redis-lease.
+While Redis is unreachable the node says so (log, store_up 0 in /metrics),
+keeps delivering between its own clients' process channels, refuses the
+rest with StoreUnavailable, and resumes when Redis answers again.`,
 		flags: func(fs *flag.FlagSet) action {
 			c := &channelsCmd{}
 			fs.StringVar(&c.bind, "bind", channels.DefaultBind, "data port `ADDR` tcp://HOST:PORT; signalling on PORT+1")
@@ -54,6 +69,9 @@ SIGTERM stops it. State is in memory only.`,
 			fs.DurationVar(&c.heartbeat, "heartbeat", 5*time.Second, "ZMTP heartbeat every `D`; a peer silent for 3 is dropped; 0: none")
 			fs.StringVar(&c.http, "http", "", "serve /metrics and /api/status on `ADDR` (host:port)")
 			fs.StringVar(&c.logFormat, "log-format", "text", "log as `FORMAT`: text or json")
+			fs.StringVar(&c.redis, "redis", "", "keep channels and groups in Redis at `URL` (channels_redis 4.0 layout)")
+			fs.StringVar(&c.redisPrefix, "redis-prefix", "asgi", "channels_redis key `PREFIX`")
+			fs.DurationVar(&c.redisLease, "redis-lease", 15*time.Second, "a node's process-channel claims outlive it by `D`")
 			fs.BoolVar(&c.verbose, "verbose", false, "log at debug level: refused requests, socket events")
 			return c
 		},
@@ -67,6 +85,10 @@ type channelsCmd struct {
 	expiry, groupExpiry, subExpiry time.Duration
 	heartbeat                      time.Duration
 	http, logFormat                string
+	redis, redisPrefix             string
+	redisLease                     time.Duration
+	redisOpts                      *redis.Options
+	sentinelOpts                   *redis.FailoverOptions
 	verbose                        bool
 	parsed                         []channels.CapacityRule
 }
@@ -95,6 +117,24 @@ func (c *channelsCmd) validate(args []string) error {
 	case c.logFormat != "text" && c.logFormat != "json":
 		return fmt.Errorf("--log-format must be text or json (got %q)", c.logFormat)
 	}
+	if c.redis != "" {
+		if u, err := url.Parse(c.redis); err == nil && u.Query().Has("master_name") {
+			opt, err := redis.ParseFailoverURL(c.redis)
+			if err != nil {
+				return fmt.Errorf("--redis: %w", err)
+			}
+			c.sentinelOpts = opt
+		} else {
+			opt, err := redis.ParseURL(c.redis)
+			if err != nil {
+				return fmt.Errorf("--redis: %w", err)
+			}
+			c.redisOpts = opt
+		}
+	}
+	if c.redisLease < 30*time.Millisecond {
+		return fmt.Errorf("--redis-lease must be at least 30ms (got %v)", c.redisLease)
+	}
 	if c.http != "" {
 		if _, _, err := net.SplitHostPort(c.http); err != nil {
 			return fmt.Errorf("--http: %w", err)
@@ -116,11 +156,36 @@ func (c *channelsCmd) run(ctx context.Context, e *env) error {
 	if hb == 0 {
 		hb = -1
 	}
-	s, err := channels.NewServer(channels.Config{
+	cfg := channels.Config{
 		Bind: c.bind, Capacity: c.capacity, ChannelCapacity: c.parsed,
 		Expiry: c.expiry, GroupExpiry: c.groupExpiry, SubscriberExpiry: c.subExpiry,
-		Heartbeat: hb, Logger: slog.New(h),
-	})
+		Heartbeat: hb, Logger: slog.New(h), RedisPrefix: c.redisPrefix, RedisLease: c.redisLease,
+	}
+	if c.redisOpts != nil || c.sentinelOpts != nil {
+		// go-redis logs reconnect attempts through a global logger;
+		// route them to ours at debug level (the node logs outages).
+		redis.SetLogger(redisLog{slog.New(h)})
+		// Fail calls fast while Redis is down: the node reports the outage
+		// and refuses rather than queueing behind retries.
+		var rdb redis.UniversalClient
+		if o := c.redisOpts; o != nil {
+			o.DialTimeout, o.MaxRetries = time.Second, 1
+			rdb = redis.NewClient(o)
+		} else {
+			o := c.sentinelOpts
+			o.DialTimeout, o.MaxRetries = time.Second, 1
+			rdb = redis.NewFailoverClient(o)
+		}
+		defer rdb.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := rdb.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("--redis %s: %w", c.redis, err)
+		}
+		cfg.Redis = rdb
+	}
+	s, err := channels.NewServer(cfg)
 	if err != nil {
 		return err
 	}
@@ -140,4 +205,10 @@ func (c *channelsCmd) run(ctx context.Context, e *env) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	r.l.Debug("redis: " + fmt.Sprintf(format, v...))
 }

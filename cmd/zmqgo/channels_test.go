@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zmqgo/zmq/channels"
+	"github.com/zmqgo/zmq/internal/ztest"
 )
 
 // zmqgo channels: both ports printed, capacity flags applied, the status
@@ -57,6 +58,9 @@ func TestChannelsCommandUsage(t *testing.T) {
 		{"channels", "--capacity", "0"},
 		{"channels", "--channel-capacity", "x"},
 		{"channels", "--http", "nope"},
+		{"channels", "--redis", "http://x"},
+		{"channels", "--redis", "redis://h:1/0?master_name=m&bogus=1"},
+		{"channels", "--redis-lease", "1ms"},
 	} {
 		p := start(t, strings.NewReader(""), args...)
 		p.expectExit(t, exitUsage)
@@ -97,4 +101,48 @@ func TestBinaryChannelsSignal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zmqgo channels --redis: the store is Redis (channels_redis keys), shown
+// on /metrics; an unreachable Redis at start is a clear error.
+func TestChannelsCommandRedis(t *testing.T) {
+	srv := ztest.StartRedis(t)
+	p := start(t, strings.NewReader(""), "channels", "--bind", "tcp://127.0.0.1:0", "--redis", srv.URL(),
+		"--http", "127.0.0.1:0")
+	addr := p.endpoint(t)
+	web := p.stderr.waitLine(t, "http address", func(l string) bool { return strings.HasPrefix(l, "zmqgo: serving ") })
+	l, err := channels.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := l.GroupAdd(ctx, "cmd.group", "cmd.chan"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.GroupSend(ctx, "cmd.group", channels.Message{"type": "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := l.Receive(ctx, "cmd.chan"); err != nil || m["type"] != "hello" {
+		t.Fatalf("%v %v", m, err)
+	}
+	url := strings.Fields(strings.TrimPrefix(web, "zmqgo: serving "))[0]
+	r, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if !strings.Contains(string(b), "zmqgo_channels_store_up 1") {
+		t.Fatalf("metrics:\n%s", b)
+	}
+	l.Close()
+	p.cancel()
+	p.expectExit(t, exitOK)
+
+	srv.Kill()
+	p = start(t, strings.NewReader(""), "channels", "--bind", "tcp://127.0.0.1:0", "--redis", srv.URL())
+	p.expectExit(t, exitFailure)
 }

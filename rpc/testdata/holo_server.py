@@ -265,11 +265,29 @@ class Server:
         }
 
 
+async def echo(bind):
+    # rpcbench's floor: a ROUTER under asyncio returning every message as it came
+    ctx = zmq.asyncio.Context()
+    router = ctx.socket(zmq.ROUTER)
+    if bind.startswith("tcp://") and bind.endswith(":0"):
+        p = router.bind_to_random_port(bind[:-2])
+        bind = bind[:-1] + str(p)
+    else:
+        router.bind(bind)
+    print(json.dumps({"requests": bind}), flush=True)
+    while True:
+        await router.send_multipart(await router.recv_multipart())
+
+
 async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bind", default="tcp://127.0.0.1:0")
     ap.add_argument("--id", default="demo")
+    ap.add_argument("--echo", action="store_true", help="only echo messages (rpcbench's floor)")
     a = ap.parse_args()
+    if a.echo:
+        await echo(a.bind)
+        return
     s = Server(a.id, a.bind)
     print(json.dumps({"requests": s.req_ep, "events": s.ev_ep}), flush=True)
     coord = asyncio.get_running_loop().create_task(s.coordinate())

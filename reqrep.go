@@ -1,11 +1,15 @@
+// REQ and REP: the envelope and the strict send/receive alternation, and
+// the direct read (the baton, below) through which a REQ/REP receiver reads
+// its connection itself instead of waiting for the reader goroutine.
 package zmq
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
-	"sync"
+	"slices"
 	"time"
 )
 
@@ -34,8 +38,9 @@ const (
 	batonRecv          // a receiver reads
 )
 
+// baton.mu guards state, want, err, armed and parked.
 type baton struct {
-	mu     sync.Mutex
+	mu     mutex[rankBaton]
 	state  int
 	want   bool          // a receiver waits for the loop to let go
 	err    error         // a receiver's read failed: the loop returns it
@@ -278,5 +283,125 @@ func (b *baton) withdraw() {
 	}
 	if back {
 		signal(b.loopCh)
+	}
+}
+
+var emptyFrame = []byte{}
+
+// sendReq sends a request. Senders take turns (lockSend, honouring ctx);
+// stateMu is held only to look at and set the state, never while the send
+// waits for room, so Recv and TrySend from other goroutines never wait
+// behind a blocked Send.
+func (s *Socket) sendReq(ctx context.Context, m Msg) error {
+	if err := s.lockSend(ctx); err != nil {
+		return err
+	}
+	defer s.unlockSend()
+	s.stateMu.Lock()
+	pending := s.reqPending
+	s.stateMu.Unlock()
+	if pending {
+		return fmt.Errorf("%w: REQ must receive the reply before sending again", ErrState)
+	}
+	frames := make([][]byte, 1+len(m.Frames))
+	frames[0] = emptyFrame
+	copy(frames[1:], m.Frames)
+	p, err := s.sendRRPipe(ctx, Msg{Frames: frames}, true)
+	if err != nil {
+		return err
+	}
+	s.stateMu.Lock()
+	s.reqPipe, s.reqPending = p, true
+	s.stateMu.Unlock()
+	return nil
+}
+
+func (s *Socket) sendRep(_ context.Context, m Msg) error {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if !s.repPending {
+		return fmt.Errorf("%w: REP must receive a request before sending", ErrState)
+	}
+	frames := make([][]byte, 0, len(s.repEnv)+len(m.Frames))
+	frames = append(frames, s.repEnv...)
+	frames = append(frames, m.Frames...)
+	p := s.repPipe
+	s.repPipe, s.repEnv, s.repPending = nil, nil, false
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	reply := Msg{Frames: frames}
+	if c := p.conn; c.inlineOK(reply) { // see sendRRPipe
+		_, claimed, epoch := p.out.pushInline(reply)
+		s.mu.Unlock()
+		if claimed {
+			c.writeInline(reply, epoch)
+		}
+		return nil
+	}
+	// The requester may be gone; its reply then has nowhere to go (as libzmq).
+	if p.conn != nil || p.persistent && slices.Contains(s.pipes, p) {
+		p.out.push(reply)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
+	if err := s.lockRecv(ctx); err != nil {
+		return Msg{}, err
+	}
+	defer s.unlockRecv()
+	s.stateMu.Lock()
+	pending, want := s.reqPending, s.reqPipe
+	s.stateMu.Unlock()
+	if !pending {
+		return Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
+	}
+	for {
+		p, m, err := s.recv(ctx)
+		if err != nil {
+			return Msg{}, err
+		}
+		// Only the peer we asked may answer, and only behind the delimiter.
+		if p != want || len(m.Frames) < 2 && m.Truncated == 0 || len(m.Frames) == 0 || len(m.Frames[0]) != 0 {
+			s.opts.logger.Debug("zmq: REQ dropped a reply it did not expect")
+			continue
+		}
+		s.stateMu.Lock()
+		s.reqPending, s.reqPipe = false, nil
+		s.stateMu.Unlock()
+		return Msg{Frames: m.Frames[1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
+	}
+}
+
+func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
+	if err := s.lockRecv(ctx); err != nil {
+		return Msg{}, err
+	}
+	defer s.unlockRecv()
+	s.stateMu.Lock()
+	pending := s.repPending
+	s.stateMu.Unlock()
+	if pending {
+		return Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
+	}
+	for {
+		p, m, err := s.recv(ctx)
+		if err != nil {
+			return Msg{}, err
+		}
+		// The envelope is everything up to and including the first empty frame.
+		i := slices.IndexFunc(m.Frames, func(f []byte) bool { return len(f) == 0 })
+		if i < 0 {
+			s.opts.logger.Debug("zmq: REP dropped a request without an envelope delimiter")
+			continue
+		}
+		s.stateMu.Lock()
+		s.repPipe, s.repEnv, s.repPending = p, m.Frames[:i+1], true
+		s.stateMu.Unlock()
+		return Msg{Frames: m.Frames[i+1:], Truncated: m.Truncated, meta: m.meta, rx: m.rx, rxGen: m.rxGen}, nil
 	}
 }
