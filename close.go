@@ -2,7 +2,6 @@ package zmq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -28,10 +27,6 @@ import (
 // ever; a bound keeps a peer that accepts a connection but never reads
 // from holding a closing program.
 const DefaultLinger = 30 * time.Second
-
-// ErrUndelivered is matched (errors.Is) by the *UndeliveredError Shutdown
-// returns when queued messages could not be written.
-var ErrUndelivered = errors.New("zmq: messages not delivered")
 
 // UndeliveredError reports messages that Shutdown dropped. "Delivered"
 // means written to a peer's connection: ZMTP has no acknowledgements.

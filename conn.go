@@ -137,8 +137,6 @@ type peerInfo struct {
 	meta     *msgMeta
 }
 
-var errMechanism = errors.New("security mechanism mismatch")
-
 // handshake runs the greeting and the security mechanism (NULL, PLAIN or
 // CURVE; see security.go). The greeting goes out
 // in libzmq's pieces (signature; major; rest), each sent before waiting for
@@ -491,7 +489,7 @@ func (c *conn) command(body []byte) error {
 		c.s.peerSubscribe(c.p, data, false)
 	case zmtp.CmdError:
 		reason, _ := zmtp.ParseError(data)
-		return fmt.Errorf("peer sent ERROR %q", reason)
+		return fmt.Errorf("%w: peer sent ERROR %q", ErrProtocol, reason)
 	default:
 		// RFC 37: unknown commands are ignored.
 		c.s.opts.logger.Debug("zmq: ignoring unknown command", "command", string(name), "endpoint", c.p.endpoint)
@@ -869,10 +867,7 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	close(stopHS)
 	if err != nil {
 		lvl, ev := log.Debug, EventHandshakeFailedNoDetail
-		if errors.Is(err, zmtp.ErrOldVersion) || errors.Is(err, zmtp.ErrNotZMTP) || errors.Is(err, ErrIncompatiblePeer) || errors.Is(err, errMechanism) ||
-			errors.Is(err, zmtp.ErrBadSignature) || errors.Is(err, zmtp.ErrBadMechanism) || errors.Is(err, ErrProtocol) ||
-			errors.Is(err, zmtp.ErrMalformedCommand) || errors.Is(err, zmtp.ErrMalformedMetadata) || errors.Is(err, zmtp.ErrPeerError) ||
-			errors.Is(err, zmtp.ErrFrameTooLarge) || errors.Is(err, zmtp.ErrCommandMore) {
+		if errors.Is(err, zmtp.ErrProtocol) { // zmtp's errors, ErrProtocol, ErrIncompatiblePeer, errMechanism (errors.go)
 			lvl, ev = log.Warn, EventHandshakeFailedProtocol
 		}
 		if errors.Is(err, ErrAuthFailed) { // Event.Err is an *AuthError (security.go)

@@ -3,7 +3,7 @@
 package zmq
 
 import (
-	"errors"
+	"fmt"
 	"net"
 	"syscall"
 )
@@ -13,5 +13,5 @@ import (
 func rawConn(net.Conn) syscall.RawConn { return nil }
 
 func tryWrite(syscall.RawConn, []byte) (int, error) {
-	return 0, errors.New("zmq: inline writes are not supported here")
+	return 0, fmt.Errorf("%w: inline writes are not supported here", ErrNotSupported)
 }

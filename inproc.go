@@ -1,7 +1,6 @@
 package zmq
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -12,9 +11,6 @@ import (
 // inproc links two sockets of this process directly: each side's pipe is
 // drained by a goroutine that hands whole Msg values to the other socket's
 // inbound queue. No kernel socket, no encoding, no copy.
-
-// ErrAddrInUse means an inproc name is already bound in this process.
-var ErrAddrInUse = errors.New("zmq: address already in use")
 
 var inprocs = struct {
 	mu    mutex[rankInprocs]

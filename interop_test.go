@@ -656,19 +656,18 @@ type pyPeer struct {
 // given once per endpoint.
 func startPeer(t *testing.T, sd side, k int, mode string, endpoints ...string) *pyPeer {
 	t.Helper()
-	p := &pyPeer{
-		label:  fmt.Sprintf("pyzmq %v#%d", sd.typ, k),
-		out:    newLineBuf(),
-		stderr: newLineBuf(),
-		exited: make(chan struct{}),
-	}
-	args := []string{peerScript, "--type", sd.typ.String(), "--timeout", "20"}
+	return startSidePeer(t, sd, k, mode, sideArgs(peerScript, sd, "20", mode, endpoints))
+}
+
+// sideArgs is the command line of a pyzmq peer script for one side of a
+// case: its type, endpoints, routing id, ROUTER mandatory and subscription.
+func sideArgs(script string, sd side, timeout, mode string, endpoints []string) []string {
+	args := []string{script, "--type", sd.typ.String(), "--timeout", timeout}
 	for _, ep := range endpoints {
 		args = append(args, mode, ep)
 	}
 	if sd.id != "" {
-		p.rid = []byte(sd.id)
-		args = append(args, "--routing-id", hex.EncodeToString(p.rid))
+		args = append(args, "--routing-id", hex.EncodeToString([]byte(sd.id)))
 	}
 	if sd.mandatory {
 		args = append(args, "--router-mandatory")
@@ -676,9 +675,32 @@ func startPeer(t *testing.T, sd side, k int, mode string, endpoints ...string) *
 	if sd.typ == zmq.Sub {
 		args = append(args, "--subscribe", hex.EncodeToString([]byte(topicPrefix)))
 	}
+	return args
+}
+
+// startSidePeer launches a peer script for side sd with args and, when it
+// binds, records the endpoint its READY line names.
+func startSidePeer(t *testing.T, sd side, k int, mode string, args []string) *pyPeer {
+	t.Helper()
+	p, ready := launchPy(t, fmt.Sprintf("pyzmq %v#%d", sd.typ, k), args)
+	if sd.id != "" {
+		p.rid = []byte(sd.id)
+	}
+	if mode == "--bind" {
+		p.ep = ready
+	}
+	return p
+}
+
+// launchPy starts /usr/bin/python3 with args (the script first), one JSON
+// command per line on its stdin, and waits for its "READY ..." line; it
+// returns the driver and the rest of that line. The process is stopped
+// (stdin closed, then killed if need be) when the test ends.
+func launchPy(t *testing.T, label string, args []string) (*pyPeer, string) {
+	t.Helper()
+	p := &pyPeer{label: label, out: newLineBuf(), stderr: newLineBuf(), exited: make(chan struct{})}
 	p.cmd = exec.Command(pythonPath, args...)
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.stderr
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.stderr
 	p.cmd.WaitDelay = 2 * time.Second
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -692,16 +714,12 @@ func startPeer(t *testing.T, sd side, k int, mode string, endpoints ...string) *
 		close(p.exited)
 	}()
 	t.Cleanup(func() { p.stop(t) })
-
 	line := p.line(t)
-	ep, ok := strings.CutPrefix(line, "READY ")
+	rest, ok := strings.CutPrefix(line, "READY ")
 	if !ok {
-		t.Fatalf("%s: first line %q, want READY <endpoint>", p, line)
+		t.Fatalf("%s: first line %q, want READY ...", p, line)
 	}
-	if mode == "--bind" {
-		p.ep = ep
-	}
-	return p
+	return p, rest
 }
 
 // stop closes the peer's stdin (it then closes its socket and exits 0) and

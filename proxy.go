@@ -239,7 +239,7 @@ type direction struct {
 // return ErrState.
 func (p *SteerableProxy) Run(ctx context.Context) error {
 	if p.front == nil || p.back == nil {
-		return fmt.Errorf("zmq: proxy needs a frontend and a backend socket")
+		return fmt.Errorf("%w: proxy needs a frontend and a backend socket", ErrInvalidArgument)
 	}
 	if p.capture != nil && !canSendType(p.capture.typ) {
 		return fmt.Errorf("%w: proxy capture socket %v cannot send", ErrNotSupported, p.capture.typ)

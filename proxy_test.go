@@ -14,7 +14,7 @@ import (
 
 // Proxy tests, zmqgo on every side. The interop versions (a libzmq proxy
 // between zmqgo sockets, a zmqgo proxy between libzmq sockets) are in
-// interop3_test.go.
+// interop_xpub_ipc_proxy_test.go.
 
 // startProxy runs p until the test ends and returns Run's result channel.
 // Registered after the sockets, its cleanup runs before theirs.

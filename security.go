@@ -38,9 +38,6 @@ func NewCurveKeypair() (CurvePublicKey, CurveSecretKey, error) {
 	return CurvePublicKey(*pub), CurveSecretKey(*sec), nil
 }
 
-// ErrInvalidKey means a CURVE key could not be decoded.
-var ErrInvalidKey = errors.New("zmq: invalid CURVE key")
-
 func parseKey(s string) ([32]byte, error) {
 	if len(s) != 40 {
 		return [32]byte{}, fmt.Errorf("%w: %d characters, want 40 (Z85)", ErrInvalidKey, len(s))
@@ -221,11 +218,6 @@ func WithZAPHandler(h ZAPHandler) Option {
 		return nil
 	}
 }
-
-// ErrAuthFailed means a security handshake was refused by authentication:
-// on a server, the ZAP handler said no; on a client, the server sent ERROR.
-// The error is an *AuthError.
-var ErrAuthFailed = errors.New("zmq: authentication failed")
 
 // AuthError describes a handshake refused by authentication. Monitors
 // receive it in Event.Err with EventHandshakeFailedAuth.

@@ -9,12 +9,10 @@ package zmq_test
 //	go test -race -run 'TestSecureInterop' -v .
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -123,26 +121,7 @@ func newSecureGoEnd(t *testing.T, sd side, bind string, connect []string, sec []
 // with extra arguments.
 func startSecurePeer(t *testing.T, sd side, k int, mode string, endpoints []string, extra ...string) *pyPeer {
 	t.Helper()
-	p := &pyPeer{
-		label:  fmt.Sprintf("pyzmq %v#%d", sd.typ, k),
-		out:    newLineBuf(),
-		stderr: newLineBuf(),
-		exited: make(chan struct{}),
-	}
-	args := []string{securePeerScript, "--type", sd.typ.String(), "--timeout", "30"}
-	for _, ep := range endpoints {
-		args = append(args, mode, ep)
-	}
-	if sd.id != "" {
-		p.rid = []byte(sd.id)
-		args = append(args, "--routing-id", hex.EncodeToString(p.rid))
-	}
-	if sd.mandatory {
-		args = append(args, "--router-mandatory")
-	}
-	if sd.typ == zmq.Sub {
-		args = append(args, "--subscribe", hex.EncodeToString([]byte(topicPrefix)))
-	}
+	args := sideArgs(securePeerScript, sd, "30", mode, endpoints)
 	// A Z85 key may start with '-', which argparse would take for an
 	// option: keys go as --flag=value.
 	for i := 0; i < len(extra); i++ {
@@ -159,31 +138,7 @@ func startSecurePeer(t *testing.T, sd side, k int, mode string, endpoints []stri
 		}
 		args = append(args, extra[i])
 	}
-	p.cmd = exec.Command(pythonPath, args...)
-	p.cmd.Stdout = p.out
-	p.cmd.Stderr = p.stderr
-	p.cmd.WaitDelay = 2 * time.Second
-	var err error
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("%s: start: %v", p, err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() { p.stop(t) })
-	line := p.line(t)
-	ep, ok := strings.CutPrefix(line, "READY ")
-	if !ok {
-		t.Fatalf("%s: first line %q, want READY <endpoint>", p, line)
-	}
-	if mode == "--bind" {
-		p.ep = ep
-	}
-	return p
+	return startSidePeer(t, sd, k, mode, args)
 }
 
 // TestSecureInterop runs the whole interop matrix under CURVE and PLAIN.

@@ -267,7 +267,7 @@ func (s *Socket) Connect(endpoint string) error {
 		return ErrClosed
 	}
 	if _, dup := s.dialers[endpoint]; dup {
-		return fmt.Errorf("zmq: already connected to %s", endpoint)
+		return fmt.Errorf("%w: already connected to %s", ErrState, endpoint)
 	}
 	if s.typ == Pair && len(s.pipes) > 0 {
 		return fmt.Errorf("%w: a PAIR socket has one peer", ErrState)
@@ -327,7 +327,7 @@ func (s *Socket) dialLoop(d *dialer) {
 			b := inprocLookupNow(d.ep.Address)
 			if b == nil {
 				// Nobody bound yet: nothing to wait for in Close (close.go).
-				s.attemptEnded(d, fmt.Errorf("connect %s: nothing bound there", d.endpoint))
+				s.attemptEnded(d, fmt.Errorf("%w: connect %s: nothing bound there", ErrEndpointNotFound, d.endpoint))
 				if b = inprocLookup(d.ep.Address, d.stop); b == nil {
 					return
 				}
@@ -357,13 +357,13 @@ func (s *Socket) dialLoop(d *dialer) {
 				authWait = 0
 			}
 			if hsErr != nil {
-				hsErr = fmt.Errorf("handshake with %s: %w", d.endpoint, hsErr)
+				hsErr = fmt.Errorf("zmq: handshake with %s: %w", d.endpoint, hsErr)
 			}
 			s.attemptEnded(d, hsErr)
 			ivl = s.opts.reconnectIvl
 		} else {
 			s.opts.logger.Debug("zmq: connect failed", "endpoint", d.endpoint, "err", err)
-			s.attemptEnded(d, fmt.Errorf("connect %s: %w", d.endpoint, err))
+			s.attemptEnded(d, fmt.Errorf("zmq: connect %s: %w", d.endpoint, err))
 		}
 		if s.opts.reconnectIvl < 0 {
 			return

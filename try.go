@@ -2,13 +2,8 @@ package zmq
 
 import (
 	"context"
-	"errors"
 	"time"
 )
-
-// ErrWouldBlock is returned by TrySend and TryRecv when the operation would
-// have to wait (libzmq's EAGAIN under ZMQ_DONTWAIT).
-var ErrWouldBlock = errors.New("zmq: operation would block")
 
 // TrySend sends m if that needs no waiting, and returns ErrWouldBlock
 // otherwise (libzmq's ZMQ_DONTWAIT): when no peer has room in its queue for

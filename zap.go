@@ -134,8 +134,6 @@ func zapSocketBound() bool {
 // over RFC 27, from a REQ socket of its own per request.
 type zapSocketHandler struct{}
 
-var errZAPReply = errors.New("malformed ZAP reply")
-
 func (zapSocketHandler) HandleZAP(ctx context.Context, req *ZAPRequest) ZAPReply {
 	rep, err := zapRoundTrip(ctx, req)
 	if err != nil {
@@ -354,7 +352,7 @@ func parsePrefixes(addrs []string) ([]netip.Prefix, error) {
 		}
 		ip, err := netip.ParseAddr(a)
 		if err != nil {
-			return nil, fmt.Errorf("zmq: %q is neither an IP address nor a CIDR prefix", a)
+			return nil, fmt.Errorf("%w: %q is neither an IP address nor a CIDR prefix", ErrInvalidArgument, a)
 		}
 		ip = ip.Unmap()
 		ps = append(ps, netip.PrefixFrom(ip, ip.BitLen()))

@@ -6,41 +6,27 @@ package broker
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/zmqgo/zmq/internal/ztest"
 )
 
 // python is Debian's interpreter: Debian's Python packages load only there.
-const python = "/usr/bin/python3"
-
-var txzmqCheck = sync.OnceValue(func() error {
-	out, err := exec.Command(python, "-c", "import txzmq, twisted, zmq").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s cannot import txzmq (install python3-txzmq): %v: %s", python, err, bytes.TrimSpace(out))
-	}
-	return nil
-})
+const python = ztest.Python
 
 // needTxZMQ skips the test without txZMQ, or fails it on CI, where it must
 // be there (scripts/test.sh installs it).
 func needTxZMQ(t *testing.T) {
 	t.Helper()
-	if err := txzmqCheck(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("txZMQ client missing on CI: %v", err)
-		}
-		t.Skipf("skipping txZMQ interop: %v", err)
-	}
+	ztest.NeedPython(t, "python3-txzmq", "txzmq", "twisted", "zmq")
 }
 
 type pyClient struct {

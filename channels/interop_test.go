@@ -7,35 +7,22 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/zmqgo/zmq/internal/ztest"
 )
 
 // python is Debian's interpreter: Debian's Python packages load only there.
-const python = "/usr/bin/python3"
-
-var pyCheck = sync.OnceValue(func() error {
-	out, err := exec.Command(python, "-c", "import zmq, msgpack").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s cannot import zmq and msgpack (install python3-zmq python3-msgpack): %v: %s", python, err, bytes.TrimSpace(out))
-	}
-	return nil
-})
+const python = ztest.Python
 
 // needPython skips without the peer, or fails on CI, where scripts/test.sh
 // installed it.
 func needPython(t testing.TB) {
 	t.Helper()
-	if err := pyCheck(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Python peer missing on CI: %v", err)
-		}
-		t.Skipf("skipping Python interop: %v", err)
-	}
+	ztest.NeedPython(t, "python3-zmq python3-msgpack", "zmq", "msgpack")
 }
 
 func runPeer(t testing.TB, ctx context.Context, args ...string) string {

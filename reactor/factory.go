@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -61,7 +60,7 @@ type Factory struct {
 	wake     chan struct{} // a task was queued (cap 1)
 	stop     chan struct{} // the loop must end
 	done     chan struct{} // the loop has ended
-	loopG    atomic.Uint64 // goroutine id of the loop
+	inLoop   atomic.Bool   // a handler runs on the loop right now (set by run)
 	shutOnce sync.Once
 }
 
@@ -92,7 +91,6 @@ func (f *Factory) String() string { return "Factory" }
 
 func (f *Factory) loop(started chan<- struct{}) {
 	defer close(f.done)
-	f.loopG.Store(goid())
 	close(started)
 	var batch []func()
 	for {
@@ -120,9 +118,12 @@ func (f *Factory) loop(started chan<- struct{}) {
 	}
 }
 
-// run calls fn, logging rather than dying if it panics.
+// run calls fn, logging rather than dying if it panics. While fn runs,
+// inLoop is set, so Shutdown called from fn knows not to wait for the loop.
 func (f *Factory) run(fn func()) {
+	f.inLoop.Store(true)
 	defer func() {
+		f.inLoop.Store(false)
 		if r := recover(); r != nil {
 			f.logger.Error("reactor: handler panicked; the loop goes on", "panic", r, "stack", string(debug.Stack()))
 		}
@@ -254,7 +255,10 @@ func (f *Factory) Connections() []*Connection {
 // with ErrClosed and stops the loop. Events not yet handled are dropped.
 // Called from outside the loop, it returns once the loop has ended, so no
 // handler runs after it; called from a handler, the loop ends when that
-// handler returns. Later calls do nothing (but wait the same way).
+// handler returns. (Called from another goroutine while a handler runs, it
+// cannot tell that goroutine from the handler's and returns without
+// waiting: no further handler starts, and Done is closed when the running
+// one returns.) Later calls do nothing (but wait the same way).
 func (f *Factory) Shutdown() { f.shutdown(false) }
 
 func (f *Factory) shutdown(fromSignal bool) {
@@ -329,26 +333,9 @@ func (f *Factory) RegisterForShutdown() {
 	}()
 }
 
-// onLoop reports whether the caller runs on the factory's loop.
-func (f *Factory) onLoop() bool { return goid() == f.loopG.Load() }
-
-// goid returns the calling goroutine's id, read from its stack header
-// ("goroutine 42 [running]:"). Only Shutdown uses it, to know whether it
-// may wait for the loop.
-func goid() uint64 {
-	var buf [64]byte
-	n := runtime.Stack(buf[:], false)
-	b := buf[:n]
-	const prefix = "goroutine "
-	if len(b) < len(prefix) {
-		return 0
-	}
-	var id uint64
-	for _, c := range b[len(prefix):] {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
-}
+// onLoop reports whether a handler runs on the loop right now, which is
+// the case when a handler calls Shutdown. The loop runs one handler at a
+// time and records it in inLoop, so no goroutine ids are needed. A Shutdown
+// from another goroutine racing with a running handler also sees true and
+// returns without waiting; that handler is the loop's last (stop is closed).
+func (f *Factory) onLoop() bool { return f.inLoop.Load() }

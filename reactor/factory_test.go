@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -173,12 +174,50 @@ func TestRegisterForShutdownOnSignal(t *testing.T) {
 	g.Shutdown()
 }
 
-func TestGoid(t *testing.T) {
-	a := goid()
-	ch := make(chan uint64)
-	go func() { ch <- goid() }()
-	b := <-ch
-	if a == 0 || b == 0 || a == b {
-		t.Fatalf("goid: %d and %d", a, b)
+func TestOnLoopKnowsTheLoop(t *testing.T) {
+	f := NewFactory()
+	defer f.Shutdown()
+	if f.onLoop() {
+		t.Fatal("onLoop outside any handler: got true")
+	}
+	var inside bool
+	onLoop(t, f, func() { inside = f.onLoop() })
+	if !inside {
+		t.Fatal("onLoop inside a handler: got false")
+	}
+	if f.onLoop() {
+		t.Fatal("onLoop after the handler returned: got true")
+	}
+}
+
+// Shutdown from outside waits for the loop to end.
+func TestShutdownFromOutsideWaitsForTheLoop(t *testing.T) {
+	f := NewFactory()
+	f.Shutdown()
+	select {
+	case <-f.Done():
+	default:
+		t.Fatal("Shutdown from outside returned before the loop ended")
+	}
+}
+
+// Shutdown from outside while a handler runs: no handler queued behind the
+// running one runs, and the loop ends once the running one returns.
+func TestShutdownFromOutsideDuringAHandler(t *testing.T) {
+	f := NewFactory()
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	f.Call(func() {
+		close(entered)
+		<-release
+	})
+	<-entered
+	var ran atomic.Bool
+	f.Call(func() { ran.Store(true) }) // queued behind the blocked handler
+	f.Shutdown()
+	close(release)
+	<-f.Done()
+	if ran.Load() {
+		t.Fatal("a handler queued before Shutdown ran after it")
 	}
 }

@@ -6,32 +6,23 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmqgo/zmq/internal/ztest"
 )
 
 // python is Debian's interpreter: Debian's python3-zmq and python3-msgpack
 // load only there.
-const python = "/usr/bin/python3"
+const python = ztest.Python
 
 // needPython skips (or, under CI=true, fails) when the Python peers cannot run.
 func needPython(t testing.TB) {
 	t.Helper()
-	out, err := exec.Command(python, "-c", "import zmq, msgpack").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("%s cannot import zmq and msgpack (install python3-zmq python3-msgpack): %v: %s",
-		python, err, bytes.TrimSpace(out))
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	ztest.NeedPython(t, "python3-zmq python3-msgpack", "zmq", "msgpack")
 }
 
 // TestInteropPythonClient runs a pyzmq client that speaks as hololinked's

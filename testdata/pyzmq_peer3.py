@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A pyzmq (libzmq) peer for zmqgo's interop3 and fault tests
-(interop3_test.go, fault_test.go). Run it with /usr/bin/python3, where
+(interop_xpub_ipc_proxy_test.go, fault_test.go). Run it with /usr/bin/python3, where
 Debian's python3-zmq lives. Three modes:
 
   peer:  pyzmq_peer3.py peer --type T (--bind EP | --connect EP...)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"sync"
 	"testing"
@@ -65,19 +64,13 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-const python = "/usr/bin/python3" // Debian's packages load only here
+const python = ztest.Python
 
 // needPython skips without Debian's channels_redis, or fails on CI, where
 // scripts/test.sh installs it.
 func needPython(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command(python, "-c", "import channels_redis.core, msgpack").CombinedOutput()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("channels_redis missing on CI: %v: %s", err, out)
-		}
-		t.Skipf("skipping channels_redis interop: %v: %s", err, out)
-	}
+	ztest.NeedPython(t, "python3-channels-redis python3-msgpack", "channels_redis.core", "msgpack")
 }
 
 // startPy starts a Python layer on url with RedisChannelLayer keyword

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqgo/zmq/internal/ztest"
 	"go.uber.org/goleak"
 )
 
@@ -48,34 +49,12 @@ Bob pings the broker
 	}
 }
 
-type chanWriter chan string
-
-func (w chanWriter) Write(p []byte) (int, error) {
-	select {
-	case w <- string(p):
-	default:
-	}
-	return len(p), nil
-}
-
-// lineWriter hands the test each line written.
-type lineWriter chan string
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.SplitAfter(string(p), "\n") {
-		if l != "" {
-			w <- l
-		}
-	}
-	return len(p), nil
-}
-
 // The broker and client roles, as separate programs run them.
 func TestRoles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	brokerCtx, stop := context.WithCancel(ctx)
-	lines := make(chanWriter, 1)
+	lines := make(ztest.ChanWriter, 1)
 	brokerErr := make(chan error, 1)
 	go func() {
 		brokerErr <- run(brokerCtx, nil, lines, []string{"-role", "broker", "-bind", "tcp://127.0.0.1:0"})
@@ -89,7 +68,7 @@ func TestRoles(t *testing.T) {
 	}
 	// Bob stays until his input ends.
 	bobIn, bobInW := io.Pipe()
-	bobOut := make(lineWriter, 100)
+	bobOut := make(ztest.LineWriter, 100)
 	bobErr := make(chan error, 1)
 	go func() {
 		bobErr <- run(ctx, bobIn, bobOut, []string{"-role", "client", "-name", "Bob", "-connect", addr})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqgo/zmq/internal/ztest"
 	"go.uber.org/goleak"
 )
 
@@ -52,17 +53,6 @@ func TestTickStats(t *testing.T) {
 	}
 }
 
-// chanWriter hands the test each line a publisher writes.
-type chanWriter chan string
-
-func (w chanWriter) Write(p []byte) (int, error) {
-	select {
-	case w <- string(p):
-	default:
-	}
-	return len(p), nil
-}
-
 func TestRoles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -72,7 +62,7 @@ func TestRoles(t *testing.T) {
 	} {
 		t.Run(c.pub, func(t *testing.T) {
 			pubCtx, stop := context.WithCancel(ctx)
-			lines := make(chanWriter, 1)
+			lines := make(ztest.ChanWriter, 1)
 			pubErr := make(chan error, 1)
 			go func() {
 				pubErr <- run(pubCtx, lines, []string{"-role", c.pub, "-bind", "tcp://127.0.0.1:0", "-interval", "10ms"})

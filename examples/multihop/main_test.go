@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqgo/zmq/internal/ztest"
 	"github.com/zmqgo/zmq/reactor"
 	"go.uber.org/goleak"
 )
@@ -84,23 +85,12 @@ func TestDeeperTree(t *testing.T) {
 	}
 }
 
-type lineWriter chan string
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.SplitAfter(string(p), "\n") {
-		if l != "" {
-			w <- l
-		}
-	}
-	return len(p), nil
-}
-
 // The node role: top as its own program, east and west in the test.
 func TestNodeRole(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	in, inW := io.Pipe()
-	out := make(lineWriter, 100)
+	out := make(ztest.LineWriter, 100)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, in, out, []string{"-role", "node", "-name", "top", "-bind", "tcp://127.0.0.1:0"})

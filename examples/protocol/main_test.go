@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqgo/zmq/internal/ztest"
 	"go.uber.org/goleak"
 )
 
@@ -97,22 +98,11 @@ func TestEncodeDecode(t *testing.T) {
 	}
 }
 
-type lineWriter chan string
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.SplitAfter(string(p), "\n") {
-		if l != "" {
-			w <- l
-		}
-	}
-	return len(p), nil
-}
-
 func TestRoles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srvCtx, stop := context.WithCancel(ctx)
-	lines := make(lineWriter, 10)
+	lines := make(ztest.LineWriter, 10)
 	done := make(chan error, 1)
 	go func() { done <- run(srvCtx, nil, lines, []string{"-role", "server", "-bind", "tcp://127.0.0.1:0"}) }()
 	addr := strings.TrimSpace(strings.TrimPrefix(<-lines, "server listening on "))

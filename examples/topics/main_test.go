@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmqgo/zmq/internal/ztest"
 	"go.uber.org/goleak"
 )
 
@@ -70,24 +71,12 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// chanWriter hands each Write to the test, which learns the publisher's
-// address from its first line.
-type chanWriter chan string
-
-func (w chanWriter) Write(p []byte) (int, error) {
-	select {
-	case w <- string(p):
-	default:
-	}
-	return len(p), nil
-}
-
 // The roles as separate programs would run them.
 func TestRoles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pubCtx, stopPub := context.WithCancel(ctx)
-	pubOut := make(chanWriter, 1)
+	pubOut := make(ztest.ChanWriter, 1)
 	pubErr := make(chan error, 1)
 	go func() {
 		pubErr <- run(pubCtx, pubOut, []string{"-role", "publisher", "-bind", "tcp://127.0.0.1:0", "-interval", "20ms"})

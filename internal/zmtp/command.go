@@ -2,7 +2,6 @@ package zmtp
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -33,9 +32,9 @@ const MaxPingContext = 16
 
 var (
 	// ErrMalformedCommand means a command body could not be decoded.
-	ErrMalformedCommand = errors.New("zmtp: malformed command")
+	ErrMalformedCommand = protocolErr("zmtp: malformed command")
 	// ErrMalformedMetadata means a metadata block could not be decoded.
-	ErrMalformedMetadata = errors.New("zmtp: malformed metadata")
+	ErrMalformedMetadata = protocolErr("zmtp: malformed metadata")
 )
 
 // AppendCommandFrame appends a command frame whose body is name-length, name and

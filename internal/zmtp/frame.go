@@ -2,7 +2,6 @@ package zmtp
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -23,9 +22,9 @@ const MaxHeaderSize = 9
 
 var (
 	// ErrFrameTooLarge means a frame header announced a size above the configured maximum.
-	ErrFrameTooLarge = errors.New("zmtp: frame exceeds maximum size")
+	ErrFrameTooLarge = protocolErr("zmtp: frame exceeds maximum size")
 	// ErrCommandMore means a command frame carried the MORE flag, which RFC 23 forbids.
-	ErrCommandMore = errors.New("zmtp: command frame with MORE flag")
+	ErrCommandMore = protocolErr("zmtp: command frame with MORE flag")
 )
 
 // AppendFrameHeader appends the header of a frame of the given size. The long

@@ -2,7 +2,6 @@ package zmtp
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 )
 
@@ -22,14 +21,14 @@ const (
 
 var (
 	// ErrBadSignature means the peer's first ten bytes are not a ZMTP signature.
-	ErrBadSignature = errors.New("zmtp: invalid greeting signature")
+	ErrBadSignature = protocolErr("zmtp: invalid greeting signature")
 	// ErrNotZMTP means the peer's first bytes are no ZMTP greeting of any
 	// version: HTTP, TLS or random bytes on a ZMTP port.
-	ErrNotZMTP = errors.New("zmtp: not a ZMTP peer")
+	ErrNotZMTP = protocolErr("zmtp: not a ZMTP peer")
 	// ErrOldVersion means the peer speaks ZMTP 1.0 or 2.x, which we do not implement.
-	ErrOldVersion = errors.New("zmtp: peer speaks an unsupported ZMTP version (< 3.0)")
+	ErrOldVersion = protocolErr("zmtp: peer speaks an unsupported ZMTP version (< 3.0)")
 	// ErrBadMechanism means the mechanism field is not a valid name.
-	ErrBadMechanism = errors.New("zmtp: invalid mechanism name in greeting")
+	ErrBadMechanism = protocolErr("zmtp: invalid mechanism name in greeting")
 )
 
 // Greeting is a decoded ZMTP 3.x greeting.

@@ -1,7 +1,6 @@
 package zmtp
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -9,7 +8,7 @@ import (
 const MechNull = "NULL"
 
 // ErrPeerError means the peer sent an ERROR command during the handshake.
-var ErrPeerError = errors.New("zmtp: peer sent ERROR")
+var ErrPeerError = protocolErr("zmtp: peer sent ERROR")
 
 // Mechanism drives a security handshake one command at a time. The caller
 // sends what Start returns, then feeds each command it receives to Next until

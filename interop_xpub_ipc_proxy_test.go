@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,27 +40,7 @@ func requirePy3(t *testing.T) {
 // stopped (stdin closed, then killed if need be) when the test ends.
 func startPy3(t *testing.T, label string, args ...string) (*pyPeer, []string) {
 	t.Helper()
-	p := &pyPeer{label: label, out: newLineBuf(), stderr: newLineBuf(), exited: make(chan struct{})}
-	p.cmd = exec.Command(pythonPath, append([]string{peer3Script}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.stderr
-	p.cmd.WaitDelay = 2 * time.Second
-	var err error
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("%s: start: %v", p, err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() { p.stop(t) })
-	line := p.line(t)
-	rest, ok := strings.CutPrefix(line, "READY ")
-	if !ok {
-		t.Fatalf("%s: first line %q, want READY ...", p, line)
-	}
+	p, rest := launchPy(t, label, append([]string{peer3Script}, args...))
 	return p, strings.Fields(rest)
 }
 
