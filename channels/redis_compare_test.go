@@ -76,7 +76,7 @@ func TestRedisCompareGroupSend(t *testing.T) {
 	direct := timeit(func() error { return rl.GroupSend(ctx, "bench", msg) })
 	c2 := redisCPU()
 	var pyTotal float64
-	json.Unmarshal(py.must(map[string]any{"op": "time_group_send", "group": "bench", "msg": msg, "n": sends}), &pyTotal)
+	json.Unmarshal(py.Must(map[string]any{"op": "time_group_send", "group": "bench", "msg": msg, "n": sends}), &pyTotal)
 	c3 := redisCPU()
 	if n := rdb.ZCard(ctx, "asgibench-999").Val(); n != 3*sends {
 		t.Fatalf("last channel holds %d messages, want %d", n, 3*sends)
@@ -99,7 +99,7 @@ func TestRedisCompareGroupSend(t *testing.T) {
 	}
 	waitFor(t, "1000 subscriptions", func() bool { return s.Stats().Subscribers == members })
 	start := time.Now()
-	py.must(map[string]any{"op": "group_send", "group": "fan", "msg": msg})
+	py.Must(map[string]any{"op": "group_send", "group": "fan", "msg": msg})
 	var last time.Time
 	for range members {
 		select {

@@ -5,15 +5,11 @@ package channels
 // dmb_peer.py, pyzmq) on zmqgo nodes sharing one Redis.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,23 +17,12 @@ import (
 )
 
 type crPeer struct {
-	t      *testing.T
-	in     io.WriteCloser
-	out    *bufio.Scanner
-	stderr *lockedBuf
+	*ztest.JSONPeer
+	t *testing.T
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lockedBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *lockedBuf) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// lockedBuf collects a node's log lines.
+type lockedBuf = ztest.SyncBuffer
 
 // startChannelsRedis starts a channels_redis RedisChannelLayer on srv.
 func startChannelsRedis(t *testing.T, srv *ztest.Redis, kw map[string]any) *crPeer {
@@ -54,76 +39,13 @@ func startChannelsRedis(t *testing.T, srv *ztest.Redis, kw map[string]any) *crPe
 	}
 	kw["hosts"] = []string{srv.URL()}
 	arg, _ := json.Marshal(kw)
-	cmd := exec.Command(python, "redislayer/testdata/peer.py", string(arg))
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &crPeer{t: t, in: in, out: bufio.NewScanner(out), stderr: &lockedBuf{}}
-	p.out.Buffer(nil, 16<<20)
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		in.Close() // peer.py exits at EOF
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	return p
-}
-
-func (p *crPeer) call(req map[string]any) (json.RawMessage, string) {
-	p.t.Helper()
-	b, _ := json.Marshal(req)
-	if _, err := p.in.Write(append(b, '\n')); err != nil {
-		p.t.Fatalf("channels_redis peer: write: %v; stderr: %s", err, p.stderr)
-	}
-	if !p.out.Scan() {
-		p.t.Fatalf("channels_redis peer gone: %v; stderr: %s", p.out.Err(), p.stderr)
-	}
-	var rep struct {
-		OK    json.RawMessage `json:"ok"`
-		Error string          `json:"error"`
-	}
-	if err := json.Unmarshal(p.out.Bytes(), &rep); err != nil {
-		p.t.Fatalf("channels_redis peer reply %q: %v", p.out.Bytes(), err)
-	}
-	return rep.OK, rep.Error
-}
-
-func (p *crPeer) must(req map[string]any) json.RawMessage {
-	p.t.Helper()
-	ok, e := p.call(req)
-	if e != "" {
-		p.t.Fatalf("channels_redis %v: %s; stderr: %s", req["op"], e, p.stderr)
-	}
-	return ok
-}
-
-func (p *crPeer) str(req map[string]any) string {
-	p.t.Helper()
-	var s string
-	if err := json.Unmarshal(p.must(req), &s); err != nil {
-		p.t.Fatal(err)
-	}
-	return s
+	return &crPeer{JSONPeer: ztest.StartJSONPeer(t, "channels_redis peer", exec.Command(python, "redislayer/testdata/peer.py", string(arg))), t: t}
 }
 
 // receive returns what channels_redis received on channel, decoded.
 func (p *crPeer) receive(channel string) Message {
 	p.t.Helper()
-	ok := p.must(map[string]any{"op": "receive", "channel": channel, "timeout": 10})
+	ok := p.Must(map[string]any{"op": "receive", "channel": channel, "timeout": 10})
 	var d struct{ Packed string }
 	if err := json.Unmarshal(ok, &d); err != nil {
 		p.t.Fatal(err)
@@ -163,15 +85,15 @@ func TestRedisInteropChannelsRedisToDMB(t *testing.T) {
 	s := startRedisNode(t, srv, Config{})
 	ctx := ctxT(t, 60*time.Second)
 
-	py.must(map[string]any{"op": "send", "channel": "cr.chan", "msg": map[string]any{"type": "from.django", "n": 1}})
+	py.Must(map[string]any{"op": "send", "channel": "cr.chan", "msg": map[string]any{"type": "from.django", "n": 1}})
 	if out := <-dmbRecv(ctx, s.Addr(), "cr.chan"); out != `{"n": 1, "type": "from.django"}` {
 		t.Fatal(out)
 	}
 
-	py.must(map[string]any{"op": "group_add", "group": "cr.group", "channel": "cr.member"})
+	py.Must(map[string]any{"op": "group_add", "group": "cr.group", "channel": "cr.member"})
 	got := dmbRecv(ctx, s.Addr(), "cr.member")
 	waitSubscribers(t, s, "cr.member", 1, 20*time.Second)
-	py.must(map[string]any{"op": "group_send", "group": "cr.group", "msg": map[string]any{"type": "to.group"}})
+	py.Must(map[string]any{"op": "group_send", "group": "cr.group", "msg": map[string]any{"type": "to.group"}})
 	if out := <-got; out != `{"type": "to.group"}` {
 		t.Fatal(out)
 	}
@@ -179,8 +101,8 @@ func TestRedisInteropChannelsRedisToDMB(t *testing.T) {
 	for _, pc := range []string{"specific.zmq_id_00!aaa", "specific.zmq_id_00!bbb"} {
 		got := dmbRecv(ctx, s.Addr(), pc)
 		waitSubscribers(t, s, pc, 1, 20*time.Second)
-		py.must(map[string]any{"op": "group_add", "group": "cr.procs", "channel": pc})
-		py.must(map[string]any{"op": "send", "channel": pc, "msg": map[string]any{"type": "to.process", "for": pc}})
+		py.Must(map[string]any{"op": "group_add", "group": "cr.procs", "channel": pc})
+		py.Must(map[string]any{"op": "send", "channel": pc, "msg": map[string]any{"type": "to.process", "for": pc}})
 		if out := <-got; out != `{"for": "`+pc+`", "type": "to.process"}` {
 			t.Fatal(out)
 		}
@@ -201,9 +123,9 @@ func TestRedisInteropDMBToChannelsRedis(t *testing.T) {
 		t.Fatal(m)
 	}
 
-	pc := py.str(map[string]any{"op": "new_channel"})
-	py.must(map[string]any{"op": "group_add", "group": "dj.group", "channel": pc})
-	py.must(map[string]any{"op": "group_add", "group": "dj.group", "channel": "dj.member"})
+	pc := py.Str(map[string]any{"op": "new_channel"})
+	py.Must(map[string]any{"op": "group_add", "group": "dj.group", "channel": pc})
+	py.Must(map[string]any{"op": "group_add", "group": "dj.group", "channel": "dj.member"})
 	runPeer(t, ctx, "gsend", s.Addr(), "dj.group", `{"type": "to.group"}`)
 	for _, ch := range []string{pc, "dj.member"} {
 		if m := py.receive(ch); m["type"] != "to.group" {

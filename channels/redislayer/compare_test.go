@@ -36,7 +36,7 @@ func TestCompareWithChannelsRedis(t *testing.T) {
 	}
 	goGroup := time.Since(start).Seconds() / sends
 	var pyTotal float64
-	json.Unmarshal(py.must(map[string]any{"op": "time_group_send", "group": "bench", "msg": msg, "n": sends}), &pyTotal)
+	json.Unmarshal(py.Must(map[string]any{"op": "time_group_send", "group": "bench", "msg": msg, "n": sends}), &pyTotal)
 	pyGroup := pyTotal / sends
 	if n := rdb.ZCard(ctx, "asgibench-999").Val(); n != 2*sends {
 		t.Fatalf("last channel holds %d messages, want %d", n, 2*sends)
@@ -52,7 +52,7 @@ func TestCompareWithChannelsRedis(t *testing.T) {
 		}
 	}
 	goPairs := float64(pairs) / time.Since(start).Seconds()
-	json.Unmarshal(py.must(map[string]any{"op": "time_send_receive", "channel": "pairs", "n": pairs}), &pyTotal)
+	json.Unmarshal(py.Must(map[string]any{"op": "time_send_receive", "channel": "pairs", "n": pairs}), &pyTotal)
 	pyPairs := float64(pairs) / pyTotal
 
 	load, _ := os.ReadFile("/proc/loadavg")

@@ -1,15 +1,11 @@
 package redislayer
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,20 +45,9 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // pyPeer is channels_redis's RedisChannelLayer in a python3 child, driven
 // by testdata/peer.py.
 type pyPeer struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    *bufio.Scanner
-	stderr *syncBuf
+	*ztest.JSONPeer
+	t *testing.T
 }
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 const python = ztest.Python
 
@@ -83,72 +68,7 @@ func startPy(t *testing.T, url string, kw map[string]any) *pyPeer {
 	}
 	kw["hosts"] = []string{url}
 	arg, _ := json.Marshal(kw)
-	cmd := exec.Command(python, "testdata/peer.py", string(arg))
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pyPeer{t: t, cmd: cmd, in: in, out: bufio.NewScanner(out), stderr: &syncBuf{}}
-	p.out.Buffer(nil, 16<<20)
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		in.Close() // peer.py exits at EOF
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	return p
-}
-
-// call sends one request and returns the reply's ok value, or its error
-// text ("" when ok).
-func (p *pyPeer) call(req map[string]any) (json.RawMessage, string) {
-	p.t.Helper()
-	b, _ := json.Marshal(req)
-	if _, err := p.in.Write(append(b, '\n')); err != nil {
-		p.t.Fatalf("python peer: write: %v; stderr: %s", err, p.stderr)
-	}
-	if !p.out.Scan() {
-		p.t.Fatalf("python peer gone: %v; stderr: %s", p.out.Err(), p.stderr)
-	}
-	var rep struct {
-		OK    json.RawMessage `json:"ok"`
-		Error string          `json:"error"`
-	}
-	if err := json.Unmarshal(p.out.Bytes(), &rep); err != nil {
-		p.t.Fatalf("python peer reply %q: %v", p.out.Bytes(), err)
-	}
-	return rep.OK, rep.Error
-}
-
-func (p *pyPeer) must(req map[string]any) json.RawMessage {
-	p.t.Helper()
-	ok, e := p.call(req)
-	if e != "" {
-		p.t.Fatalf("python %v: %s; stderr: %s", req["op"], e, p.stderr)
-	}
-	return ok
-}
-
-func (p *pyPeer) str(req map[string]any) string {
-	p.t.Helper()
-	var s string
-	if err := json.Unmarshal(p.must(req), &s); err != nil {
-		p.t.Fatal(err)
-	}
-	return s
+	return &pyPeer{JSONPeer: ztest.StartJSONPeer(t, "python peer", exec.Command(python, "testdata/peer.py", string(arg))), t: t}
 }
 
 // pyMsg is what Python received: the message re-packed by Python's msgpack
@@ -160,7 +80,7 @@ type pyMsg struct {
 
 func (p *pyPeer) receive(channel string, timeout time.Duration) (pyMsg, string) {
 	p.t.Helper()
-	ok, e := p.call(map[string]any{"op": "receive", "channel": channel, "timeout": timeout.Seconds()})
+	ok, e := p.Call(map[string]any{"op": "receive", "channel": channel, "timeout": timeout.Seconds()})
 	if e != "" {
 		return pyMsg{}, e
 	}
@@ -186,7 +106,7 @@ func (p *pyPeer) mustReceive(channel string) pyMsg {
 	p.t.Helper()
 	m, e := p.receive(channel, 10*time.Second)
 	if e != "" {
-		p.t.Fatalf("python receive %s: %s; stderr: %s", channel, e, p.stderr)
+		p.t.Fatalf("python receive %s: %s; stderr: %s", channel, e, p.Stderr)
 	}
 	return m
 }

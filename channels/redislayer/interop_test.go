@@ -41,7 +41,7 @@ func checkRich(t *testing.T, got map[string]any) {
 func TestInteropEncodingBytes(t *testing.T) {
 	srv, _ := newRedis(t)
 	py := startPy(t, srv.URL(), nil)
-	want := py.str(map[string]any{"op": "pack", "msg": jsonMsg(richMsg)})
+	want := py.Str(map[string]any{"op": "pack", "msg": jsonMsg(richMsg)})
 	b, err := encode(richMsg)
 	if err != nil {
 		t.Fatal(err)
@@ -52,11 +52,11 @@ func TestInteropEncodingBytes(t *testing.T) {
 	var d struct {
 		Types map[string]string `json:"types"`
 	}
-	json.Unmarshal(py.must(map[string]any{"op": "unpack", "data": hex.EncodeToString(b)}), &d)
+	json.Unmarshal(py.Must(map[string]any{"op": "unpack", "data": hex.EncodeToString(b)}), &d)
 	if !reflect.DeepEqual(d.Types, richTypes) {
 		t.Fatalf("python types %v, want %v", d.Types, richTypes)
 	}
-	if k := py.str(map[string]any{"op": "group_key", "group": "test_group"}); k != (&Layer{prefix: "asgi"}).GroupKey("test_group") {
+	if k := py.Str(map[string]any{"op": "group_key", "group": "test_group"}); k != (&Layer{prefix: "asgi"}).GroupKey("test_group") {
 		t.Fatalf("group key: python %q", k)
 	}
 }
@@ -68,7 +68,7 @@ func TestInteropConsistentHash(t *testing.T) {
 		for i := range 20 {
 			v := fmt.Sprintf("specific.%032x!", i*7919)
 			var want int
-			json.Unmarshal(py.must(map[string]any{"op": "hash", "value": v, "ring": ring}), &want)
+			json.Unmarshal(py.Must(map[string]any{"op": "hash", "value": v, "ring": ring}), &want)
 			if got := consistentHash(v, ring); got != want {
 				t.Fatalf("consistentHash(%q, %d) = %d, python %d", v, ring, got, want)
 			}
@@ -104,8 +104,8 @@ func TestInteropChannel(t *testing.T) {
 	}
 
 	// Python -> Go, in order.
-	py.must(map[string]any{"op": "send", "channel": "test-channel", "msg": map[string]any{"type": "p.0"}})
-	py.must(map[string]any{"op": "send", "channel": "test-channel", "msg": jsonMsg(richMsg)})
+	py.Must(map[string]any{"op": "send", "channel": "test-channel", "msg": map[string]any{"type": "p.0"}})
+	py.Must(map[string]any{"op": "send", "channel": "test-channel", "msg": jsonMsg(richMsg)})
 	if m := mustReceive(t, l, "test-channel"); typ(m) != "p.0" {
 		t.Fatalf("go got %v", m)
 	}
@@ -118,7 +118,7 @@ func TestInteropProcessChannel(t *testing.T) {
 	l := newLayer(t, rdb, Config{})
 
 	// Go -> a Python process channel.
-	pc := py.str(map[string]any{"op": "new_channel"})
+	pc := py.Str(map[string]any{"op": "new_channel"})
 	if err := l.Send(ctxT(t, 5*time.Second), pc, richMsg); err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func TestInteropProcessChannel(t *testing.T) {
 	if l.ChannelKey(a) != l.ChannelKey(b) || l.ChannelKey(a) != "asgispecific."+l.client+"!" {
 		t.Fatalf("keys %q %q", l.ChannelKey(a), l.ChannelKey(b))
 	}
-	py.must(map[string]any{"op": "send", "channel": b, "msg": map[string]any{"type": "for.b"}})
-	py.must(map[string]any{"op": "send", "channel": a, "msg": jsonMsg(richMsg)})
+	py.Must(map[string]any{"op": "send", "channel": b, "msg": map[string]any{"type": "for.b"}})
+	py.Must(map[string]any{"op": "send", "channel": a, "msg": jsonMsg(richMsg)})
 	checkRich(t, mustReceive(t, l, a)) // pops b's message first and buffers it
 	if m := mustReceive(t, l, b); typ(m) != "for.b" {
 		t.Fatalf("b got %v", m)
@@ -153,22 +153,22 @@ func TestInteropGroups(t *testing.T) {
 	l := newLayer(t, rdb, Config{})
 	ctx := ctxT(t, 20*time.Second)
 
-	pyA := py.str(map[string]any{"op": "new_channel", "prefix": "gr"})
-	pyB := py.str(map[string]any{"op": "new_channel", "prefix": "gr"})
+	pyA := py.Str(map[string]any{"op": "new_channel", "prefix": "gr"})
+	pyB := py.Str(map[string]any{"op": "new_channel", "prefix": "gr"})
 	goA, goB := l.NewChannel("gr"), l.NewChannel("gr")
 	for _, c := range []string{pyA, pyB, goA, goB, "plain-go"} {
 		if err := l.GroupAdd(ctx, "room", c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	py.must(map[string]any{"op": "group_add", "group": "room", "channel": "plain-py"})
-	py.must(map[string]any{"op": "group_discard", "group": "room", "channel": pyB})
+	py.Must(map[string]any{"op": "group_add", "group": "room", "channel": "plain-py"})
+	py.Must(map[string]any{"op": "group_discard", "group": "room", "channel": pyB})
 	if err := l.GroupDiscard(ctx, "room", goB); err != nil {
 		t.Fatal(err)
 	}
 
 	// Python group_send reaches Go and Python members, not discarded ones.
-	py.must(map[string]any{"op": "group_send", "group": "room", "msg": jsonMsg(richMsg)})
+	py.Must(map[string]any{"op": "group_send", "group": "room", "msg": jsonMsg(richMsg)})
 	checkRich(t, mustReceive(t, l, goA))
 	checkRich(t, mustReceive(t, l, "plain-go"))
 	checkRich(t, py.mustReceive(pyA).Msg)
@@ -210,12 +210,12 @@ func TestInteropGroupSendMany(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i < 30 {
-			pc := py.str(map[string]any{"op": "new_channel", "prefix": "many"})
+			pc := py.Str(map[string]any{"op": "new_channel", "prefix": "many"})
 			pyChans = append(pyChans, pc)
-			py.must(map[string]any{"op": "group_add", "group": "many", "channel": pc})
+			py.Must(map[string]any{"op": "group_add", "group": "many", "channel": pc})
 		}
 	}
-	py.must(map[string]any{"op": "group_send", "group": "many", "msg": map[string]any{"type": "from.py"}})
+	py.Must(map[string]any{"op": "group_send", "group": "many", "msg": map[string]any{"type": "from.py"}})
 	if err := l.GroupSend(ctx, "many", map[string]any{"type": "from.go"}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,27 +246,27 @@ func TestInteropCapacity(t *testing.T) {
 	l := newLayer(t, rdb, Config{Capacity: 3, ChannelCapacity: []ChannelCapacity{{"tiny*", 1}}})
 	ctx := ctxT(t, 10*time.Second)
 
-	py.must(map[string]any{"op": "send", "channel": "cap", "msg": map[string]any{"type": "1"}})
+	py.Must(map[string]any{"op": "send", "channel": "cap", "msg": map[string]any{"type": "1"}})
 	if err := l.Send(ctx, "cap", map[string]any{"type": "2"}); err != nil {
 		t.Fatal(err)
 	}
-	py.must(map[string]any{"op": "send", "channel": "cap", "msg": map[string]any{"type": "3"}})
+	py.Must(map[string]any{"op": "send", "channel": "cap", "msg": map[string]any{"type": "3"}})
 	if err := l.Send(ctx, "cap", map[string]any{"type": "4"}); !errors.Is(err, ErrChannelFull) {
 		t.Fatalf("go send over capacity: %v", err)
 	}
-	if _, e := py.call(map[string]any{"op": "send", "channel": "cap", "msg": map[string]any{"type": "4"}}); e != "ChannelFull" {
+	if _, e := py.Call(map[string]any{"op": "send", "channel": "cap", "msg": map[string]any{"type": "4"}}); e != "ChannelFull" {
 		t.Fatalf("python send over capacity: %q", e)
 	}
 	if err := l.Send(ctx, "tiny-1", map[string]any{"type": "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, e := py.call(map[string]any{"op": "send", "channel": "tiny-1", "msg": map[string]any{"type": "2"}}); e != "ChannelFull" {
+	if _, e := py.Call(map[string]any{"op": "send", "channel": "tiny-1", "msg": map[string]any{"type": "2"}}); e != "ChannelFull" {
 		t.Fatalf("python send to full tiny: %q", e)
 	}
 	// Group sends skip the full channel on both sides.
 	l.GroupAdd(ctx, "g", "cap")
 	l.GroupAdd(ctx, "g", "roomy")
-	py.must(map[string]any{"op": "group_send", "group": "g", "msg": map[string]any{"type": "g.py"}})
+	py.Must(map[string]any{"op": "group_send", "group": "g", "msg": map[string]any{"type": "g.py"}})
 	if err := l.GroupSend(ctx, "g", map[string]any{"type": "g.go"}); err != nil {
 		t.Fatal(err)
 	}
@@ -310,12 +310,12 @@ func TestInteropExpiry(t *testing.T) {
 		t.Fatalf("channel TTL %v, want 10s", ttl)
 	}
 	age("asgiexp", 12)
-	py.must(map[string]any{"op": "send", "channel": "exp", "msg": map[string]any{"type": "new"}})
+	py.Must(map[string]any{"op": "send", "channel": "exp", "msg": map[string]any{"type": "new"}})
 	if m := mustReceive(t, l, "exp"); typ(m) != "new" {
 		t.Fatalf("got %v, want the old message expired", m)
 	}
 
-	py.must(map[string]any{"op": "send", "channel": "exp2", "msg": map[string]any{"type": "old"}})
+	py.Must(map[string]any{"op": "send", "channel": "exp2", "msg": map[string]any{"type": "old"}})
 	age("asgiexp2", 12)
 	if err := l.Send(ctx, "exp2", map[string]any{"type": "new"}); err != nil {
 		t.Fatal(err)
@@ -332,8 +332,8 @@ func TestInteropExpiry(t *testing.T) {
 		t.Fatalf("group TTL %v, want 100s", ttl)
 	}
 	age("asgi:group:ge", 101)
-	py.must(map[string]any{"op": "group_add", "group": "ge", "channel": "member-new"})
-	py.must(map[string]any{"op": "group_send", "group": "ge", "msg": map[string]any{"type": "x"}})
+	py.Must(map[string]any{"op": "group_add", "group": "ge", "channel": "member-new"})
+	py.Must(map[string]any{"op": "group_send", "group": "ge", "msg": map[string]any{"type": "x"}})
 	if n := rdb.Exists(ctx, "asgimember-old").Val(); n != 0 {
 		t.Fatal("python sent to an expired member")
 	}
@@ -362,10 +362,10 @@ func TestInteropPopSharedProcessKey(t *testing.T) {
 	l := newLayer(t, rdb, Config{})
 	ctx := ctxT(t, 10*time.Second)
 	a, b := "specific.zmq_id_00!aaa", "specific.zmq_id_00!bbb"
-	py.must(map[string]any{"op": "send", "channel": a, "msg": map[string]any{"type": "to.a"}})
-	py.must(map[string]any{"op": "group_add", "group": "g", "channel": a})
-	py.must(map[string]any{"op": "group_add", "group": "g", "channel": b})
-	py.must(map[string]any{"op": "group_send", "group": "g", "msg": map[string]any{"type": "to.g"}})
+	py.Must(map[string]any{"op": "send", "channel": a, "msg": map[string]any{"type": "to.a"}})
+	py.Must(map[string]any{"op": "group_add", "group": "g", "channel": a})
+	py.Must(map[string]any{"op": "group_add", "group": "g", "channel": b})
+	py.Must(map[string]any{"op": "group_send", "group": "g", "msg": map[string]any{"type": "to.g"}})
 	chans, m, err := l.Pop(ctx, "specific.zmq_id_00!")
 	if err != nil || !reflect.DeepEqual(chans, []string{a}) || typ(m) != "to.a" || len(m) != 1 {
 		t.Fatalf("pop: %v %v %v", chans, m, err)
@@ -374,7 +374,7 @@ func TestInteropPopSharedProcessKey(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(chans, []string{a, b}) && !reflect.DeepEqual(chans, []string{b, a}) || typ(m) != "to.g" {
 		t.Fatalf("pop group message: %v %v %v", chans, m, err)
 	}
-	py.must(map[string]any{"op": "send", "channel": "plain", "msg": map[string]any{"type": "p"}})
+	py.Must(map[string]any{"op": "send", "channel": "plain", "msg": map[string]any{"type": "p"}})
 	if chans, m, err := l.Pop(ctx, "plain"); err != nil || !reflect.DeepEqual(chans, []string{"plain"}) || typ(m) != "p" {
 		t.Fatalf("pop plain: %v %v %v", chans, m, err)
 	}
@@ -394,7 +394,7 @@ func TestInteropSendMsgpack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := py.str(map[string]any{"op": "new_channel"})
+	pc := py.Str(map[string]any{"op": "new_channel"})
 	for _, c := range []string{"raw", pc} {
 		if err := l.SendMsgpack(ctx, c, body); err != nil {
 			t.Fatal(err)
@@ -405,8 +405,8 @@ func TestInteropSendMsgpack(t *testing.T) {
 			t.Fatalf("python types %v", got.Types)
 		}
 	}
-	py.must(map[string]any{"op": "group_add", "group": "rawg", "channel": pc})
-	py.must(map[string]any{"op": "group_add", "group": "rawg", "channel": "raw"})
+	py.Must(map[string]any{"op": "group_add", "group": "rawg", "channel": pc})
+	py.Must(map[string]any{"op": "group_add", "group": "rawg", "channel": "raw"})
 	if err := l.GroupSendMsgpack(ctx, "rawg", body); err != nil {
 		t.Fatal(err)
 	}
