@@ -336,14 +336,20 @@ func (l *Layer) Send(ctx context.Context, channel string, msg map[string]any) er
 	if err := checkChannel(channel); err != nil {
 		return err
 	}
-	if _, ok := msg[channelField]; ok {
-		return ErrReservedKey
-	}
-	body, err := appendMap(nil, msg, 0)
+	body, err := encodeMessage(msg)
 	if err != nil {
 		return err
 	}
 	return l.sendBody(ctx, channel, body)
+}
+
+// encodeMessage encodes an application's message; the key channels_redis
+// uses for routing is not the application's to set.
+func encodeMessage(msg map[string]any) ([]byte, error) {
+	if _, ok := msg[channelField]; ok {
+		return nil, ErrReservedKey
+	}
+	return appendMap(nil, msg, 0)
 }
 
 // SendMsgpack is Send for a message already encoded as a MessagePack map
@@ -728,10 +734,7 @@ func (l *Layer) GroupSend(ctx context.Context, group string, msg map[string]any)
 	if err := checkGroup(group); err != nil {
 		return err
 	}
-	if _, ok := msg[channelField]; ok {
-		return ErrReservedKey
-	}
-	body, err := appendMap(nil, msg, 0)
+	body, err := encodeMessage(msg)
 	if err != nil {
 		return err
 	}
