@@ -27,6 +27,7 @@ Protocol (one JSON command per line on stdin, one answer line on stdout),
 after a first line "READY <endpoint>":
 
     {"op": "send", "frames": ["<hex>", ...]}       ->  SENT
+    {"op": "try_send", "frames": [...], "timeout_ms": N}  ->  SENT | AGAIN
     {"op": "recv", "timeout_ms": N}                ->  MSG ["<hex>", ...] | TIMEOUT
     {"op": "recv_props", "timeout_ms": N}          ->  PROPS {"frames": [...], "User-Id": ..., ...} | TIMEOUT
     {"op": "event", "events": ["HANDSHAKE_FAILED_AUTH", ...], "timeout_ms": N}
@@ -251,6 +252,17 @@ def main():
             if op == "send":
                 send(sock, [bytes.fromhex(f) for f in cmd["frames"]])
                 out("SENT")
+            elif op == "try_send":
+                # A session refused during the handshake loses its pipe in
+                # libzmq, so a PUSH may have nowhere to queue: AGAIN, not ERROR.
+                sock.setsockopt(zmq.SNDTIMEO, timeout)
+                try:
+                    sock.send_multipart([bytes.fromhex(f) for f in cmd["frames"]])
+                    out("SENT")
+                except zmq.Again:
+                    out("AGAIN")
+                finally:
+                    sock.setsockopt(zmq.SNDTIMEO, OP_TIMEOUT_MS)
             elif op == "recv":
                 frames = recv(sock, timeout)
                 out("TIMEOUT" if frames is None else
