@@ -467,12 +467,17 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 	}
 }
 
+func socketType(m zmq.Msg) string {
+	typ, _ := m.Property("Socket-Type")
+	return typ
+}
+
 // msgEvent is the event of a message from socket src.
 func msgEvent(m zmq.Msg, src int) event {
 	ev := event{kind: evMsg, src: src, frames: m.Frames, size: m.Truncated}
 	if src < 0 { // a ROUTER message has a routing id and at least one frame
 		ev.id, ev.frames, ev.user = m.Frames[0], m.Frames[1:], m.UserID()
-		if typ, _ := m.Property("Socket-Type"); m.Truncated > 0 && typ == "REQ" {
+		if m.Truncated > 0 && socketType(m) == "REQ" {
 			ev.frames = [][]byte{{}} // its delimiter went with the body: a REQ needs one on the reply
 		}
 	}
