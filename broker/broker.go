@@ -20,8 +20,10 @@ import (
 var ErrClosed = zmq.ErrClosed
 
 // Broker is a running message broker: a ROUTER socket for clients and
-// downstream brokers, a DEALER per upstream broker, and one goroutine, the
-// loop, that owns all state and handles every message in turn. Sending
+// downstream brokers, a DEALER per upstream broker, a reader per socket that
+// handles what it receives, and one goroutine, the loop, for everything
+// else (connection events, timers, calls). They take turns on the state
+// (mu), so every message is handled in turn, as by one goroutine. Sending
 // never waits: a message for a client whose queue is full is dropped and
 // counted, so one slow client never holds up the others.
 type Broker struct {
@@ -31,6 +33,15 @@ type Broker struct {
 	ups    []*zmq.Socket
 	addrs  []string
 	st     *state
+
+	// mu guards st and stopped: held by the reader or the loop while it
+	// handles something. A reader handles its socket's messages itself, a
+	// batch per hold, rather than passing each to the loop: the hand-over
+	// (a channel send and a wake-up of another goroutine per message) cost
+	// more CPU than the handling.
+	mu      sync.Mutex
+	stopped bool          // Close began: readers handle nothing more
+	kick    chan struct{} // a reader changed names or routes (st.dirty): the loop schedules an announcement
 
 	in        chan event
 	calls     chan func()
@@ -70,9 +81,13 @@ const (
 	evDown           // an upstream connection is down
 )
 
-// inbox is how many received messages may wait for the loop; past that the
-// sockets' receive high-water marks, then TCP, push back on the senders.
+// inbox is how many connection events may wait for the loop.
 const inbox = 4096
+
+// readBatch is how many waiting messages a reader handles per hold of the
+// state: enough to spread the lock's cost, few enough that connection
+// events and calls are not held up long.
+const readBatch = 64
 
 // announceDelay gathers the changes of names and routes into one
 // announcement upstream.
@@ -88,7 +103,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b := &Broker{
 		cfg: cfg, log: cfg.Logger,
-		in: make(chan event, inbox), calls: make(chan func()),
+		in: make(chan event, inbox), calls: make(chan func()), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	b.router, err = zmq.NewSocket(zmq.Router, append([]zmq.Option{
@@ -307,13 +322,13 @@ func (b *Broker) loop() {
 	delay.Stop()
 	defer delay.Stop()
 	delayed := false
-	defer func() { b.lastStats = st.snapshot() }()
 	for {
 		select {
 		case ev := <-b.in:
+			b.mu.Lock()
 			b.handle(ev)
 			// Handle what else waits with a plain receive: the select
-			// of every case costs more than a message's handling.
+			// of every case costs more than an event's handling.
 			for range inbox {
 				select {
 				case ev := <-b.in:
@@ -323,34 +338,54 @@ func (b *Broker) loop() {
 				}
 				break
 			}
+			b.mu.Unlock()
 		case fn := <-b.calls:
+			b.mu.Lock()
 			fn()
+			b.mu.Unlock()
+		case <-b.kick:
 		case <-sweep:
-			st.sweep()
+			b.locked(st.sweep)
 		case <-stats:
-			b.logStats()
+			b.locked(b.logStats)
 		case <-announce:
-			st.announce(-1)
+			b.locked(func() { st.announce(-1) })
 		case <-delay.C:
 			delayed = false
-			if st.dirty {
-				st.announce(-1)
-			}
+			b.locked(func() {
+				if st.dirty {
+					st.announce(-1)
+				}
+			})
 		case <-b.quit:
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.stopped = true
 			for {
 				select {
 				case ev := <-b.in:
 					b.handle(ev)
 				default:
+					b.lastStats = st.snapshot()
 					return
 				}
 			}
 		}
-		if st.dirty && len(st.ups) > 0 && !delayed {
+		b.mu.Lock()
+		dirty := st.dirty
+		b.mu.Unlock()
+		if dirty && len(st.ups) > 0 && !delayed {
 			delay.Reset(announceDelay)
 			delayed = true
 		}
 	}
+}
+
+// locked runs fn holding the state.
+func (b *Broker) locked(fn func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fn()
 }
 
 func (b *Broker) handle(ev event) {
@@ -397,7 +432,8 @@ func (b *Broker) logStats() {
 	b.lastStats, b.lastStatsAt = st, now
 }
 
-// read hands what a socket receives to the loop.
+// read handles what a socket receives: a message, then those already
+// waiting behind it (up to readBatch), in one hold of the state.
 func (b *Broker) read(s *zmq.Socket, src int) {
 	defer b.wg.Done()
 	for {
@@ -408,24 +444,44 @@ func (b *Broker) read(s *zmq.Socket, src int) {
 			}
 			return
 		}
-		ev := event{kind: evMsg, src: src, frames: m.Frames, size: m.Truncated}
-		if src < 0 { // a ROUTER message has a routing id and at least one frame
-			ev.id, ev.frames, ev.user = m.Frames[0], m.Frames[1:], m.UserID()
-			if typ, _ := m.Property("Socket-Type"); m.Truncated > 0 && typ == "REQ" {
-				ev.frames = [][]byte{{}} // its delimiter went with the body: a REQ needs one on the reply
-			}
-		}
-		select {
-		case b.in <- ev: // the usual case, without the select below
-			continue
-		default:
-		}
-		select {
-		case b.in <- ev:
-		case <-b.quit:
+		b.mu.Lock()
+		if b.stopped {
+			b.mu.Unlock()
 			return
 		}
+		b.handle(msgEvent(m, src))
+		for range readBatch - 1 {
+			if m, err = s.TryRecv(); err != nil {
+				break // nothing waiting, or closed: Recv says which
+			}
+			b.handle(msgEvent(m, src))
+		}
+		dirty := b.st.dirty && len(b.st.ups) > 0
+		b.mu.Unlock()
+		if dirty {
+			select {
+			case b.kick <- struct{}{}:
+			default:
+			}
+		}
 	}
+}
+
+func socketType(m zmq.Msg) string {
+	typ, _ := m.Property("Socket-Type")
+	return typ
+}
+
+// msgEvent is the event of a message from socket src.
+func msgEvent(m zmq.Msg, src int) event {
+	ev := event{kind: evMsg, src: src, frames: m.Frames, size: m.Truncated}
+	if src < 0 { // a ROUTER message has a routing id and at least one frame
+		ev.id, ev.frames, ev.user = m.Frames[0], m.Frames[1:], m.UserID()
+		if m.Truncated > 0 && socketType(m) == "REQ" {
+			ev.frames = [][]byte{{}} // its delimiter went with the body: a REQ needs one on the reply
+		}
+	}
+	return ev
 }
 
 // watch turns a socket's events into the loop's: a closed connection of a

@@ -328,11 +328,18 @@ func (c *Client) Send(ctx context.Context, target string, content any) (string, 
 	if err != nil {
 		return "", err
 	}
-	w, err := c.call(ctx, TypeDeliveryConfirmation, struct {
-		Content json.RawMessage `json:"content"`
-		Target  string          `json:"target"`
-		Type    string          `json:"type"`
-	}{raw, target, TypeDirectMessage})
+	var w *wire
+	if plainTarget(target) { // written by hand (clientcodec.go): the usual case
+		w, err = c.callEncoded(ctx, TypeDeliveryConfirmation, sendRequestLen(raw, target), func(id uint64) []byte {
+			return appendSendRequest(make([]byte, 0, sendRequestLen(raw, target)+24), id, raw, target)
+		})
+	} else {
+		w, err = c.call(ctx, TypeDeliveryConfirmation, struct {
+			Content json.RawMessage `json:"content"`
+			Target  string          `json:"target"`
+			Type    string          `json:"type"`
+		}{raw, target, TypeDirectMessage})
+	}
 	if err != nil {
 		return "", err
 	}
@@ -446,17 +453,23 @@ func (c *Client) call(ctx context.Context, want string, req any) (*wire, error) 
 	if err != nil {
 		return nil, fmt.Errorf("broker: encoding the request: %w", err)
 	}
+	return c.callEncoded(ctx, want, len(body), func(id uint64) []byte { return withID(id, body) })
+}
+
+// callEncoded is call with the request written by encode, given its
+// request_id, and size bytes long without it.
+func (c *Client) callEncoded(ctx context.Context, want string, size int, encode func(id uint64) []byte) (*wire, error) {
 	c.mu.Lock()
 	limit := c.maxSize
 	c.mu.Unlock()
-	if limit > 0 && len(body) > limit {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(body), limit)
+	if limit > 0 && size > limit {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, limit)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cl := &call{want: want, size: len(body), done: make(chan result, 1)}
-	body = c.withID(cl, body)
+	cl := &call{want: want, size: size, id: c.nextID.Add(1), done: make(chan result, 1)}
+	body := encode(cl.id)
 	if err := c.enqueue(ctx, cl, body); err != nil {
 		return nil, err
 	}
@@ -485,11 +498,10 @@ func (c *Client) call(ctx context.Context, want string, req any) (*wire, error) 
 // reply, which then pairs with its request whatever came before (a reply
 // from a connection that broke, a reply the broker dropped); other brokers
 // ignore it, and replies pair in order.
-func (c *Client) withID(cl *call, body []byte) []byte {
-	cl.id = c.nextID.Add(1)
+func withID(id uint64, body []byte) []byte {
 	out := make([]byte, 0, len(body)+32)
 	out = append(out, `{"request_id":`...)
-	out = strconv.AppendUint(out, cl.id, 10)
+	out = strconv.AppendUint(out, id, 10)
 	out = append(out, ',')
 	return append(out, body[1:]...) // body is a JSON object with fields
 }
@@ -624,8 +636,8 @@ func (c *Client) connectionUp() {
 	// Register again, ahead of any other request on this connection.
 	name := c.name
 	body, _ := json.Marshal(registerRequest(name))
-	cl := &call{want: TypeRegistrationAck, size: len(body), rereg: name, done: make(chan result, 1)}
-	body = c.withID(cl, body)
+	cl := &call{want: TypeRegistrationAck, size: len(body), rereg: name, id: c.nextID.Add(1), done: make(chan result, 1)}
+	body = withID(cl.id, body)
 	c.pending = append(c.pending, cl)
 	if err := c.sock.TrySend(zmq.NewMsg(body)); err != nil {
 		c.pending = c.pending[:len(c.pending)-1]
@@ -732,7 +744,7 @@ func (c *Client) recvLoop() {
 		}
 		body := m.Frames[len(m.Frames)-1]
 		w := new(wire)
-		if err := json.Unmarshal(body, w); err != nil {
+		if err := decodeWire(body, w); err != nil {
 			c.log.Warn("broker client: undecodable message", "err", err)
 			var t typeOnly
 			json.Unmarshal(body, &t)

@@ -182,10 +182,11 @@ func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
 		rs, err = rsEmpty, errors.New("empty message")
 	case parseRequest(frames[0], &req): // codec.go; the usual case
 	default:
-		req = request{}
-		if err = decode(frames[0], &req); err != nil {
+		r := new(request) // decode's interface would move req to the heap on the usual path too
+		if err = decode(frames[0], r); err != nil {
 			rs, err = rsInvalid, fmt.Errorf("invalid message: %w", err)
 		}
+		req = *r
 	}
 	if err != nil {
 		s.count.received[mtOther]++
@@ -383,7 +384,8 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 			status = StatusFailed
 		}
 	} else if s.cluster != nil && s.routes[nameKey(req.Target)] == nil {
-		s.cluster.direct(p, req, now)
+		r := *req // a copy for the cluster, so that req stays on handlePeer's stack
+		s.cluster.direct(p, &r, now)
 		return
 	} else {
 		e := &envelope{Type: typeMessage, Destination: req.Target, OriginalSender: p.name,

@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// checkClientCodec: parseWire gives what json.Unmarshal gives, or declines;
+// the hand-written Send request is byte for byte encoding/json's.
+func checkClientCodec(t *testing.T, in []byte, target string) {
+	t.Helper()
+	var want wire
+	werr := json.Unmarshal(in, &want)
+	var got wire
+	if parseWire(in, &got) {
+		if werr != nil {
+			t.Fatalf("parseWire accepted %q, which encoding/json refuses: %v", in, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseWire(%q)\n got %+v\nwant %+v", in, got, want)
+		}
+	}
+	var dec wire
+	if err := decodeWire(in, &dec); (err != nil) != (werr != nil) || err == nil && !reflect.DeepEqual(dec, want) {
+		t.Fatalf("decodeWire(%q) = %+v, %v; encoding/json: %+v, %v", in, dec, err, want, werr)
+	}
+
+	content, err := marshalContent(json.RawMessage(in))
+	if err != nil || !plainTarget(target) {
+		return
+	}
+	old, err := json.Marshal(struct {
+		Content json.RawMessage `json:"content"`
+		Target  string          `json:"target"`
+		Type    string          `json:"type"`
+	}{content, target, TypeDirectMessage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sendRequestLen(content, target); n != len(old) {
+		t.Errorf("sendRequestLen = %d, encoding/json wrote %d bytes", n, len(old))
+	}
+	if got, want := appendSendRequest(nil, 42, content, target), withID(42, old); string(got) != string(want) {
+		t.Fatalf("Send request\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestClientCodecMatchesEncodingJSON(t *testing.T) {
+	for _, c := range []struct{ in, target string }{
+		{`{"type":"direct_message","from":"alice","content":"hi","timestamp":1700000000.25}`, "bob"},
+		{`{"request_id":7,"type":"delivery_confirmation","target":"bob","status":"delivered"}`, "b o b"},
+		{`{"type":"broadcast_confirmation","recipients":3,"request_id":"x"}`, "<b>"},
+		{`{"type":"registration_ack","status":"success","client_id":"00ab","message":"Welcome, a!","max_msg_size":262144}`, "é"},
+		{`{"type":"error","message":"rate limit exceeded","timestamp":1e3}`, "a\"b"},
+		{` { "Type" : "x" } `, ""},
+		{`{"type":"pong","timestamp":1.5,"stats":{"received":1,"sent":2,"errors":0}}`, "x"},
+		{`{"type":"client_list","clients":[],"total":0}`, "x"},
+		{`{"type":"routing_error","route_path":["a"],"failed_route":["b"],"error":"e"}`, "x"},
+		{`{"type":"direct_message","content":{"a":[1,2.5e3,true,null,"<&>"]},"x":{"y":[{}]}}`, "x"},
+		{`{"recipients":1.5}`, ""},
+		{`{"recipients":1e2}`, ""},
+		{`{"total":99999999999999999999}`, ""},
+		{`{"timestamp":1e999}`, ""},
+		{`{"type":null,"content":null,"request_id":null}`, ""},
+		{`{"type":"a\u00e9"}`, ""},
+		{`{"type":"a"`, ""},
+		{`{"type":1}`, ""},
+		{`[]`, ""},
+		{`{"content":01}`, ""},
+		{`{"type":"a","type":"b"}`, ""},
+		{`{"MESSAGE":"x","message":"y"}`, ""},
+	} {
+		checkClientCodec(t, []byte(c.in), c.target)
+	}
+}
+
+// go test -run '^$' -fuzz FuzzClientCodec -fuzztime 60s ./broker
+func FuzzClientCodec(f *testing.F) {
+	f.Add([]byte(`{"type":"direct_message","from":"alice","content":"hi","timestamp":1700000000.25}`), "bob")
+	f.Add([]byte(`{"request_id":7,"type":"delivery_confirmation","target":"bob","status":"delivered"}`), "x")
+	f.Add([]byte(`{"type":"registration_ack","status":"success","client_id":"00ab","message":"Welcome, a!","max_msg_size":262144}`), "y")
+	f.Add([]byte(`{"type":"pong","timestamp":1.5,"stats":{"received":1}}`), "<é>")
+	f.Fuzz(func(t *testing.T, in []byte, target string) {
+		checkClientCodec(t, in, target)
+	})
+}
+
+func BenchmarkClientCodec(b *testing.B) {
+	in := []byte(`{"type":"direct_message","from":"load-0a1b2c-d0","content":"1234567890123|xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","timestamp":1700000000.123456}`)
+	b.Run("decode/encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var w wire
+			json.Unmarshal(in, &w)
+		}
+	})
+	b.Run("decode/hand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var w wire
+			decodeWire(in, &w)
+		}
+	})
+}
