@@ -316,7 +316,7 @@ func (b *Broker) loop() {
 		t := time.NewTicker(b.cfg.AnnounceInterval)
 		defer t.Stop()
 		announce = t.C
-		st.announce(-1)
+		b.locked(func() { st.announce(-1) })
 	}
 	delay := time.NewTimer(time.Hour)
 	delay.Stop()
