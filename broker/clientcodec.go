@@ -17,123 +17,70 @@ import (
 
 // parseWire parses a message from the broker into w, as json.Unmarshal
 // does, and reports whether it could; false means: ask json.Unmarshal.
+// Unlike a request's, a null here goes to encoding/json.
 func parseWire(b []byte, w *wire) bool {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return skipWS(b, i+1) == len(b)
-	}
-	for {
-		key, j, ok := plainString(b, i)
-		if !ok {
-			return false
+	return parseObject(b, func(key []byte, i int) (end int, ok bool) {
+		if bytes.HasPrefix(b[i:], []byte("null")) {
+			return i, false
 		}
-		i = skipWS(b, j)
-		if i >= len(b) || b[i] != ':' {
-			return false
-		}
-		i = skipWS(b, i+1)
-		var str *string
-		var num *int
 		switch string(key) {
 		case "type":
-			str = &w.Type
+			return stringValue(b, i, &w.Type)
 		case "from":
-			str = &w.From
+			return stringValue(b, i, &w.From)
 		case "status":
-			str = &w.Status
+			return stringValue(b, i, &w.Status)
 		case "target":
-			str = &w.Target
+			return stringValue(b, i, &w.Target)
 		case "message":
-			str = &w.Text
+			return stringValue(b, i, &w.Text)
 		case "client_id":
-			str = &w.ClientID
+			return stringValue(b, i, &w.ClientID)
 		case "error":
-			str = &w.Error
+			return stringValue(b, i, &w.Error)
 		case "destination":
-			str = &w.Destination
+			return stringValue(b, i, &w.Destination)
 		case "original_sender":
-			str = &w.OriginalSender
+			return stringValue(b, i, &w.OriginalSender)
 		case "failed_destination":
-			str = &w.FailedDestination
+			return stringValue(b, i, &w.FailedDestination)
 		case "recipients":
-			num = &w.Recipients
+			return intValue(b, i, &w.Recipients)
 		case "total":
-			num = &w.Total
+			return intValue(b, i, &w.Total)
 		case "max_msg_size":
-			num = &w.MaxMsgSize
-		case "content", "request_id":
-			if bytes.HasPrefix(b[i:], []byte("null")) {
-				return false
-			}
-			end, ok := skipValue(b, i, 0)
-			if !ok {
-				return false
-			}
-			raw := json.RawMessage(b[i:end:end])
-			if key[0] == 'c' {
-				w.Content = raw
-			} else {
-				w.RequestID = raw
-			}
-			i = end
+			return intValue(b, i, &w.MaxMsgSize)
+		case "content":
+			w.Content, end, ok = rawValue(b, i)
+			return end, ok
+		case "request_id":
+			w.RequestID, end, ok = rawValue(b, i)
+			return end, ok
 		case "timestamp":
-			end, ok := skipNumber(b, i)
-			if !ok {
-				return false
+			if end, ok = skipNumber(b, i); !ok {
+				return i, false
 			}
 			f, err := strconv.ParseFloat(string(b[i:end]), 64)
-			if err != nil {
-				return false
-			}
-			w.Timestamp, i = f, end
-		default:
-			if foldsToWireField(key) { // encoding/json matches keys in any case
-				return false
-			}
-			if fastWireField[string(key)] { // an array or an object of the wire: encoding/json
-				return false
-			}
-			end, ok := skipValue(b, i, 0)
-			if !ok {
-				return false
-			}
-			i = end
+			w.Timestamp = f
+			return end, err == nil
 		}
-		switch {
-		case str != nil:
-			s, end, ok := plainString(b, i)
-			if !ok {
-				return false
-			}
-			*str, i = string(s), end
-		case num != nil:
-			end, ok := skipNumber(b, i)
-			if !ok {
-				return false
-			}
-			n, err := strconv.Atoi(string(b[i:end]))
-			if err != nil {
-				return false // 1.5, 1e3, too large: encoding/json words the error
-			}
-			*num, i = n, end
+		if foldsToWireField(key) || fastWireField[string(key)] {
+			return i, false // a key in another case, or an array or object of the wire: encoding/json
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-			continue
-		case '}':
-			return skipWS(b, i+1) == len(b)
-		}
-		return false
+		return skipValue(b, i, 0)
+	})
+}
+
+// intValue stores the integer at b[i] in dst; 1.5, 1e3 or one too large
+// for an int: false (encoding/json words the error).
+func intValue(b []byte, i int, dst *int) (int, bool) {
+	end, ok := skipNumber(b, i)
+	if !ok {
+		return i, false
 	}
+	n, err := strconv.Atoi(string(b[i:end]))
+	*dst = n
+	return end, err == nil
 }
 
 // wireFields are the JSON names of wire's fields (Message's included).

@@ -18,9 +18,11 @@ import (
 // the fast path is unsure of (escapes, non-ASCII text, a key in another
 // case, malformed JSON) goes to encoding/json, which also words the errors.
 
-// parseRequest parses a request into req, as decode does, and reports
-// whether it could; false means: ask decode.
-func parseRequest(b []byte, req *request) bool {
+// parseObject walks the JSON object b, a flat one as the hand codec takes:
+// field gets each key (plain ASCII, unescaped) and the index of its value,
+// and returns the index after the value, or false to give up. It reports
+// whether b was such an object, whole.
+func parseObject(b []byte, field func(key []byte, i int) (int, bool)) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -38,66 +40,8 @@ func parseRequest(b []byte, req *request) bool {
 		if i >= len(b) || b[i] != ':' {
 			return false
 		}
-		i = skipWS(b, i+1)
-		var dst *string
-		switch string(key) {
-		case "type":
-			dst = &req.Type
-		case "name":
-			dst = &req.Name
-		case "target":
-			dst = &req.Target
-		case "node":
-			dst = &req.Node
-		case "content":
-			end, ok := skipValue(b, i, 0)
-			if !ok {
-				return false
-			}
-			req.Content = b[i:end]
-			i = end
-		case "request_id":
-			end, ok := skipValue(b, i, 0)
-			if !ok {
-				return false
-			}
-			req.ID = b[i:end]
-			i = end
-		case "limits":
-			switch {
-			case bytes.HasPrefix(b[i:], []byte("true")):
-				req.Limits, i = true, i+4
-			case bytes.HasPrefix(b[i:], []byte("false")):
-				req.Limits, i = false, i+5
-			case bytes.HasPrefix(b[i:], []byte("null")): // null leaves a bool as it is
-				i += 4
-			default:
-				return false
-			}
-		default:
-			if foldsToField(key) { // encoding/json matches keys in any case
-				return false
-			}
-			end, ok := skipValue(b, i, 0)
-			if !ok {
-				return false
-			}
-			i = end
-		}
-		if dst != nil {
-			switch {
-			case i < len(b) && b[i] == '"':
-				s, end, ok := plainString(b, i)
-				if !ok {
-					return false
-				}
-				*dst = intern(s)
-				i = end
-			case bytes.HasPrefix(b[i:], []byte("null")): // null leaves a string as it is
-				i += 4
-			default:
-				return false // a field of the wrong type: decode says which
-			}
+		if i, ok = field(key, skipWS(b, i+1)); !ok {
+			return false
 		}
 		i = skipWS(b, i)
 		if i >= len(b) {
@@ -112,6 +56,67 @@ func parseRequest(b []byte, req *request) bool {
 		}
 		return false
 	}
+}
+
+// rawValue is the valid JSON value at b[i], and the index after it.
+func rawValue(b []byte, i int) (json.RawMessage, int, bool) {
+	end, ok := skipValue(b, i, 0)
+	if !ok {
+		return nil, i, false
+	}
+	return b[i:end:end], end, true
+}
+
+// stringValue stores the plain string at b[i] in dst; null leaves dst as
+// it is, as encoding/json does. Anything else: false (decode says why).
+func stringValue(b []byte, i int, dst *string) (int, bool) {
+	if bytes.HasPrefix(b[i:], []byte("null")) {
+		return i + 4, true
+	}
+	s, end, ok := plainString(b, i)
+	if ok {
+		*dst = intern(s)
+	}
+	return end, ok
+}
+
+// parseRequest parses a request into req, as decode does, and reports
+// whether it could; false means: ask decode.
+func parseRequest(b []byte, req *request) bool {
+	return parseObject(b, func(key []byte, i int) (end int, ok bool) {
+		switch string(key) {
+		case "type":
+			return stringValue(b, i, &req.Type)
+		case "name":
+			return stringValue(b, i, &req.Name)
+		case "target":
+			return stringValue(b, i, &req.Target)
+		case "node":
+			return stringValue(b, i, &req.Node)
+		case "content":
+			req.Content, end, ok = rawValue(b, i)
+			return end, ok
+		case "request_id":
+			req.ID, end, ok = rawValue(b, i)
+			return end, ok
+		case "limits":
+			switch {
+			case bytes.HasPrefix(b[i:], []byte("true")):
+				req.Limits = true
+				return i + 4, true
+			case bytes.HasPrefix(b[i:], []byte("false")):
+				req.Limits = false
+				return i + 5, true
+			case bytes.HasPrefix(b[i:], []byte("null")): // null leaves a bool as it is
+				return i + 4, true
+			}
+			return i, false
+		}
+		if foldsToField(key) { // encoding/json matches keys in any case
+			return i, false
+		}
+		return skipValue(b, i, 0)
+	})
 }
 
 // intern returns s as a string, without allocating for the names of
