@@ -38,7 +38,8 @@ type Broker struct {
 	// handles something. A reader handles its socket's messages itself, a
 	// batch per hold, rather than passing each to the loop: the hand-over
 	// (a channel send and a wake-up of another goroutine per message) cost
-	// more CPU than the handling.
+	// more CPU than the handling. "On the loop" in this package's comments
+	// means holding mu.
 	mu      sync.Mutex
 	stopped bool          // Close began: readers handle nothing more
 	kick    chan struct{} // a reader changed names or routes (st.dirty): the loop schedules an announcement
