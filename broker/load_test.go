@@ -49,7 +49,11 @@ func TestBroadcastThousand(t *testing.T) {
 // direct messages from 10 clients.
 func BenchmarkBroker(b *testing.B) {
 	const clients = 10
-	r, err := loadtest.Run(context.Background(), loadtest.Config{Clients: clients, Messages: max(b.N/clients, 1), Size: 100})
+	// A bound, should the last reply of a sender be dropped (a receiver's
+	// queue full at the broker): nothing would show it otherwise.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := loadtest.Run(ctx, loadtest.Config{Clients: clients, Messages: max(b.N/clients, 1), Size: 100})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,6 +56,7 @@ type Result struct {
 
 	Sent      int           // direct messages the broker accepted
 	Failed    int           // direct messages the broker could not queue (status "failed")
+	Lost      int           // replies the broker dropped, the sender's own queue being full (broker.ErrNoReply): the message may have arrived
 	Delivered int           // direct messages that arrived
 	Elapsed   time.Duration // from the first send to the last arrival
 	Rate      float64       // Delivered per second of Elapsed
@@ -73,7 +74,11 @@ func (r Result) String() string {
 	var b strings.Builder
 	if r.Clients > 0 {
 		fmt.Fprintf(&b, "direct messages: %d clients x %d messages of %d bytes, window %d\n", r.Clients, r.Messages, r.Size, r.Window)
-		fmt.Fprintf(&b, "  delivered %d of %d in %v (%d failed): %.0f msgs/s\n", r.Delivered, r.Sent, r.Elapsed.Round(time.Millisecond), r.Failed, r.Rate)
+		lost := ""
+		if r.Lost > 0 {
+			lost = fmt.Sprintf(", %d replies lost", r.Lost)
+		}
+		fmt.Fprintf(&b, "  delivered %d of %d in %v (%d failed%s): %.0f msgs/s\n", r.Delivered, r.Sent, r.Elapsed.Round(time.Millisecond), r.Failed, lost, r.Rate)
 		fmt.Fprintf(&b, "  latency p50 %v, p99 %v, max %v\n", round(r.P50), round(r.P99), round(r.Max))
 	}
 	if r.BroadcastClients > 0 {
@@ -190,7 +195,7 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 		return err
 	}
 	pad := strings.Repeat("x", max(cfg.Size-20, 0))
-	var sent, failed atomic.Int64
+	var sent, failed, lost atomic.Int64
 	start := time.Since(base)
 	g, gctx := newGroup(ctx)
 	for i, c := range clients {
@@ -207,6 +212,11 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 					switch {
 					case errors.Is(err, broker.ErrNotDelivered):
 						failed.Add(1)
+					case errors.Is(err, broker.ErrNoReply):
+						// The broker dropped the confirmation: this client's
+						// queue there was full (it receives faster than it
+						// reads). A later reply showed it.
+						lost.Add(1)
 					case err != nil:
 						return fmt.Errorf("loadtest: send: %w", err)
 					default:
@@ -220,7 +230,7 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 	if err := g.wait(); err != nil {
 		return err
 	}
-	r.Sent, r.Failed = int(sent.Load()), int(failed.Load())
+	r.Sent, r.Failed, r.Lost = int(sent.Load()), int(failed.Load()), int(lost.Load())
 	for delivered.Load() < sent.Load() {
 		select {
 		case <-arrived:
