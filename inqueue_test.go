@@ -29,7 +29,8 @@ func TestFairQueuePolicy(t *testing.T) {
 	var order []int
 	next := make([]int, len(pipes))
 	for range 153 {
-		p, m, err := s.recv(ctx)
+		var p *pipe
+		m, err := s.recv(ctx, &p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,14 +70,14 @@ func TestRecvHWMBlocksReader(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	ctx := context.Background()
-	if _, m, _ := s.recv(ctx); m.Frames[0][0] != 1 {
+	if m, _ := s.recv(ctx, nil); m.Frames[0][0] != 1 {
 		t.Fatalf("got %v", m.Frames)
 	}
 	if !<-done {
 		t.Fatal("enqueue failed after room was made")
 	}
 	for want := byte(2); want <= 3; want++ {
-		if _, m, _ := s.recv(ctx); m.Frames[0][0] != want {
+		if m, _ := s.recv(ctx, nil); m.Frames[0][0] != want {
 			t.Fatalf("got %v, want %d", m.Frames, want)
 		}
 	}
