@@ -796,11 +796,13 @@ func commandBody(name string, data ...[]byte) []byte {
 func (c *conn) sealFrame(fw *frameWriter, flags byte, body []byte) error {
 	codec := c.sec.codec
 	need := zmtp.MaxHeaderSize + codec.Overhead() + len(body)
-	if cap(fw.buf)-len(fw.buf) < need {
+	// room grows the buffer as frame does: it starts empty, and testing
+	// its capacity alone wrote every message in a syscall of its own.
+	if !fw.room(need) {
 		if err := fw.flush(); err != nil {
 			return err
 		}
-		if cap(fw.buf) < need {
+		if !fw.room(need) {
 			b, err := codec.AppendMessage(c.sec.big[:0], flags, body)
 			if err != nil {
 				return err
