@@ -163,15 +163,15 @@ func (c *conn) moveLoop(to *conn) {
 					to.s.peerSubscribe(to.p, cmd.data, cmd.kind == ctlSubscribe)
 				}
 			}
-			if to.s.ops.deliver == nil && to.s.opts.truncateOver == 0 && !to.s.opts.conflate {
-				// The common case, messages queued for Recv as they are:
-				// one lock of the peer's inbound queue per batch, not one
-				// per message.
+			if to.s.batchable() {
+				// The common case, messages queued for Recv as they are
+				// (or as a SUB's subscriptions match them): one lock of
+				// the peer's inbound queue per batch, not one per message.
 				for i := range msgs {
 					msgs[i].rx, msgs[i].rxGen = nil, 0 // as below
 					msgs[i].Frames = to.s.withRoutingID(to.p, msgs[i].Frames, nil)
 				}
-				if !to.s.enqueueBatch(to.p, msgs, to, to.quit) {
+				if !to.s.deliverBatch(to, msgs) {
 					clear(msgs)
 					return
 				}

@@ -40,6 +40,9 @@ type patternOps struct {
 	// (ROUTER), and a connected endpoint's pipe lives only as long as its
 	// connection.
 	routingIDs bool
+	// filtered: deliver queues only what the subscriptions match
+	// (Socket.matching does it for a batch).
+	filtered bool
 	// direct: a receiver may read its connection itself (reqrep.go).
 	direct bool
 	// envelope: messages carry a REQ/REP envelope, which survives
@@ -51,9 +54,9 @@ type patternOps struct {
 var patterns = [...]patternOps{
 	Pair:   {attach: (*Socket).attachPair},
 	Pub:    {send: (*Socket).sendPub, recv: (*Socket).recvNotSupported, deliver: (*Socket).deliverSubscriptions, gone: (*Socket).pubGone},
-	Sub:    {send: (*Socket).sendNotSupported, deliver: (*Socket).deliverFiltered, connected: (*Socket).resubscribe},
+	Sub:    {send: (*Socket).sendNotSupported, deliver: (*Socket).deliverFiltered, connected: (*Socket).resubscribe, filtered: true},
 	XPub:   {send: (*Socket).sendPub, deliver: (*Socket).deliverSubscriptions, connected: (*Socket).welcome, gone: (*Socket).pubGone},
-	XSub:   {send: (*Socket).sendXSub, deliver: (*Socket).deliverFiltered, connected: (*Socket).resubscribe},
+	XSub:   {send: (*Socket).sendXSub, deliver: (*Socket).deliverFiltered, connected: (*Socket).resubscribe, filtered: true},
 	Push:   {recv: (*Socket).recvNotSupported, deliver: (*Socket).deliverNowhere},
 	Pull:   {send: (*Socket).sendNotSupported},
 	Req:    {send: (*Socket).sendReq, recv: (*Socket).recvReq, connected: (*Socket).probe, direct: true, envelope: true},

@@ -589,6 +589,23 @@ func (s *Socket) deliver(c *conn, m Msg) bool {
 	return s.deliverQueued(c, m)
 }
 
+// batchable reports whether received messages may be handed over in
+// batches (deliverBatch): queued as they come, or as subscriptions match
+// them, neither truncated nor conflated.
+func (s *Socket) batchable() bool {
+	return (s.ops.deliver == nil || s.ops.filtered) && s.opts.truncateOver == 0 && !s.opts.conflate
+}
+
+// deliverBatch is deliver for several messages from c, for a batchable
+// socket: one lock of the inbound queue for all that fit below the
+// high-water mark, rather than one each.
+func (s *Socket) deliverBatch(c *conn, msgs []Msg) bool {
+	if s.ops.filtered {
+		msgs = s.matching(msgs)
+	}
+	return s.enqueueBatch(c.p, msgs, c, c.quit)
+}
+
 // Send sends a message. What it does depends on the type: round-robin to a
 // peer with room (PUSH, DEALER, REQ), to every matching subscriber (PUB), to
 // the peer named by the first frame (ROUTER), back to the requester (REP).
