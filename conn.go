@@ -439,8 +439,12 @@ func (s *Socket) truncatedMsg(p *pipe, env [][]byte, size int64) Msg {
 
 // readLoop reads messages and hands them to the socket until the
 // connection fails; with a read baton (reqrep.go) it reads only while it
-// holds it.
+// holds it. Where the socket takes batches (Socket.batchable), it reads on
+// while the next message is already buffered, never waiting for the
+// stream, and hands over up to maxBatch messages at once.
 func (c *conn) readLoop() error {
+	var batch []Msg
+	batchable := c.bt == nil && c.sec == nil && c.s.batchable()
 	for {
 		if c.bt != nil {
 			if err := c.bt.acquireLoop(c); err != nil {
@@ -449,10 +453,26 @@ func (c *conn) readLoop() error {
 		}
 		m, err := c.readMessage()
 		if err != nil {
+			if len(batch) > 0 && !c.s.deliverBatch(c, batch) { // what came before the bad frame
+				return nil
+			}
 			if c.bt != nil && c.bt.loopInterrupted(err) {
 				continue
 			}
 			return err
+		}
+		if batchable {
+			batch = append(batch, m)
+			if len(batch) < maxBatch && c.fr.MessageBuffered() {
+				continue
+			}
+			ok := c.s.deliverBatch(c, batch)
+			clear(batch)
+			batch = batch[:0]
+			if !ok {
+				return nil
+			}
+			continue
 		}
 		if !c.s.deliver(c, m) {
 			return nil
@@ -796,11 +816,13 @@ func commandBody(name string, data ...[]byte) []byte {
 func (c *conn) sealFrame(fw *frameWriter, flags byte, body []byte) error {
 	codec := c.sec.codec
 	need := zmtp.MaxHeaderSize + codec.Overhead() + len(body)
-	if cap(fw.buf)-len(fw.buf) < need {
+	// room grows the buffer as frame does: it starts empty, and testing
+	// its capacity alone wrote every message in a syscall of its own.
+	if !fw.room(need) {
 		if err := fw.flush(); err != nil {
 			return err
 		}
-		if cap(fw.buf) < need {
+		if !fw.room(need) {
 			b, err := codec.AppendMessage(c.sec.big[:0], flags, body)
 			if err != nil {
 				return err

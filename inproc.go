@@ -163,6 +163,22 @@ func (c *conn) moveLoop(to *conn) {
 					to.s.peerSubscribe(to.p, cmd.data, cmd.kind == ctlSubscribe)
 				}
 			}
+			if to.s.batchable() {
+				// The common case, messages queued for Recv as they are
+				// (or as a SUB's subscriptions match them): one lock of
+				// the peer's inbound queue per batch, not one per message.
+				for i := range msgs {
+					msgs[i].rx, msgs[i].rxGen = nil, 0 // as below
+					msgs[i].Frames = to.s.withRoutingID(to.p, msgs[i].Frames, nil)
+				}
+				if !to.s.deliverBatch(to, msgs) {
+					clear(msgs)
+					return
+				}
+				clear(msgs)
+				q.flushed()
+				continue
+			}
 			for i, m := range msgs {
 				// The peer gets the frames themselves; an AllocMsg buffer
 				// leaves the pool for good (the garbage collector takes it).

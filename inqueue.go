@@ -87,8 +87,43 @@ func (s *Socket) enqueue(p *pipe, m Msg, from *conn, quit <-chan struct{}, force
 	return true
 }
 
-// recv takes the next message in fair-queue order, waiting for one.
-func (s *Socket) recv(ctx context.Context) (*pipe, Msg, error) {
+// enqueueBatch is enqueue of several messages for p, without force and
+// without conflation, under one lock while they fit below the high-water
+// mark; at the mark it waits as enqueue does.
+func (s *Socket) enqueueBatch(p *pipe, msgs []Msg, from *conn, quit <-chan struct{}) bool {
+	limit := s.opts.recvHWM
+	for len(msgs) > 0 {
+		s.inMu.Lock()
+		k := 0
+		for ; k < len(msgs) && (limit <= 0 || p.in.n < limit); k++ {
+			p.in.push(msgs[k])
+		}
+		if k > 0 && !p.in.active {
+			p.in.active = true
+			s.active = append(s.active, p)
+		}
+		wake := k > 0 && s.recvWaiters > 0
+		s.inMu.Unlock()
+		if wake {
+			signal(s.inNotify)
+		}
+		if k > 0 && from != nil {
+			s.kickDirect(from)
+		}
+		if msgs = msgs[k:]; len(msgs) > 0 { // at the mark
+			if !s.enqueue(p, msgs[0], from, quit, false) {
+				return false
+			}
+			msgs = msgs[1:]
+		}
+	}
+	return true
+}
+
+// recv takes the next message in fair-queue order, waiting for one, and
+// sets *from (if from is not nil) to the pipe it came from. (Returning the
+// pipe too would pass the results on the stack: a Msg is 7 words.)
+func (s *Socket) recv(ctx context.Context, from **pipe) (Msg, error) {
 	for {
 		s.inMu.Lock()
 		if len(s.active) > 0 {
@@ -115,12 +150,15 @@ func (s *Socket) recv(ctx context.Context) (*pipe, Msg, error) {
 			if more {
 				signal(s.inNotify)
 			}
-			return p, m, nil
+			if from != nil {
+				*from = p
+			}
+			return m, nil
 		}
 		s.inMu.Unlock()
 		if s.ops.direct { // read the connection here (reqrep.go)
 			if ok, err := s.recvDirect(ctx); err != nil {
-				return nil, Msg{}, err
+				return Msg{}, err
 			} else if ok {
 				continue
 			}
@@ -144,7 +182,7 @@ func (s *Socket) recv(ctx context.Context) (*pipe, Msg, error) {
 		s.recvWaiters--
 		s.inMu.Unlock()
 		if err != nil {
-			return nil, Msg{}, err
+			return Msg{}, err
 		}
 	}
 }

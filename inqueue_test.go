@@ -29,7 +29,8 @@ func TestFairQueuePolicy(t *testing.T) {
 	var order []int
 	next := make([]int, len(pipes))
 	for range 153 {
-		p, m, err := s.recv(ctx)
+		var p *pipe
+		m, err := s.recv(ctx, &p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,16 +70,66 @@ func TestRecvHWMBlocksReader(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	ctx := context.Background()
-	if _, m, _ := s.recv(ctx); m.Frames[0][0] != 1 {
+	if m, _ := s.recv(ctx, nil); m.Frames[0][0] != 1 {
 		t.Fatalf("got %v", m.Frames)
 	}
 	if !<-done {
 		t.Fatal("enqueue failed after room was made")
 	}
 	for want := byte(2); want <= 3; want++ {
-		if _, m, _ := s.recv(ctx); m.Frames[0][0] != want {
+		if m, _ := s.recv(ctx, nil); m.Frames[0][0] != want {
 			t.Fatalf("got %v, want %d", m.Frames, want)
 		}
 	}
 	close(quit)
+}
+
+// enqueueBatch queues what fits below the receive high-water mark under one
+// lock and then waits at the mark as enqueue does: the order holds, every
+// message arrives, and closing quit while it waits reports false.
+func TestRecvHWMBlocksBatch(t *testing.T) {
+	s, err := NewSocket(Pull, WithRecvHWM(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := newPipe("a", 0, false)
+	quit := make(chan struct{})
+	var msgs []Msg
+	for i := range 5 {
+		msgs = append(msgs, Msg{Frames: [][]byte{{byte(i)}}})
+	}
+	done := make(chan bool)
+	go func() { done <- s.enqueueBatch(p, msgs, nil, quit) }()
+	select {
+	case <-done:
+		t.Fatal("a batch past the high-water mark did not wait")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.inMu.Lock()
+	n := p.in.n
+	s.inMu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d queued at the mark, want 2", n)
+	}
+	ctx := context.Background()
+	for want := range byte(5) {
+		if m, _ := s.recv(ctx, nil); m.Frames[0][0] != want {
+			t.Fatalf("got %v, want %d", m.Frames, want)
+		}
+	}
+	if !<-done {
+		t.Fatal("enqueueBatch failed after room was made")
+	}
+
+	go func() { done <- s.enqueueBatch(p, msgs, nil, quit) }()
+	select {
+	case <-done:
+		t.Fatal("a batch past the high-water mark did not wait")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(quit)
+	if <-done {
+		t.Fatal("enqueueBatch reported true after quit closed while it waited")
+	}
 }

@@ -176,11 +176,10 @@ func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl []ctlCmd,
 	bytes := 0
 	for q.n > 0 && len(dst) < max && (len(dst) == 0 || bytes < maxBytes) {
 		m := q.ring[q.head]
-		for _, f := range m.Frames {
-			bytes += len(f)
-		}
+		size := m.Size()
+		bytes += size
 		dst = append(dst, m)
-		q.bq.taken(int64(m.Size()))
+		q.bq.taken(int64(size))
 		q.ring[q.head] = Msg{}
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--

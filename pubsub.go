@@ -14,6 +14,11 @@ func (s *Socket) subscribed(topic []byte) bool {
 	if _, all := s.subs[""]; all {
 		return true
 	}
+	return s.subscribedLocked(topic)
+}
+
+// subscribedLocked is subscribed under subMu.
+func (s *Socket) subscribedLocked(topic []byte) bool {
 	for t := range s.subs {
 		if len(topic) >= len(t) && string(topic[:len(t)]) == t {
 			return true
@@ -144,7 +149,9 @@ func (s *Socket) sendPub(ctx context.Context, m Msg) error {
 	topic := m.Frames[0]
 	var w waitTicket
 	for {
-		if !s.lockOpen() {
+		s.mu.Lock() // not lockOpen, which is not inlined: a hot path
+		if s.closed {
+			s.mu.Unlock()
 			return ErrClosed
 		}
 		if !s.opts.xpubNoDrop {
@@ -219,6 +226,23 @@ func (s *Socket) deliverSubscriptions(c *conn, m Msg) bool {
 		s.peerSubscribe(c.p, m.Frames[0][1:], m.Frames[0][0] == 1)
 	}
 	return true
+}
+
+// matching keeps, in order, the messages of msgs that a SUB or XSUB's
+// subscriptions match (deliverFiltered for a batch, one lock for all), and
+// returns them; msgs keeps its length, what is past the result is stale.
+func (s *Socket) matching(msgs []Msg) []Msg {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	_, all := s.subs[""]
+	k := 0
+	for _, m := range msgs {
+		if len(m.Frames) > 0 && (all || s.subscribedLocked(m.Frames[0])) {
+			msgs[k] = m
+			k++
+		}
+	}
+	return msgs[:k]
 }
 
 // deliverFiltered queues for a SUB or XSUB what its subscriptions match.

@@ -361,7 +361,8 @@ func (s *Socket) recvReq(ctx context.Context) (Msg, error) {
 		return Msg{}, fmt.Errorf("%w: REQ must send a request before receiving", ErrState)
 	}
 	for {
-		p, m, err := s.recv(ctx)
+		var p *pipe
+		m, err := s.recv(ctx, &p)
 		if err != nil {
 			return Msg{}, err
 		}
@@ -389,7 +390,8 @@ func (s *Socket) recvRep(ctx context.Context) (Msg, error) {
 		return Msg{}, fmt.Errorf("%w: REP must send the reply before receiving again", ErrState)
 	}
 	for {
-		p, m, err := s.recv(ctx)
+		var p *pipe
+		m, err := s.recv(ctx, &p)
 		if err != nil {
 			return Msg{}, err
 		}

@@ -31,7 +31,9 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 	body := Msg{Frames: m.Frames[1:], rx: m.rx, rxGen: m.rxGen}
 	var w waitTicket
 	for {
-		if !s.lockOpen() {
+		s.mu.Lock() // not lockOpen, which is not inlined: a hot path
+		if s.closed {
+			s.mu.Unlock()
 			return ErrClosed
 		}
 		p := s.byID[string(id)]

@@ -582,7 +582,29 @@ func (s *Socket) lockOpen() bool {
 
 // deliver hands a received message to Recv (or, on PUB and XPUB, reads
 // subscriptions from it). It reports false if the connection is going away.
-func (s *Socket) deliver(c *conn, m Msg) bool { return s.ops.deliver(s, c, m) }
+func (s *Socket) deliver(c *conn, m Msg) bool {
+	if d := s.ops.deliver; d != nil {
+		return d(s, c, m)
+	}
+	return s.deliverQueued(c, m)
+}
+
+// batchable reports whether received messages may be handed over in
+// batches (deliverBatch): queued as they come, or as subscriptions match
+// them, neither truncated nor conflated.
+func (s *Socket) batchable() bool {
+	return (s.ops.deliver == nil || s.ops.filtered) && s.opts.truncateOver == 0 && !s.opts.conflate
+}
+
+// deliverBatch is deliver for several messages from c, for a batchable
+// socket: one lock of the inbound queue for all that fit below the
+// high-water mark, rather than one each.
+func (s *Socket) deliverBatch(c *conn, msgs []Msg) bool {
+	if s.ops.filtered {
+		msgs = s.matching(msgs)
+	}
+	return s.enqueueBatch(c.p, msgs, c, c.quit)
+}
 
 // Send sends a message. What it does depends on the type: round-robin to a
 // peer with room (PUSH, DEALER, REQ), to every matching subscriber (PUB), to
@@ -618,7 +640,12 @@ func (s *Socket) send(ctx context.Context, m Msg) error {
 	return err
 }
 
-func (s *Socket) route(ctx context.Context, m Msg) error { return s.ops.send(s, ctx, m) }
+func (s *Socket) route(ctx context.Context, m Msg) error {
+	if send := s.ops.send; send != nil {
+		return send(s, ctx, m)
+	}
+	return s.sendRR(ctx, m)
+}
 
 // Recv receives a message, blocking until one arrives, ctx is done or the
 // socket is closed. ROUTER prefixes the sender's routing id; REQ and REP
@@ -628,5 +655,8 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 	if s.isClosed() {
 		return Msg{}, ErrClosed
 	}
-	return s.ops.recv(s, ctx)
+	if recv := s.ops.recv; recv != nil {
+		return recv(s, ctx)
+	}
+	return s.recv(ctx, nil)
 }

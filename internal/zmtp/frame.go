@@ -169,6 +169,28 @@ func (fr *Reader) grow(n int) {
 // Buffered returns the bytes read from the stream and not yet decoded.
 func (fr *Reader) Buffered() []byte { return fr.buf[fr.start:fr.end] }
 
+// MessageBuffered reports whether the buffer holds a whole message (after
+// any commands, its frames up to one without MORE), so that reading it will
+// not wait for the stream: a receiver may then read on before it hands
+// what it read over. A frame ReadFrame would refuse, or read outside the
+// buffer, does not count as buffered.
+func (fr *Reader) MessageBuffered() bool {
+	if fr.large != nil || fr.skipLeft > 0 {
+		return false
+	}
+	b := fr.buf[fr.start:fr.end]
+	for {
+		flags, size, hn, err := ParseFrameHeader(b, fr.Max)
+		if err != nil || int64(len(b)-hn) < size {
+			return false
+		}
+		b = b[hn+int(size):]
+		if flags&(FlagMore|FlagCommand) == 0 {
+			return true
+		}
+	}
+}
+
 // maxEmptyReads is how many (0, nil) reads in a row we tolerate before
 // giving up with io.ErrNoProgress (as bufio does).
 const maxEmptyReads = 100

@@ -771,3 +771,43 @@ func TestReaderGrows(t *testing.T) {
 		}
 	}
 }
+
+// MessageBuffered is true exactly when a whole message (after any commands)
+// is in the buffer, for every cut of a stream of a command, a two-frame
+// message and a one-frame message.
+func TestMessageBuffered(t *testing.T) {
+	cmd := AppendCommandFrame(nil, "PING", []byte{0, 1})
+	m1 := append(AppendFrame(nil, FlagMore, []byte("a")), AppendFrame(nil, 0, pattern(300))...)
+	m2 := AppendFrame(nil, 0, []byte("b"))
+	all := append(append(append([]byte(nil), cmd...), m1...), m2...)
+	for cut := 0; cut <= len(all); cut++ {
+		r := NewReader(bytes.NewReader(nil), 0, all[:cut])
+		if got, want := r.MessageBuffered(), cut >= len(cmd)+len(m1); got != want {
+			t.Errorf("cut %d of %d: MessageBuffered = %v, want %v", cut, len(all), got, want)
+		}
+	}
+	// After the first message, the second alone.
+	r := NewReader(bytes.NewReader(nil), 0, all)
+	for range 3 {
+		if _, _, _, err := r.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !r.MessageBuffered() {
+		t.Error("second message buffered: false")
+	}
+	if _, _, _, err := r.ReadFrame(); err != nil || r.MessageBuffered() {
+		t.Errorf("empty buffer: MessageBuffered true (%v)", err)
+	}
+	// A frame over Max is not buffered, whatever is in the buffer.
+	r = NewReader(bytes.NewReader(nil), 0, m2)
+	r.Max = 0
+	if !r.MessageBuffered() {
+		t.Error("Max 0: not buffered")
+	}
+	r = NewReader(bytes.NewReader(nil), 0, AppendFrame(nil, 0, pattern(10)))
+	r.Max = 5
+	if r.MessageBuffered() {
+		t.Error("frame over Max: buffered")
+	}
+}

@@ -3,9 +3,19 @@
 //
 //	cd bench && go run ./cmd/compare            # the full comparison (~10 min on 2 cores)
 //	cd bench && go run ./cmd/compare --quick    # one short run of each (~2 min)
+//	cd bench && go run ./cmd/compare --baseline 33e131b   # also zmqgo as of commit 33e131b
 //
 // Each case (pattern, transport, size) runs every implementation in turn,
-// A B C A B C ..., so that machine noise hits all of them alike. Receiver
+// A B C A B C ..., so that machine noise hits all of them alike.
+//
+// Before/after: --baseline REV (or an implementation spelled zmqgo@REV in
+// --impls) builds bench/peers/zmqgo as of git revision REV of the repository
+// that bench/ lives in (from a temporary detached git worktree, removed once
+// built) into bin/peer-zmqgo@HASH, and runs it interleaved with the current
+// tree's zmqgo. A second table then gives the two side by side, labelled
+// "after" (this tree) and "before" (REV), with the after/before ratio of the
+// medians. REV is resolved to its short hash, so --baseline main labels the
+// column with the commit it measured. Receiver
 // (bind) and sender (connect) are separate processes, except over inproc,
 // which is one process by nature. The peers are in bench/peers and
 // bench/c/peer.c; their protocol is described in bench/internal/proto.
@@ -42,6 +52,7 @@ func main() {
 		hwm        = flag.Int("hwm", -1, "send and receive high-water mark; -1: 64 MiB / size, kept within 1000..100000")
 		rawOut     = flag.String("raw", "", "also write every run as a JSON line to `FILE`")
 		noBuild    = flag.Bool("no-build", false, "use the peers already in bin/")
+		baseline   = flag.String("baseline", "", "also run zmqgo as of git `REV` (built from a temporary worktree), interleaved with\nthe current zmqgo, and print an after/before table; same as adding zmqgo@REV to --impls")
 	)
 	flag.Parse()
 	if *quick {
@@ -50,6 +61,21 @@ func main() {
 	d, err := harness.Dir(*dir)
 	check(err)
 	impl := split(*impls)
+	if *baseline != "" {
+		// Right after zmqgo, so the two alternate: after, before, after, ...
+		if i := slices.Index(impl, "zmqgo"); i >= 0 {
+			impl = slices.Insert(impl, i+1, "zmqgo@"+*baseline)
+		} else {
+			impl = append([]string{"zmqgo", "zmqgo@" + *baseline}, impl...)
+		}
+	}
+	for i, im := range impl {
+		if _, rev, ok := harness.Baseline(im); ok {
+			h, err := harness.ResolveRev(d, rev)
+			check(err)
+			impl[i] = "zmqgo@" + h
+		}
+	}
 	if !*noBuild {
 		check(harness.Build(d, impl, os.Stderr))
 	}
@@ -132,7 +158,41 @@ func main() {
 	}
 	elapsed := time.Since(start)
 	printHeader(os.Stdout, d, *runs, *secs, *hwm, elapsed, loadBefore)
-	printTable(os.Stdout, cases, impl, results, hwms)
+	for _, im := range impl {
+		if _, rev, ok := harness.Baseline(im); ok {
+			fmt.Fprintf(os.Stdout, "- baseline %s: %s\n", im, firstLine("git", "-C", d, "log", "-1", "--format=%h %cs %s", rev))
+		}
+	}
+	fmt.Fprintln(os.Stdout)
+	var plain, baselines []string
+	for _, im := range impl {
+		if _, _, ok := harness.Baseline(im); ok {
+			baselines = append(baselines, im)
+		} else {
+			plain = append(plain, im)
+		}
+	}
+	if len(baselines) == 0 || len(plain) > 1 {
+		var ratios []ratioCol
+		if slices.Contains(plain, "zmqgo") && slices.Contains(plain, "libzmq") {
+			ratios = append(ratios, ratioCol{"zmqgo", "libzmq", "zmqgo/libzmq"})
+		}
+		printTable(os.Stdout, cases, plain, nil, ratios, results, hwms)
+		printNotes(os.Stdout)
+	}
+	for _, b := range baselines {
+		_, rev, _ := harness.Baseline(b)
+		fmt.Fprintf(os.Stdout, "\n### Before/after: zmqgo (this tree) vs zmqgo@%s\n\n", rev)
+		labels := map[string]string{"zmqgo": "after: zmqgo", b: "before: " + b}
+		if !slices.Contains(impl, "zmqgo") {
+			fmt.Fprintf(os.Stdout, "(no after/before ratio: zmqgo itself was not run)\n\n")
+		}
+		printTable(os.Stdout, cases, []string{"zmqgo", b}, labels,
+			[]ratioCol{{"zmqgo", b, "after/before"}}, results, hwms)
+		fmt.Fprintln(os.Stdout)
+		fmt.Fprintf(os.Stdout, "after/before is the current tree's median over %s's (both zmqgo's peer, runs interleaved):\n", b)
+		fmt.Fprintln(os.Stdout, "above 1 is faster now for msgs/s, below 1 is faster now for round trips.")
+	}
 	if len(failures) > 0 {
 		fmt.Println("\nFailed runs:")
 		for _, f := range failures {
@@ -162,20 +222,27 @@ type row struct {
 	ratio  bool
 }
 
-func printTable(w io.Writer, cases []harness.Case, impls []string, results map[string]map[string][]map[string]float64, hwms map[string]int) {
+// A ratioCol is a column of the ratio of two implementations' medians.
+type ratioCol struct{ num, den, title string }
+
+// printTable prints a column per implementation of impls (headed by
+// labels[impl] if set) and a column per ratio.
+func printTable(w io.Writer, cases []harness.Case, impls []string, labels map[string]string, ratios []ratioCol, results map[string]map[string][]map[string]float64, hwms map[string]int) {
 	fmt.Fprintf(w, "| case | metric |")
 	for _, im := range impls {
+		if l, ok := labels[im]; ok {
+			im = l
+		}
 		fmt.Fprintf(w, " %s |", im)
 	}
-	hasRatio := slices.Contains(impls, "zmqgo") && slices.Contains(impls, "libzmq")
-	if hasRatio {
-		fmt.Fprintf(w, " zmqgo/libzmq |")
+	for _, rc := range ratios {
+		fmt.Fprintf(w, " %s |", rc.title)
 	}
 	fmt.Fprintf(w, "\n|---|---|")
 	for range impls {
 		fmt.Fprintf(w, "---:|")
 	}
-	if hasRatio {
+	for range ratios {
 		fmt.Fprintf(w, "---:|")
 	}
 	fmt.Fprintln(w)
@@ -242,9 +309,9 @@ func printTable(w io.Writer, cases []harness.Case, impls []string, results map[s
 				}
 				fmt.Fprintf(w, " %s |", cell)
 			}
-			if hasRatio {
-				z, ok1 := med["zmqgo"]
-				l, ok2 := med["libzmq"]
+			for _, rc := range ratios {
+				z, ok1 := med[rc.num]
+				l, ok2 := med[rc.den]
 				if r.ratio && ok1 && ok2 && l > 0 {
 					fmt.Fprintf(w, " %.2f× |", z/l)
 				} else {
@@ -254,6 +321,9 @@ func printTable(w io.Writer, cases []harness.Case, impls []string, results map[s
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+func printNotes(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Throughput is messages per second as received (first message to end marker), median (min–max) of the runs;")
 	fmt.Fprintln(w, "the ratio is zmqgo's median over libzmq's: above 1 is faster for msgs/s, below 1 is faster for round trips.")
@@ -312,7 +382,7 @@ func printHeader(w io.Writer, dir string, runs int, secs float64, hwm int, elaps
 	}
 	fmt.Fprintf(w, "- %d runs of each implementation per case, interleaved; senders send for %gs per run; HWM (send and receive): %s\n", runs, secs, h)
 	fmt.Fprintf(w, "- one frame per message; receiver binds, sender connects, separate processes (inproc: one process, two threads)\n")
-	fmt.Fprintf(w, "- took %s\n\n", elapsed.Round(time.Second))
+	fmt.Fprintf(w, "- took %s\n", elapsed.Round(time.Second))
 }
 
 // loadAvg is the first three fields of /proc/loadavg.

@@ -37,12 +37,90 @@ func Dir(dir string) (string, error) {
 // Bin is the path of impl's peer binary.
 func Bin(dir, impl string) string { return filepath.Join(dir, "bin", "peer-"+impl) }
 
-// Build builds the peers of impls into dir/bin.
+// Baseline splits an implementation spelled "zmqgo@REV" (zmqgo built from
+// git revision REV) into "zmqgo" and REV; ok is false for other names.
+func Baseline(impl string) (base, rev string, ok bool) {
+	base, rev, ok = strings.Cut(impl, "@")
+	if !ok || base != "zmqgo" || rev == "" {
+		return impl, "", false
+	}
+	return base, rev, true
+}
+
+// ResolveRev names git revision rev of the repository that dir lives in by
+// its short commit hash, so that "main" or "HEAD~2" gives a stable label
+// ("zmqgo@f960dfe") and binary name.
+func ResolveRev(dir, rev string) (string, error) {
+	out, err := git(dir, "rev-parse", "--short", rev+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("baseline %q: %v", rev, err)
+	}
+	return strings.TrimSpace(out), nil
+}
+
+func git(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
+// BuildAt builds zmqgo's peer as of git revision rev into Bin(dir,
+// "zmqgo@"+rev): it checks rev out into a temporary detached worktree of the
+// repository that dir lives in, builds that tree's bench/peers/zmqgo (whose
+// go.mod uses that tree's root package), and removes the worktree again.
+func BuildAt(dir, rev string, log io.Writer) (err error) {
+	root, err := git(dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return err
+	}
+	root = strings.TrimSpace(root)
+	tmp, err := os.MkdirTemp("", "zmqbench-baseline-")
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(tmp, "src")
+	defer func() {
+		if _, e := git(root, "worktree", "remove", "--force", src); e != nil && err == nil {
+			err = e
+		}
+		os.RemoveAll(tmp)
+		git(root, "worktree", "prune")
+	}()
+	fmt.Fprintf(log, "build: git worktree add --detach %s %s\n", src, rev)
+	if _, err := git(root, "worktree", "add", "--detach", src, rev); err != nil {
+		return err
+	}
+	bin, err := filepath.Abs(Bin(dir, "zmqgo@"+rev))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./peers/zmqgo")
+	cmd.Dir = filepath.Join(src, "bench")
+	fmt.Fprintf(log, "build (zmqgo@%s): %s\n", rev, strings.Join(cmd.Args, " "))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building zmqgo@%s: %v\n%s", rev, err, out)
+	}
+	return nil
+}
+
+// Build builds the peers of impls into dir/bin; "zmqgo@REV" builds zmqgo as
+// of git revision REV (see BuildAt).
 func Build(dir string, impls []string, log io.Writer) error {
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
 		return err
 	}
 	for _, impl := range impls {
+		if _, rev, ok := Baseline(impl); ok {
+			if err := BuildAt(dir, rev, log); err != nil {
+				return err
+			}
+			continue
+		}
 		var cmd *exec.Cmd
 		switch impl {
 		case "zmqgo", "zmq4":

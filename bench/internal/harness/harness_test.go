@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -65,4 +66,59 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("%s", p)
 	return len(p), nil
+}
+
+func TestBaseline(t *testing.T) {
+	for _, c := range []struct {
+		impl, base, rev string
+		ok              bool
+	}{
+		{"zmqgo@33e131b", "zmqgo", "33e131b", true},
+		{"zmqgo@HEAD~2", "zmqgo", "HEAD~2", true},
+		{"zmqgo", "zmqgo", "", false},
+		{"zmqgo@", "zmqgo@", "", false},
+		{"libzmq@v4", "libzmq@v4", "", false},
+	} {
+		base, rev, ok := Baseline(c.impl)
+		if base != c.base || rev != c.rev || ok != c.ok {
+			t.Errorf("Baseline(%q) = %q, %q, %v; want %q, %q, %v", c.impl, base, rev, ok, c.base, c.rev, c.ok)
+		}
+	}
+}
+
+// BuildAt builds the peer of a revision (HEAD here) and leaves no worktree
+// behind.
+func TestBuildAt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("checks out a worktree and builds the peer")
+	}
+	dir, err := Dir("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := ResolveRev(dir, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := git(dir, "worktree", "list", "--porcelain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := BuildAt(dir, rev, testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(Bin(dir, "zmqgo@"+rev))
+	if fi, err := os.Stat(Bin(dir, "zmqgo@"+rev)); err != nil || fi.Size() == 0 {
+		t.Fatalf("no peer built: %v", err)
+	}
+	after, err := git(dir, "worktree", "list", "--porcelain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("worktrees before:\n%s\nafter:\n%s", before, after)
+	}
+	if _, err := ResolveRev(dir, "no-such-revision-xyz"); err == nil {
+		t.Error("ResolveRev of a missing revision: no error")
+	}
 }
