@@ -50,16 +50,22 @@ func TestFairQueuePolicy(t *testing.T) {
 	}
 }
 
-// A pipe at the receive high-water mark makes its reader wait, and one Recv
-// lets it go on.
-func TestRecvHWMBlocksReader(t *testing.T) {
-	s, err := NewSocket(Pull, WithRecvHWM(2))
+// hwmPipe is a PULL socket with a receive high-water mark of hwm and a pipe
+// to queue on, closed at the end of the test, and the pipe's quit channel.
+func hwmPipe(t *testing.T, hwm int) (*Socket, *pipe, chan struct{}) {
+	t.Helper()
+	s, err := NewSocket(Pull, WithRecvHWM(hwm))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	p := newPipe("a", 0, false)
-	quit := make(chan struct{})
+	t.Cleanup(func() { s.Close() })
+	return s, newPipe("a", 0, false), make(chan struct{})
+}
+
+// A pipe at the receive high-water mark makes its reader wait, and one Recv
+// lets it go on.
+func TestRecvHWMBlocksReader(t *testing.T) {
+	s, p, quit := hwmPipe(t, 2)
 	s.enqueue(p, Msg{Frames: [][]byte{{1}}}, nil, quit, false)
 	s.enqueue(p, Msg{Frames: [][]byte{{2}}}, nil, quit, false)
 	done := make(chan bool)
@@ -88,13 +94,7 @@ func TestRecvHWMBlocksReader(t *testing.T) {
 // lock and then waits at the mark as enqueue does: the order holds, every
 // message arrives, and closing quit while it waits reports false.
 func TestRecvHWMBlocksBatch(t *testing.T) {
-	s, err := NewSocket(Pull, WithRecvHWM(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	p := newPipe("a", 0, false)
-	quit := make(chan struct{})
+	s, p, quit := hwmPipe(t, 2)
 	var msgs []Msg
 	for i := range 5 {
 		msgs = append(msgs, Msg{Frames: [][]byte{{byte(i)}}})
