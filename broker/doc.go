@@ -215,10 +215,11 @@
 //     comes when every live node answered (or at the confirm timeout) with
 //     the sum.
 //   - list_clients: the live nodes are those whose deadline in nodes is
-//     ahead; one script reads their clients hashes. A node writes its
-//     hash at each registration and departure, and all of it at each
-//     renewal, so another node's last_activity and message_count are up
-//     to Lease/3 old.
+//     ahead; one script reads their clients hashes. A node writes a
+//     client's entry before its registration_ack (so a client that knows
+//     it is registered is listed on every node), deletes it at departure,
+//     and rewrites its entries at each renewal, so another node's
+//     last_activity and message_count are up to Lease/3 old.
 //
 // Replies to one client stay in request order: a request waiting for
 // another node or for Redis holds back that client's later replies, at

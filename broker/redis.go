@@ -211,13 +211,14 @@ type cluster struct {
 	epoch   string
 
 	// Owned by the loop.
-	claims  map[string]*peer // nameKey → client whose claim is in flight
-	replies map[*peer][]*slot
-	pending map[uint64]*pendingOp
-	order   []uint64 // pending ids, oldest first (deadlines in this order)
-	seq     uint64
-	target  *slot // the slot the reply being sent fills
-	stats   ClusterStats
+	claims    map[string]*peer // nameKey → client whose claim is in flight
+	published map[string]bool  // names the last renewal wrote in the clients hash
+	replies   map[*peer][]*slot
+	pending   map[uint64]*pendingOp
+	order     []uint64 // pending ids, oldest first (deadlines in this order)
+	seq       uint64
+	target    *slot // the slot the reply being sent fills
+	stats     ClusterStats
 }
 
 func newCluster(b *Broker, st *state) (*cluster, error) {
@@ -568,8 +569,9 @@ func (c *cluster) ticker() {
 }
 
 type renewal struct {
-	args    []any // lease, then name key and owner pairs
-	entries []any // name, JSON entry pairs for the clients hash
+	args    []any    // lease, then name key and owner pairs
+	entries []any    // name, JSON entry pairs for the clients hash
+	stale   []string // names in the hash at the last renewal and no more
 	peers   map[string]*peer
 }
 
@@ -588,6 +590,19 @@ func (c *cluster) renew() {
 			e, _ := json.Marshal(clientEntry{Name: p.name, ConnectedSince: unix(p.since), LastActivity: unix(p.last), MessageCount: p.count})
 			r.entries = append(r.entries, p.name, e)
 		}
+		// Names the last renewal wrote that have gone since (their HDEL may
+		// have been lost to an outage). Not a DEL of the whole hash: an
+		// entry a register writes meanwhile must stay.
+		now := make(map[string]bool, len(c.st.names))
+		for _, p := range c.st.names {
+			now[p.name] = true
+		}
+		for n := range c.published {
+			if !now[n] {
+				r.stale = append(r.stale, n)
+			}
+		}
+		c.published = now
 	}) {
 		return
 	}
@@ -603,7 +618,9 @@ func (c *cluster) renew() {
 	p := c.rc.Pipeline()
 	lost := renewScript.Eval(ctx, p, []string{c.cfg.Prefix}, r.args...)
 	hash := c.key("clients:", c.id)
-	p.Del(ctx, hash)
+	if len(r.stale) > 0 {
+		p.HDel(ctx, hash, r.stale...)
+	}
 	if len(r.entries) > 0 {
 		p.HSet(ctx, hash, r.entries...)
 		p.PExpire(ctx, hash, lease)
@@ -794,38 +811,63 @@ func (c *cluster) claim(p *peer, name string, limits bool) {
 			res = pl.SetNX(c.ctx, c.key("name:", key), owner, c.cfg.Lease)
 		},
 		done: func() {
-			delete(c.claims, key)
 			won, err := res.Result()
-			if s.peers[string(p.id)] != p {
-				if won {
-					c.release(key, owner)
+			if won && err == nil && s.peers[string(p.id)] == p {
+				// The entry goes into this node's clients hash before the
+				// registration_ack: once a client knows it is registered,
+				// list_clients on every node shows it.
+				hash := c.key("clients:", c.id)
+				e, _ := json.Marshal(clientEntry{Name: name, ConnectedSince: unix(p.since), LastActivity: unix(p.last), MessageCount: p.count})
+				if c.submit(rop{
+					add: func(pl redis.Pipeliner) {
+						pl.HSet(c.ctx, hash, name, e)
+						pl.PExpire(c.ctx, hash, c.cfg.Lease)
+					},
+					done: func() { c.claimed(p, sl, reqID, key, owner, name, limits, true, nil) },
+				}) {
+					return
 				}
-				return
 			}
-			c.answer(p, sl, reqID, func() {
-				switch {
-				case isOutage(err) || err != nil && !errors.Is(err, redis.Nil):
-					s.refuse(p, rsInternal, "%v", ErrStoreUnavailable)
-				case !won:
-					s.refuse(p, rsNameTaken, "name %q is taken", name)
-				default:
-					old := ""
-					if p.kind == kindClient && nameKey(p.name) != key {
-						old = nameKey(p.name)
-					}
-					s.registered(p, name, limits, s.now())
-					if old != "" {
-						c.release(old, owner)
-					}
-					c.publish(p)
-				}
-			})
+			c.claimed(p, sl, reqID, key, owner, name, limits, won, err)
 		},
 	})
 	if !ok {
 		delete(c.claims, key)
 		c.answer(p, sl, reqID, func() { s.refuse(p, rsInternal, "%v", ErrStoreUnavailable) })
 	}
+}
+
+// claimed answers a register whose claim of key in Redis is decided: won,
+// or err.
+func (c *cluster) claimed(p *peer, sl *slot, reqID json.RawMessage, key, owner, name string, limits, won bool, err error) {
+	s := c.st
+	delete(c.claims, key)
+	if s.peers[string(p.id)] != p { // it left meanwhile
+		if won {
+			c.release(key, owner)
+			hash := c.key("clients:", c.id)
+			c.submit(rop{add: func(pl redis.Pipeliner) { pl.HDel(c.ctx, hash, name) }})
+		}
+		return
+	}
+	c.answer(p, sl, reqID, func() {
+		switch {
+		case isOutage(err) || err != nil && !errors.Is(err, redis.Nil):
+			s.refuse(p, rsInternal, "%v", ErrStoreUnavailable)
+		case !won:
+			s.refuse(p, rsNameTaken, "name %q is taken", name)
+		default:
+			old := ""
+			if p.kind == kindClient && nameKey(p.name) != key {
+				old = nameKey(p.name)
+			}
+			s.registered(p, name, limits, s.now())
+			if old != "" {
+				c.release(old, owner)
+			}
+			c.publish(p)
+		}
+	})
 }
 
 func (c *cluster) release(key, owner string) {
