@@ -372,12 +372,14 @@ func (b *Broker) loop() {
 				}
 			}
 		}
-		b.mu.Lock()
-		dirty := st.dirty
-		b.mu.Unlock()
-		if dirty && len(st.ups) > 0 && !delayed {
-			delay.Reset(announceDelay)
-			delayed = true
+		if len(st.ups) > 0 && !delayed { // ups is fixed at New: no lock for it
+			b.mu.Lock()
+			dirty := st.dirty
+			b.mu.Unlock()
+			if dirty {
+				delay.Reset(announceDelay)
+				delayed = true
+			}
 		}
 	}
 }

@@ -823,12 +823,12 @@ func (c *cluster) claim(p *peer, name string, limits bool) {
 						pl.HSet(c.ctx, hash, name, e)
 						pl.PExpire(c.ctx, hash, c.cfg.Lease)
 					},
-					done: func() { c.claimed(p, sl, reqID, key, owner, name, limits, true, nil) },
+					done: func() { c.claimed(p, sl, reqID, key, owner, name, limits, true, true, nil) },
 				}) {
 					return
 				}
 			}
-			c.claimed(p, sl, reqID, key, owner, name, limits, won, err)
+			c.claimed(p, sl, reqID, key, owner, name, limits, won, false, err)
 		},
 	})
 	if !ok {
@@ -838,8 +838,8 @@ func (c *cluster) claim(p *peer, name string, limits bool) {
 }
 
 // claimed answers a register whose claim of key in Redis is decided: won,
-// or err.
-func (c *cluster) claimed(p *peer, sl *slot, reqID json.RawMessage, key, owner, name string, limits, won bool, err error) {
+// or err; listed says the clients hash has its entry already.
+func (c *cluster) claimed(p *peer, sl *slot, reqID json.RawMessage, key, owner, name string, limits, won, listed bool, err error) {
 	s := c.st
 	delete(c.claims, key)
 	if s.peers[string(p.id)] != p { // it left meanwhile
@@ -865,7 +865,9 @@ func (c *cluster) claimed(p *peer, sl *slot, reqID json.RawMessage, key, owner, 
 			if old != "" {
 				c.release(old, owner)
 			}
-			c.publish(p)
+			if !listed {
+				c.publish(p)
+			}
 		}
 	})
 }
