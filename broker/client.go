@@ -54,6 +54,7 @@ type Client struct {
 	sendMu  sync.Mutex    // held while sending: pending is in the order of the wire
 	mu      sync.Mutex    // guards the fields below
 	pending []*call
+	later   []finished // resolve: SendAsync outcomes to hand out once c.mu is released
 	closed  bool
 	name    string
 	up      bool          // a connection is up: requests may go out
@@ -244,14 +245,18 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	// Immediate: requests go only to a live connection, and those queued
 	// for one that breaks are dropped with it, so that every request
 	// belongs to exactly one connection (see watchLoop).
-	sock, err := zmq.NewSocket(zmq.Dealer, slices.Concat([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger),
-		zmq.WithImmediate(true)}, cfg.sec, cfg.opts)...)
-	if err != nil {
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	c := &Client{sock: sock, endpoint: endpoint, handler: cfg.handler, log: cfg.logger, maxSize: cfg.maxSize,
+	c := &Client{endpoint: endpoint, handler: cfg.handler, log: cfg.logger, maxSize: cfg.maxSize,
 		inbox: make(chan Message, cfg.queue), upCh: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	// What arrives is decoded and paired with its request on the
+	// connection's reader (zmq.WithHandler): no hand-over per reply.
+	sock, err := zmq.NewSocket(zmq.Dealer, slices.Concat([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger),
+		zmq.WithImmediate(true), zmq.WithHandler(c.received)}, cfg.sec, cfg.opts)...)
+	if err != nil {
+		c.cancel()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	c.sock = sock
 	events := sock.Monitor(c.ctx)
 	if strings.HasPrefix(endpoint, "inproc://") {
 		// inproc links report no connection events: requests simply wait
@@ -264,8 +269,7 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 		sock.Close()
 		return nil, fmt.Errorf("broker: connect %s: %w", endpoint, err)
 	}
-	c.wg.Add(2)
-	go c.recvLoop()
+	c.wg.Add(1)
 	go c.watchLoop(events)
 	if c.handler != nil {
 		c.wg.Add(1)
@@ -349,6 +353,83 @@ func (c *Client) Send(ctx context.Context, target string, content any) (string, 
 	return w.Status, nil
 }
 
+// SendAsync sends content to target as Send does, without waiting for the
+// broker's confirmation: done is called with what Send would have
+// returned once it comes, or once the request fails (connection lost,
+// client closed). It lets one goroutine keep many messages in flight.
+//
+// done runs on the goroutine that receives from the broker (or that found
+// the failure) and must not block: it holds up everything the client
+// receives. It may call SendAsync again: the requests sent from done go out
+// together, in one write, after the replies received with its own. Unlike
+// Send, SendAsync never waits: with no connection up it returns an error
+// that wraps ErrNoBroker, and with the socket's queue full (a thousand
+// requests in flight, zmq.WithSendHWM) zmq.ErrWouldBlock; done is not
+// called then.
+func (c *Client) SendAsync(target string, content any, done func(status string, err error)) error {
+	raw, err := marshalContent(content)
+	if err != nil {
+		return err
+	}
+	id := c.nextID.Add(1)
+	var body []byte
+	if plainTarget(target) { // written by hand (clientcodec.go): the usual case
+		body = appendSendRequest(make([]byte, 0, sendRequestLen(raw, target)+24), id, raw, target)
+	} else if body, err = json.Marshal(struct {
+		Content json.RawMessage `json:"content"`
+		Target  string          `json:"target"`
+		Type    string          `json:"type"`
+	}{raw, target, TypeDirectMessage}); err != nil {
+		return fmt.Errorf("broker: encoding the request: %w", err)
+	} else {
+		body = withID(id, body)
+	}
+	cl := &call{want: TypeDeliveryConfirmation, size: len(body), id: id, fn: func(r result) {
+		w, err := c.outcome(r)
+		switch {
+		case err != nil:
+			done("", err)
+		case w.Status == StatusFailed:
+			done(w.Status, ErrNotDelivered)
+		default:
+			done(w.Status, nil)
+		}
+	}}
+	return c.enqueueAsync(cl, body)
+}
+
+// enqueueAsync is enqueue without waiting, for SendAsync.
+func (c *Client) enqueueAsync(cl *call, body []byte) error {
+	c.mu.Lock()
+	limit := c.maxSize
+	c.mu.Unlock()
+	if limit > 0 && cl.size > limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, cl.size, limit)
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if !c.up {
+		c.mu.Unlock()
+		return c.noBroker(zmq.ErrWouldBlock)
+	}
+	c.pending = append(c.pending, cl)
+	c.mu.Unlock()
+	if err := c.sock.TrySend(zmq.NewMsg(body)); err != nil {
+		c.mu.Lock()
+		if i := slices.Index(c.pending, cl); i >= 0 {
+			c.pending = slices.Delete(c.pending, i, i+1)
+		}
+		c.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
 // Broadcast sends content to every other client (broadcast), those of the
 // whole federation included, and returns how many clients of this broker
 // it reached (broadcast_confirmation).
@@ -397,7 +478,7 @@ func (c *Client) Close() error {
 		c.pending = nil
 		c.mu.Unlock()
 		for _, cl := range pending {
-			cl.done <- result{err: ErrClosed}
+			cl.finish(result{err: ErrClosed})
 		}
 		c.cancel()
 		c.sock.Close()
@@ -440,6 +521,16 @@ type call struct {
 	size  int    // bytes of the request
 	rereg string // the client's own register after a reconnection, of this name: no one waits
 	done  chan result
+	fn    func(result) // SendAsync: called with the outcome instead of done, never under c.mu
+}
+
+// finish gives a request its outcome, outside c.mu.
+func (cl *call) finish(r result) {
+	if cl.fn != nil {
+		cl.fn(r)
+		return
+	}
+	cl.done <- r
 }
 
 type result struct {
@@ -475,23 +566,29 @@ func (c *Client) callEncoded(ctx context.Context, want string, size int, encode 
 	}
 	select {
 	case r := <-cl.done:
-		if r.err != nil {
-			return nil, r.err
-		}
-		if r.w.Type == TypeError {
-			e := &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
-			c.mu.Lock()
-			regErr := c.regErr
-			c.mu.Unlock()
-			if regErr != nil && r.w.Text == "register first" {
-				return nil, fmt.Errorf("%w (%v)", e, regErr)
-			}
-			return nil, e
-		}
-		return r.w, nil
+		return c.outcome(r)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// outcome turns a request's result into the reply or the error its caller
+// gets.
+func (c *Client) outcome(r result) (*wire, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.w.Type == TypeError {
+		e := &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
+		c.mu.Lock()
+		regErr := c.regErr
+		c.mu.Unlock()
+		if regErr != nil && r.w.Text == "register first" {
+			return nil, fmt.Errorf("%w (%v)", e, regErr)
+		}
+		return nil, e
+	}
+	return r.w, nil
 }
 
 // withID gives the request its request_id: a zmqgo broker echoes it in the
@@ -615,7 +712,7 @@ func (c *Client) connectionLost(why error) {
 			err = fmt.Errorf("%w (%v); the request was %d bytes: a broker drops the connection of a client whose "+
 				"message is far over its size limit (zmqgo broker: twice --max-msg-size)", ErrConnectionLost, why, cl.size)
 		}
-		cl.done <- result{err: err}
+		cl.finish(result{err: err})
 	}
 }
 
@@ -685,7 +782,23 @@ func isReply(typ string) bool {
 // theirs. It reports false if the reply answers no request.
 func (c *Client) resolve(w *wire) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	ok := c.resolveLocked(w)
+	later := c.later
+	c.later = nil
+	c.mu.Unlock()
+	for _, f := range later {
+		f.cl.finish(f.r)
+	}
+	if later != nil {
+		clear(later)
+		c.mu.Lock()
+		c.later = later[:0]
+		c.mu.Unlock()
+	}
+	return ok
+}
+
+func (c *Client) resolveLocked(w *wire) bool {
 	if id, err := strconv.ParseUint(string(w.RequestID), 10, 64); err == nil && len(w.RequestID) > 0 {
 		i := slices.IndexFunc(c.pending, func(cl *call) bool { return cl.id == id })
 		if i < 0 {
@@ -723,46 +836,49 @@ func (c *Client) resolve(w *wire) bool {
 	return false
 }
 
-// deliver gives a request its outcome; c.mu is held.
+// deliver gives a request its outcome; c.mu is held. A SendAsync's
+// function runs once c.mu is released (resolve), as it may send.
 func (c *Client) deliver(cl *call, r result) {
-	if cl.rereg != "" {
+	switch {
+	case cl.rereg != "":
 		c.reregistered(cl.rereg, r)
-		return
+	case cl.fn != nil:
+		c.later = append(c.later, finished{cl, r})
+	default:
+		cl.done <- r
 	}
-	cl.done <- r
 }
 
-func (c *Client) recvLoop() {
-	defer c.wg.Done()
-	for {
-		m, err := c.sock.Recv(c.ctx)
-		if err != nil {
-			if c.ctx.Err() == nil && !errors.Is(err, zmq.ErrClosed) {
-				c.log.Error("broker client: receive failed", "err", err)
-			}
-			return
-		}
-		body := m.Frames[len(m.Frames)-1]
-		w := new(wire)
-		if err := decodeWire(body, w); err != nil {
-			c.log.Warn("broker client: undecodable message", "err", err)
-			var t typeOnly
-			json.Unmarshal(body, &t)
-			w = &wire{Message: Message{Type: t.Type}}
-		}
-		if isReply(w.Type) && c.resolve(w) {
-			continue
-		}
-		if c.handler == nil {
-			continue
-		}
-		msg := w.Message
-		msg.Raw, msg.Time = body, fromUnix(w.Timestamp)
-		select {
-		case c.inbox <- msg:
-		case <-c.ctx.Done():
-			return
-		}
+// finished is a SendAsync's outcome, for its function to be called
+// outside c.mu.
+type finished struct {
+	cl *call
+	r  result
+}
+
+// received handles what the broker sends, on the connection's reader: a
+// reply goes to its request, anything else to the handler's queue, which,
+// full, holds up the reading.
+func (c *Client) received(m zmq.Msg) {
+	body := m.Frames[len(m.Frames)-1]
+	w := new(wire)
+	if err := decodeWire(body, w); err != nil {
+		c.log.Warn("broker client: undecodable message", "err", err)
+		var t typeOnly
+		json.Unmarshal(body, &t)
+		w = &wire{Message: Message{Type: t.Type}}
+	}
+	if isReply(w.Type) && c.resolve(w) {
+		return
+	}
+	if c.handler == nil {
+		return
+	}
+	msg := w.Message
+	msg.Raw, msg.Time = body, fromUnix(w.Timestamp)
+	select {
+	case c.inbox <- msg:
+	case <-c.ctx.Done():
 	}
 }
 
