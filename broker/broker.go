@@ -20,12 +20,15 @@ import (
 var ErrClosed = zmq.ErrClosed
 
 // Broker is a running message broker: a ROUTER socket for clients and
-// downstream brokers, a DEALER per upstream broker, a reader per socket that
-// handles what it receives, and one goroutine, the loop, for everything
-// else (connection events, timers, calls). They take turns on the state
-// (mu), so every message is handled in turn, as by one goroutine. Sending
-// never waits: a message for a client whose queue is full is dropped and
-// counted, so one slow client never holds up the others.
+// downstream brokers, a DEALER per upstream broker, and one goroutine, the
+// loop, for everything else (connection events, timers, calls). Messages
+// are handled on the goroutine of the connection that read them
+// (zmq.WithHandler), and the replies a read's worth of requests causes go
+// out together when it is handled, one write per peer. Handlers and the
+// loop take turns on the state (mu), so every message is handled in turn,
+// as by one goroutine. Sending never waits: a message for a client whose
+// queue is full is dropped and counted, so one slow client never holds up
+// the others.
 type Broker struct {
 	cfg    Config
 	log    *slog.Logger
@@ -34,12 +37,12 @@ type Broker struct {
 	addrs  []string
 	st     *state
 
-	// mu guards st and stopped: held by the reader or the loop while it
-	// handles something. A reader handles its socket's messages itself, a
-	// batch per hold, rather than passing each to the loop: the hand-over
-	// (a channel send and a wake-up of another goroutine per message) cost
-	// more CPU than the handling. "On the loop" in this package's comments
-	// means holding mu.
+	// mu guards st and stopped: held by a handler or the loop while it
+	// handles something. Handling each message on its connection's reader,
+	// rather than passing it to the loop, saves a hand-over (a channel send
+	// and a wake-up of another goroutine per message), which cost more CPU
+	// than the handling. "On the loop" in this package's comments means
+	// holding mu.
 	mu      sync.Mutex
 	stopped bool          // Close began (or New failed): handlers handle nothing more
 	kick    chan struct{} // a handler changed names or routes (st.dirty): the loop schedules an announcement
@@ -85,11 +88,6 @@ const (
 
 // inbox is how many connection events may wait for the loop.
 const inbox = 4096
-
-// readBatch is how many waiting messages a reader handles per hold of the
-// state: enough to spread the lock's cost, few enough that connection
-// events and calls are not held up long.
-const readBatch = 64
 
 // announceDelay gathers the changes of names and routes into one
 // announcement upstream.

@@ -384,17 +384,7 @@ func (c *Client) SendAsync(target string, content any, done func(status string, 
 	} else {
 		body = withID(id, body)
 	}
-	cl := &call{want: TypeDeliveryConfirmation, size: len(body), id: id, fn: func(r result) {
-		w, err := c.outcome(r)
-		switch {
-		case err != nil:
-			done("", err)
-		case w.Status == StatusFailed:
-			done(w.Status, ErrNotDelivered)
-		default:
-			done(w.Status, nil)
-		}
-	}}
+	cl := &call{want: TypeDeliveryConfirmation, size: len(body), id: id, async: done, c: c}
 	return c.enqueueAsync(cl, body)
 }
 
@@ -492,6 +482,9 @@ type typeOnly struct {
 }
 
 func marshalContent(v any) (json.RawMessage, error) {
+	if s, ok := v.(string); ok { // the usual content, written as encoding/json does (codec.go)
+		return appendString(make([]byte, 0, len(s)+2), s), nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("broker: encoding the content: %w", err)
@@ -521,16 +514,25 @@ type call struct {
 	size  int    // bytes of the request
 	rereg string // the client's own register after a reconnection, of this name: no one waits
 	done  chan result
-	fn    func(result) // SendAsync: called with the outcome instead of done, never under c.mu
+	async func(status string, err error) // SendAsync's: called with the outcome instead of done, never under c.mu
+	c     *Client                        // SendAsync: whose request
 }
 
 // finish gives a request its outcome, outside c.mu.
 func (cl *call) finish(r result) {
-	if cl.fn != nil {
-		cl.fn(r)
+	if cl.async == nil {
+		cl.done <- r
 		return
 	}
-	cl.done <- r
+	w, err := cl.c.outcome(r)
+	switch {
+	case err != nil:
+		cl.async("", err)
+	case w.Status == StatusFailed:
+		cl.async(w.Status, ErrNotDelivered)
+	default:
+		cl.async(w.Status, nil)
+	}
 }
 
 type result struct {
@@ -842,7 +844,7 @@ func (c *Client) deliver(cl *call, r result) {
 	switch {
 	case cl.rereg != "":
 		c.reregistered(cl.rereg, r)
-	case cl.fn != nil:
+	case cl.async != nil:
 		c.later = append(c.later, finished{cl, r})
 	default:
 		cl.done <- r
