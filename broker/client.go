@@ -747,16 +747,15 @@ func (c *Client) connectionUp() {
 // reregistered takes the reply to the register sent after a reconnection
 // (c.mu is held): before any later reply, so that the requests after it
 // see its outcome.
-func (c *Client) reregistered(name string, r result) {
-	err := r.err
-	if err == nil && r.w.Type == TypeError {
-		err = &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
+func (c *Client) reregistered(name string, w *wire, err error) {
+	if err == nil && w.Type == TypeError {
+		err = &Error{Message: w.Text, Time: fromUnix(w.Timestamp)}
 	}
 	if err != nil {
 		c.regFailed(name, err)
 		return
 	}
-	c.registeredLocked(name, r.w)
+	c.registeredLocked(name, w)
 	c.log.Info("broker client: registered again after reconnecting", "name", name)
 }
 
@@ -788,8 +787,13 @@ func (c *Client) resolve(w *wire) bool {
 	later := c.later
 	c.later = nil
 	c.mu.Unlock()
-	for _, f := range later {
-		f.cl.finish(f.r)
+	for i := range later {
+		f := &later[i]
+		r := result{err: f.err}
+		if f.ok {
+			r.w = &f.w
+		}
+		f.cl.finish(r)
 	}
 	if later != nil {
 		clear(later)
@@ -810,52 +814,62 @@ func (c *Client) resolveLocked(w *wire) bool {
 			return true
 		}
 		for _, cl := range c.pending[:i] {
-			c.deliver(cl, result{err: ErrNoReply})
+			c.deliver(cl, nil, ErrNoReply)
 		}
 		cl := c.pending[i]
 		clear(c.pending[:i+1])
 		c.pending = c.pending[i+1:]
-		r := result{w: w}
 		if w.Type != TypeError && w.Type != cl.want {
-			r = result{err: fmt.Errorf("broker: a %s answered a request for a %s", w.Type, cl.want)}
+			c.deliver(cl, nil, fmt.Errorf("broker: a %s answered a request for a %s", w.Type, cl.want))
+		} else {
+			c.deliver(cl, w, nil)
 		}
-		c.deliver(cl, r)
 		return true
 	}
 	for len(c.pending) > 0 {
 		cl := c.pending[0]
 		c.pending[0] = nil
 		c.pending = c.pending[1:]
-		r := result{w: w}
 		if w.Type != TypeError && w.Type != cl.want {
-			r = result{err: ErrNoReply}
+			c.deliver(cl, nil, ErrNoReply)
+			continue
 		}
-		c.deliver(cl, r)
-		if r.err == nil {
-			return true
-		}
+		c.deliver(cl, w, nil)
+		return true
 	}
 	return false
 }
 
 // deliver gives a request its outcome; c.mu is held. A SendAsync's
 // function runs once c.mu is released (resolve), as it may send.
-func (c *Client) deliver(cl *call, r result) {
+// w is the receiver's (on its stack): what outlives the call is a copy.
+func (c *Client) deliver(cl *call, w *wire, err error) {
 	switch {
 	case cl.rereg != "":
-		c.reregistered(cl.rereg, r)
+		c.reregistered(cl.rereg, w, err)
 	case cl.async != nil:
-		c.later = append(c.later, finished{cl, r})
+		f := finished{cl: cl, err: err}
+		if w != nil {
+			f.w, f.ok = *w, true
+		}
+		c.later = append(c.later, f)
 	default:
-		cl.done <- r
+		out := result{err: err}
+		if w != nil {
+			cp := *w
+			out.w = &cp
+		}
+		cl.done <- out
 	}
 }
 
 // finished is a SendAsync's outcome, for its function to be called
-// outside c.mu.
+// outside c.mu: the reply itself (ok), or err.
 type finished struct {
-	cl *call
-	r  result
+	cl  *call
+	w   wire
+	ok  bool
+	err error
 }
 
 // received handles what the broker sends, on the connection's reader: a
@@ -863,14 +877,14 @@ type finished struct {
 // full, holds up the reading.
 func (c *Client) received(m zmq.Msg) {
 	body := m.Frames[len(m.Frames)-1]
-	w := new(wire)
-	if err := decodeWire(body, w); err != nil {
+	var w wire // on the stack: resolve copies what a request keeps
+	if err := decodeWire(body, &w); err != nil {
 		c.log.Warn("broker client: undecodable message", "err", err)
 		var t typeOnly
 		json.Unmarshal(body, &t)
-		w = &wire{Message: Message{Type: t.Type}}
+		w = wire{Message: Message{Type: t.Type}}
 	}
-	if isReply(w.Type) && c.resolve(w) {
+	if isReply(w.Type) && c.resolve(&w) {
 		return
 	}
 	if c.handler == nil {
