@@ -69,9 +69,9 @@ func (c *conn) handlerLoop() error {
 			return err
 		}
 		if !corked {
-			s.corkMu.Lock()
-			s.corked++
-			s.corkMu.Unlock()
+			if !s.beginHandler() {
+				continue // Close stopped the handlers: what is left is dropped
+			}
 			corked = true
 		}
 		if !s.ops.filtered || len(m.Frames) > 0 && s.subscribed(m.Frames[0]) { // a truncated message has no topic
@@ -87,23 +87,57 @@ func (c *conn) handlerLoop() error {
 // handle passes m to the handler. Handlers running are counted, so that
 // TrySends on the socket meanwhile leave their writers' wake-up to the
 // handler's end (wakeWriter), which writes them all.
+// inproc calls it on the sending socket's goroutine, which this socket's
+// Close does not wait for: beginHandler keeps the calls from starting once
+// Close is done with them (stopHandlers).
 func (s *Socket) handle(m Msg) {
-	s.corkMu.Lock()
-	s.corked++
-	s.corkMu.Unlock()
+	if !s.beginHandler() {
+		return // closed: dropped, as a closed socket's queue would
+	}
 	s.opts.handler(m)
 	s.uncork()
 }
 
 // handleBatch is handle for several messages from one connection.
 func (s *Socket) handleBatch(msgs []Msg) {
-	s.corkMu.Lock()
-	s.corked++
-	s.corkMu.Unlock()
+	if !s.beginHandler() {
+		return
+	}
 	for _, m := range msgs {
 		s.opts.handler(m)
 	}
 	s.uncork()
+}
+
+// beginHandler counts a handler call starting, unless Close stopped them.
+func (s *Socket) beginHandler() bool {
+	s.corkMu.Lock()
+	if s.handlersOff {
+		s.corkMu.Unlock()
+		return false
+	}
+	s.corked++
+	s.corkMu.Unlock()
+	return true
+}
+
+// stopHandlers ends the handler calls for Close: none starts after it, and
+// it waits for those running.
+func (s *Socket) stopHandlers() {
+	if s.opts.handler == nil {
+		return
+	}
+	s.corkMu.Lock()
+	s.handlersOff = true
+	var idle chan struct{}
+	if s.corked > 0 {
+		idle = make(chan struct{})
+		s.handlersIdle = idle
+	}
+	s.corkMu.Unlock()
+	if idle != nil {
+		<-idle
+	}
 }
 
 // dirtyPipe is a pipe whose writer a TrySend left asleep, and its
@@ -135,6 +169,10 @@ func (s *Socket) wakeWriter(p *pipe, try bool) {
 func (s *Socket) uncork() {
 	s.corkMu.Lock()
 	s.corked--
+	if s.corked == 0 && s.handlersIdle != nil {
+		close(s.handlersIdle) // Close waits in stopHandlers
+		s.handlersIdle = nil
+	}
 	list := s.dirty
 	s.dirty = s.spareDirty
 	s.spareDirty = nil

@@ -79,10 +79,12 @@ type Socket struct {
 
 	// WithHandler (handler.go), guarded by corkMu: handler calls running,
 	// and the pipes whose writers TrySends meanwhile left asleep.
-	corkMu     mutex[rankCorkMu]
-	corked     int
-	dirty      []dirtyPipe
-	spareDirty []dirtyPipe
+	corkMu       mutex[rankCorkMu]
+	corked       int
+	dirty        []dirtyPipe
+	spareDirty   []dirtyPipe
+	handlersOff  bool          // Close stopped the handler calls (stopHandlers)
+	handlersIdle chan struct{} // closed when the last running call ends, for stopHandlers
 }
 
 type listener struct {
