@@ -19,7 +19,9 @@ import (
 // for different connections at the same time: it must synchronise what it
 // shares. While fn runs the connection is not read, so a slow fn holds up
 // its peer (TCP flow control), never the others; fn must not block on the
-// socket itself (a Send that waits for room, Close).
+// socket itself (a Send that waits for room, Close). Close waits for the
+// calls running, and none starts after it returns: what arrives meanwhile
+// is dropped, as a closed socket's queue would be.
 //
 // Messages that handlers send with TrySend on this socket are written when
 // the handler returns, together, on the handler's goroutine: many replies
