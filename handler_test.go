@@ -415,6 +415,237 @@ func TestHandlerConcurrentConnections(t *testing.T) {
 	}
 }
 
+// Every type that takes a handler gets its messages through it: PAIR
+// (echoing with TrySend), PULL (from PUSH), DEALER (from a ROUTER, echoing
+// with TrySend) and a ROUTER answering with Send (which wakes the writer at
+// once) rather than TrySend; over tcp and inproc, 1,000 messages each, in
+// order.
+func TestHandlerSocketTypes(t *testing.T) {
+	const n = 1000
+	for _, tr := range []string{"tcp", "inproc"} {
+		for _, c := range []struct {
+			name       string
+			server     zmq.Type
+			client     zmq.Type
+			echo       bool // the server answers
+			blocking   bool // with Send, not TrySend
+			clientSend func(i int) zmq.Msg
+		}{
+			{name: "PAIR", server: zmq.Pair, client: zmq.Pair, echo: true},
+			{name: "PULL", server: zmq.Pull, client: zmq.Push},
+			{name: "DEALER", server: zmq.Dealer, client: zmq.Router, echo: true},
+			{name: "ROUTER-Send", server: zmq.Router, client: zmq.Dealer, echo: true, blocking: true},
+		} {
+			t.Run(c.name+"/"+tr, func(t *testing.T) {
+				var (
+					errs hErrs
+					srv  *zmq.Socket
+					mu   sync.Mutex
+					next int
+					all  = make(chan struct{})
+				)
+				ctx := hCtx(t)
+				srv = sock(t, c.server, zmq.WithSendHWM(0), zmq.WithHandler(func(m zmq.Msg) {
+					body := m.Frames[len(m.Frames)-2:] // after a ROUTER's routing id
+					_, i, err := hParseSeq(body[0])
+					mu.Lock()
+					want := next
+					next++
+					mu.Unlock()
+					if err != nil || i != want || !bytes.Equal(body[1], hPayload(0, i)) {
+						errs.add("message %d: %q (%v)", want, body[0], err)
+					}
+					if c.echo {
+						var err error
+						if c.blocking {
+							err = srv.Send(ctx, m)
+						} else {
+							err = srv.TrySend(m)
+						}
+						if err != nil {
+							errs.add("reply %d: %v", i, err)
+						}
+					}
+					if want == n-1 {
+						close(all)
+					}
+				}))
+				ep := hBind(t, srv, hEndpoint(t, tr))
+				cl := sock(t, c.client)
+				hConnect(t, cl, ep)
+				var rid []byte
+				if c.client == zmq.Router {
+					// A ROUTER client needs the DEALER's routing id, which
+					// it generated: the DEALER says hello first.
+					if err := srv.Send(ctx, zmq.NewMsgString("hello")); err != nil {
+						t.Fatal(err)
+					}
+					m, err := cl.Recv(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					rid = m.Frames[0]
+				}
+				req := func(i int) zmq.Msg {
+					f := [][]byte{hSeq(0, i), hPayload(0, i)}
+					if rid != nil {
+						f = append([][]byte{rid}, f...)
+					}
+					return zmq.NewMsg(f...)
+				}
+				if c.echo {
+					err := hPipeline(ctx, cl, n, req, func(i int, m zmq.Msg) error {
+						f := m.Frames
+						if rid != nil {
+							if !bytes.Equal(f[0], rid) {
+								return fmt.Errorf("reply %d from %x", i, f[0])
+							}
+							f = f[1:]
+						}
+						if !hFramesEqual(f, [][]byte{hSeq(0, i), hPayload(0, i)}) {
+							return fmt.Errorf("reply %d: %.30q", i, m.String())
+						}
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					for i := range n {
+						if err := cl.Send(ctx, req(i)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				select {
+				case <-all:
+				case <-ctx.Done():
+					t.Fatalf("handler got %d of %d", next, n)
+				}
+				errs.check(t)
+			})
+		}
+	}
+}
+
+// A handler may keep what it is given: 3,000 messages of 0 to 200 KiB
+// (the big ones in the receive pool's buffers) held by a PULL's handler
+// are all intact once the last one arrived, over tcp, ipc and inproc.
+func TestHandlerKeepsMessages(t *testing.T) {
+	const n = 3000
+	size := func(i int) int {
+		switch {
+		case i%500 == 7:
+			return 200 << 10
+		case i%100 == 3:
+			return 70 << 10
+		}
+		return (i * 53) % 3000
+	}
+	for _, tr := range hTransports {
+		t.Run(tr, func(t *testing.T) {
+			var (
+				mu   sync.Mutex
+				kept []zmq.Msg
+				all  = make(chan struct{})
+			)
+			pull := sock(t, zmq.Pull, zmq.WithHandler(func(m zmq.Msg) {
+				mu.Lock()
+				kept = append(kept, m)
+				if len(kept) == n {
+					close(all)
+				}
+				mu.Unlock()
+			}))
+			ep := hBind(t, pull, hEndpoint(t, tr))
+			push := sock(t, zmq.Push)
+			hConnect(t, push, ep)
+			ctx := hCtx(t)
+			for i := range n {
+				if err := push.Send(ctx, zmq.NewMsg([]byte(strconv.Itoa(i)), hBlob(i, "keep", size(i)))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case <-all:
+			case <-ctx.Done():
+				t.Fatal("not all messages reached the handler")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, m := range kept {
+				if len(m.Frames) != 2 || string(m.Frames[0]) != strconv.Itoa(i) || !bytes.Equal(m.Frames[1], hBlob(i, "keep", size(i))) {
+					t.Fatalf("kept message %d changed: %.20q, %d bytes", i, firstFrame(m), len(m.Frames[len(m.Frames)-1]))
+				}
+			}
+		})
+	}
+}
+
+// Handlers forward: each of 6 clients sends 1,000 messages addressed to
+// the next client, and the handler of one connection TrySends to another,
+// so several handlers' flushes write to one connection concurrently (and
+// with its own handler's). Every client gets its predecessor's messages,
+// in order.
+func TestHandlerForward(t *testing.T) {
+	const clients, n = 6, 1000
+	for _, tr := range []string{"tcp", "ipc", "inproc"} {
+		t.Run(tr, func(t *testing.T) {
+			var errs hErrs
+			var srv *zmq.Socket
+			srv = sock(t, zmq.Router, zmq.WithSendHWM(0), zmq.WithHandler(func(m zmq.Msg) {
+				// [from, to, seq, payload] -> to gets [from, seq, payload]
+				if len(m.Frames) != 4 {
+					errs.add("handler got %d frames", len(m.Frames))
+					return
+				}
+				if err := srv.TrySend(zmq.NewMsg(m.Frames[1], m.Frames[0], m.Frames[2], m.Frames[3])); err != nil {
+					errs.add("forward: %v", err)
+				}
+			}))
+			ep := hBind(t, srv, hEndpoint(t, tr))
+			ctx := hCtx(t)
+			cs := make([]*zmq.Socket, clients)
+			for k := range cs {
+				cs[k] = sock(t, zmq.Dealer, zmq.WithRoutingID([]byte(hClientID(k))))
+				hConnect(t, cs[k], ep)
+			}
+			// Every client is known to the ROUTER before anyone forwards
+			// to it: each says hello to itself.
+			for k, c := range cs {
+				id := []byte(hClientID(k))
+				if err := c.Send(ctx, zmq.NewMsg(id, []byte("hello"), nil)); err != nil {
+					t.Fatal(err)
+				}
+				if m, err := c.Recv(ctx); err != nil || string(m.Frames[1]) != "hello" {
+					t.Fatalf("hello %d: %v %q", k, err, m.String())
+				}
+			}
+			var wg sync.WaitGroup
+			for k, c := range cs {
+				to := []byte(hClientID((k + 1) % clients))
+				from := (k + clients - 1) % clients
+				wg.Go(func() {
+					err := hPipeline(ctx, c, n,
+						func(i int) zmq.Msg { return zmq.NewMsg(to, hSeq(k, i), hPayload(k, i)) },
+						func(i int, m zmq.Msg) error {
+							want := [][]byte{[]byte(hClientID(from)), hSeq(from, i), hPayload(from, i)}
+							if !hFramesEqual(m.Frames, want) {
+								return fmt.Errorf("message %d: %.30q, want %q's %d", i, m.String(), want[0], i)
+							}
+							return nil
+						})
+					if err != nil {
+						errs.add("client %d: %v", k, err)
+					}
+				})
+			}
+			wg.Wait()
+			errs.check(t)
+		})
+	}
+}
+
 // Recv and TryRecv refuse on a socket with a handler; the types that do
 // not queue what they receive refuse a handler; a nil handler is an
 // invalid option.
