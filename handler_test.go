@@ -858,14 +858,21 @@ func slicesEqual(a, b []string) bool {
 
 // A message over WithTruncateOver reaches the handler with Msg.Truncated
 // set to its size and only the routing id; the connection goes on: the
-// messages before and after it, and the reply to it, arrive in order.
+// messages before and after it, and the reply to it, arrive in order
+// (tcp, ipc, inproc, and tcp under CURVE).
 func TestHandlerTruncate(t *testing.T) {
 	const limit = 1024
-	for _, tr := range []string{"tcp", "ipc", "inproc"} {
+	for _, tr := range []string{"tcp", "ipc", "inproc", "curve"} {
 		t.Run(tr, func(t *testing.T) {
 			var errs hErrs
 			var srv *zmq.Socket
-			srv = sock(t, zmq.Router, zmq.WithTruncateOver(limit), zmq.WithHandler(func(m zmq.Msg) {
+			var srvOpts, cliOpts []zmq.Option
+			if tr == "curve" { // frames decrypted whole, then cut
+				k := testKeys(t)
+				srvOpts = []zmq.Option{zmq.WithCurveServer(k.serverSec)}
+				cliOpts = []zmq.Option{zmq.WithCurveClient(k.serverPub, k.clientPub, k.clientSec)}
+			}
+			srv = sock(t, zmq.Router, append(srvOpts, zmq.WithTruncateOver(limit), zmq.WithHandler(func(m zmq.Msg) {
 				if len(m.Frames) == 0 {
 					errs.add("handler got no routing id")
 					return
@@ -877,9 +884,13 @@ func TestHandlerTruncate(t *testing.T) {
 				if err := srv.TrySend(reply); err != nil {
 					errs.add("TrySend: %v", err)
 				}
-			}))
-			ep := hBind(t, srv, hEndpoint(t, tr))
-			c := sock(t, zmq.Dealer)
+			}))...)
+			transport := tr
+			if tr == "curve" {
+				transport = "tcp"
+			}
+			ep := hBind(t, srv, hEndpoint(t, transport))
+			c := sock(t, zmq.Dealer, cliOpts...)
 			hConnect(t, c, ep)
 			ctx := ctxT(t)
 			big := bytes.Repeat([]byte("x"), 100<<10)
