@@ -18,10 +18,12 @@ import (
 // fn runs for one connection's messages one at a time and in order, but
 // for different connections at the same time: it must synchronise what it
 // shares. While fn runs the connection is not read, so a slow fn holds up
-// its peer (TCP flow control), never the others; fn must not block on the
-// socket itself (a Send that waits for room, Close). Close waits for the
-// calls running, and none starts after it returns: what arrives meanwhile
-// is dropped, as a closed socket's queue would be.
+// its peer (TCP flow control), never the others, and its PINGs go
+// unanswered: a call longer than the peer's heartbeat timeout gets the
+// connection dropped (hand slow work to another goroutine). fn must not
+// block on the socket itself (a Send that waits for room, Close). Close
+// waits for the calls running, and none starts after it returns: what
+// arrives meanwhile is dropped, as a closed socket's queue would be.
 //
 // Messages that handlers send with TrySend on this socket are written when
 // the handler returns, together, on the handler's goroutine: many replies
