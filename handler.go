@@ -63,7 +63,7 @@ func handlerOK(t Type) bool {
 // so that a read's worth of requests is answered in a write per peer.
 func (c *conn) handlerLoop() error {
 	s := c.s
-	corked := false
+	corked, run := false, 0
 	for {
 		m, err := c.readMessage()
 		if err != nil {
@@ -81,9 +81,13 @@ func (c *conn) handlerLoop() error {
 		if !s.ops.filtered || len(m.Frames) > 0 && s.subscribed(m.Frames[0]) { // a truncated message has no topic
 			s.opts.handler(m)
 		}
-		if !c.fr.MessageBuffered() { // the next read may wait: never with the writers asleep
+		// The next read may wait: never with the writers asleep. Nor past
+		// maxBatch messages: the replies to a read of thousands of small
+		// requests would fill the send queues (the high-water mark) before
+		// any writer ran.
+		if run++; run >= maxBatch || !c.fr.MessageBuffered() {
 			s.uncork()
-			corked = false
+			corked, run = false, 0
 		}
 	}
 }

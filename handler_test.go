@@ -1325,20 +1325,13 @@ func TestHandlerCloseWaitsForHandler(t *testing.T) {
 // (WithRouterMandatory makes TrySend report what a plain ROUTER would drop
 // silently).
 //
-// KNOWN BUG (skipped unless ZMQ_TEST_KNOWN_BUGS=1): the reader keeps the
-// socket "corked" while the next whole message is already buffered
-// (handlerLoop), so the replies to a whole read buffer's requests (up to
-// 64 KiB of them: thousands) pile up in the peer's queue with its writer
-// asleep, and past the high-water mark TrySend fails: exactly 1000 of the
-// 8000 replies arrive, every time (ErrWouldBlock under RouterMandatory; a
-// plain ROUTER drops them, a DEALER or PAIR refuses). The same burst
-// answered by a Recv+TrySend loop lost 0 to 920 of 8000 in 8 runs (-race,
-// 2 busy cores: the writer goroutine lags the loop), never all past 1000.
+// The reader keeps the socket "corked" while the next whole message is
+// already buffered (handlerLoop), but for at most maxBatch messages: the
+// replies to a whole read buffer's requests (thousands) used to pile up in
+// the peer's queue with its writer asleep, and exactly 1000 of the 8000
+// replies arrived (TrySend failed past the high-water mark).
 func TestHandlerCorkOverHWM(t *testing.T) {
 	const n = 8000
-	if os.Getenv("ZMQ_TEST_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a handler's TrySends past the send HWM fail while the reader is corked; ZMQ_TEST_KNOWN_BUGS=1 runs it")
-	}
 	var (
 		srv          *zmq.Socket
 		calls, fails atomic.Int64
