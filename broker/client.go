@@ -411,10 +411,16 @@ func (c *Client) enqueueAsync(cl *call, body []byte) error {
 	c.mu.Unlock()
 	if err := c.sock.TrySend(zmq.NewMsg(body)); err != nil {
 		c.mu.Lock()
-		if i := slices.Index(c.pending, cl); i >= 0 {
+		i := slices.Index(c.pending, cl)
+		if i >= 0 {
 			c.pending = slices.Delete(c.pending, i, i+1)
 		}
 		c.mu.Unlock()
+		if i < 0 {
+			// Close, or the connection's loss, took the request first
+			// and gave done its outcome: done is called, so no error.
+			return nil
+		}
 		return err
 	}
 	return nil
