@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -748,17 +747,12 @@ func FuzzMarshalContent(f *testing.F) {
 // outcome, either from SendAsync (refused: done is never called) or from
 // done (ErrClosed), never both.
 //
-// Known bug, skipped until fixed: enqueueAsync adds the request to pending,
-// releases c.mu, then TrySends; if Close (or connectionLost) takes pending
-// in between, it calls done(ErrClosed), and then TrySend fails (socket
-// closed, or its queue full) and SendAsync returns that error too. Fix:
-// when TrySend fails and the request is no longer in pending, return nil.
-// Run it with ZMQGO_SENDASYNC_RACE=1 (it fails in about one iteration in
-// 75 without the fix).
+// enqueueAsync adds the request to pending, releases c.mu, then
+// TrySends; Close (or connectionLost) may take pending in between and
+// call done(ErrClosed), and TrySend then fail (socket closed, or its queue
+// full): SendAsync returned that error too, until it learnt to return nil
+// for a request no longer pending (it failed in about one iteration in 75).
 func TestSendAsyncConcurrentClose(t *testing.T) {
-	if os.Getenv("ZMQGO_SENDASYNC_RACE") == "" {
-		t.Skip("known bug (see the comment): set ZMQGO_SENDASYNC_RACE=1 to run")
-	}
 	doubles := 0
 	for iter := range 300 {
 		addr := fmt.Sprintf("inproc://sendasync-close-%d", inprocSeq.Add(1))
