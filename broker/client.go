@@ -364,7 +364,8 @@ func (c *Client) Send(ctx context.Context, target string, content any) (string, 
 // together, in one write, after the replies received with its own. Unlike
 // Send, SendAsync never waits: with no connection up it returns an error
 // that wraps ErrNoBroker, and with the socket's queue full (a thousand
-// requests in flight, zmq.WithSendHWM) zmq.ErrWouldBlock; done is not
+// requests in flight, zmq.WithSendHWM) zmq.ErrWouldBlock, as over inproc
+// before the link to the broker is made (Register first); done is not
 // called then.
 func (c *Client) SendAsync(target string, content any, done func(status string, err error)) error {
 	raw, err := marshalContent(content)
@@ -569,6 +570,9 @@ func (c *Client) callEncoded(ctx context.Context, want string, size int, encode 
 	}
 	cl := &call{want: want, size: size, id: c.nextID.Add(1), done: make(chan result, 1)}
 	body := encode(cl.id)
+	if limit > 0 && len(body) > limit { // the broker counts the request_id too
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(body), limit)
+	}
 	if err := c.enqueue(ctx, cl, body); err != nil {
 		return nil, err
 	}
