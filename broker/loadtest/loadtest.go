@@ -33,8 +33,9 @@ type Config struct {
 	// clients are spread evenly. It overrides Addr.
 	Addrs []string
 	// Clients send Messages direct messages each, of Size bytes of
-	// content, to the next client (the last to the first), with up to
-	// Window requests in flight each. No Clients: no direct messages.
+	// content, to the next client (the last to the first), pipelined:
+	// Window requests in flight each, the next sent as each confirmation
+	// arrives (Client.SendAsync). No Clients: no direct messages.
 	// Defaults: 1000 messages, 100 bytes, a window of 16.
 	Clients  int
 	Messages int
