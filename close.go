@@ -166,6 +166,7 @@ func (s *Socket) close(ctx context.Context) (int, error) {
 		c.close()
 	}
 	s.wg.Wait()
+	s.stopHandlers() // inproc peers call them from their own goroutines
 	for _, l := range lns {
 		s.emit(Event{Type: EventClosed, Endpoint: l.resolved})
 	}

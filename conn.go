@@ -443,6 +443,9 @@ func (s *Socket) truncatedMsg(p *pipe, env [][]byte, size int64) Msg {
 // while the next message is already buffered, never waiting for the
 // stream, and hands over up to maxBatch messages at once.
 func (c *conn) readLoop() error {
+	if c.s.opts.handler != nil {
+		return c.handlerLoop()
+	}
 	var batch []Msg
 	batchable := c.bt == nil && c.sec == nil && c.s.batchable()
 	for {
@@ -696,14 +699,20 @@ func (c *conn) inlineOK(m Msg) bool {
 	if c == nil || c.rc == nil {
 		return false
 	}
-	total := 0
+	w, fits := inlineSize(m)
+	return fits && w <= inlineMax
+}
+
+// inlineSize bounds what m takes on the wire, and reports whether it may be
+// written inline at all: no frame big enough for the writer's writev.
+func inlineSize(m Msg) (wire int, fits bool) {
 	for _, f := range m.Frames {
 		if len(f) >= bigFrame {
-			return false
+			return 0, false
 		}
-		total += len(f) + zmtp.MaxHeaderSize + zmtp.CurveMessageOverhead
+		wire += len(f) + zmtp.MaxHeaderSize + zmtp.CurveMessageOverhead
 	}
-	return total <= inlineMax
+	return wire, true
 }
 
 // writeInline writes m from the sender's goroutine, which claimed the idle
@@ -906,7 +915,9 @@ func (s *Socket) serve(nc net.Conn, ln *listener, d *dialer) (hsErr error) {
 	c.fw = newFrameWriter(nc)
 	if s.ops.direct {
 		c.bt = newBaton(nc) // reqrep.go
-		c.rc = rawConn(nc)  // conn.writeInline
+	}
+	if s.ops.direct || s.opts.handler != nil {
+		c.rc = rawConn(nc) // conn.writeInline, conn.writeQueued
 	}
 	if err := s.attachConn(c, ln, d, pi); err != nil {
 		log.Warn("zmq: peer refused", "socket", s.typ.String(), "endpoint", endpoint, "peer", peer, "err", err)

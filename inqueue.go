@@ -46,6 +46,10 @@ func (r *inRing) pop() Msg {
 // connection m came on (nil for those): p.conn may not be read here, it is
 // guarded by Socket.mu. It reports false if quit closed first.
 func (s *Socket) enqueue(p *pipe, m Msg, from *conn, quit <-chan struct{}, force bool) bool {
+	if s.opts.handler != nil {
+		s.handle(m)
+		return true
+	}
 	limit := s.opts.recvHWM
 	s.inMu.Lock()
 	if s.opts.conflate && !force && p.in.n > 0 {
@@ -91,6 +95,10 @@ func (s *Socket) enqueue(p *pipe, m Msg, from *conn, quit <-chan struct{}, force
 // without conflation, under one lock while they fit below the high-water
 // mark; at the mark it waits as enqueue does.
 func (s *Socket) enqueueBatch(p *pipe, msgs []Msg, from *conn, quit <-chan struct{}) bool {
+	if s.opts.handler != nil {
+		s.handleBatch(msgs)
+		return true
+	}
 	limit := s.opts.recvHWM
 	for len(msgs) > 0 {
 		s.inMu.Lock()

@@ -40,9 +40,13 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg, inline bool) (*pipe, err
 				}
 				continue
 			}
-			if p.out.push(m) {
+			if ok, wake := p.out.pushQuiet(m); ok {
 				s.rr = (k + 1) % n
 				s.mu.Unlock()
+				if wake {
+					_, try := ctx.(tryCtx)
+					s.wakeWriter(p, try)
+				}
 				return p, nil
 			}
 		}

@@ -14,6 +14,7 @@ type (
 	rankSubMu     struct{} // Socket.subMu
 	rankPipeSubMu struct{} // pipe.subMu
 	rankOutQueue  struct{} // outQueue.mu
+	rankCorkMu    struct{} // Socket.corkMu
 	rankWmu       struct{} // Socket.wmu
 	rankInMu      struct{} // Socket.inMu
 	rankBaton     struct{} // baton.mu
@@ -29,6 +30,7 @@ func (rankInprocs) rank() (int, string)   { return 40, "inprocs.mu" }
 func (rankSubMu) rank() (int, string)     { return 50, "Socket.subMu" }
 func (rankPipeSubMu) rank() (int, string) { return 60, "pipe.subMu" }
 func (rankOutQueue) rank() (int, string)  { return 70, "outQueue.mu" }
+func (rankCorkMu) rank() (int, string)    { return 75, "Socket.corkMu" }
 func (rankWmu) rank() (int, string)       { return 80, "Socket.wmu" }
 func (rankInMu) rank() (int, string)      { return 90, "Socket.inMu" }
 func (rankBaton) rank() (int, string)     { return 100, "baton.mu" }

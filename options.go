@@ -42,6 +42,7 @@ type options struct {
 	xpubNoDrop        bool
 	xpubManual        bool
 	xpubWelcome       []byte
+	handler           func(Msg) // handler.go
 }
 
 func defaultOptions() options {

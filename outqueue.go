@@ -19,6 +19,7 @@ type outQueue struct {
 	notify chan struct{} // wakes the writer (cap 1)
 	bq     queueBytes    // WithSendHWMBytes (queuebytes.go)
 	idle   chan struct{} // signalled when the queue is empty and flushed (cap 1)
+	inl    []Msg         // takeInline's batch, kept between flushes
 }
 
 // wireOwner says who owns a connection's wire, its frameWriter and its
@@ -53,8 +54,19 @@ func signal(c chan struct{}) {
 	}
 }
 
-// push appends m unless the queue is at its limit.
+// push appends m unless the queue is at its limit, and wakes the writer if
+// the queue was empty.
 func (q *outQueue) push(m Msg) bool {
+	ok, wake := q.pushQuiet(m)
+	if wake {
+		signal(q.notify)
+	}
+	return ok
+}
+
+// pushQuiet is push leaving the wake-up to the caller: wake reports that
+// the writer must be told (Socket.wakeWriter).
+func (q *outQueue) pushQuiet(m Msg) (ok, wake bool) {
 	q.mu.Lock()
 	m.sendRef()
 	size := int64(m.Size())
@@ -69,24 +81,21 @@ func (q *outQueue) push(m Msg) bool {
 		}
 		q.mu.Unlock()
 		old.sendUnref()
-		return true
+		return true, false
 	}
 	if q.limit > 0 && q.n >= q.limit && !q.conflate || !q.bq.admit(size, q.n == 0 && q.bq.flight == 0) {
 		q.mu.Unlock()
 		m.sendAbandon()
-		return false
+		return false, false
 	}
 	if q.n == len(q.ring) {
 		q.grow()
 	}
 	q.ring[(q.head+q.n)%len(q.ring)] = m
 	q.n++
-	wake := q.n == 1 && len(q.ctl) == 0
+	wake = q.n == 1 && len(q.ctl) == 0
 	q.mu.Unlock()
-	if wake {
-		signal(q.notify)
-	}
-	return true
+	return true, wake
 }
 
 // pushInline is push for a sender that would rather write m itself: when
@@ -114,6 +123,7 @@ func (q *outQueue) release(epoch uint64, carry bool) {
 		q.mu.Unlock()
 		return
 	}
+	q.bq.written() // what takeInline took is on the wire or in the frameWriter
 	q.busy, q.carry = false, carry
 	kick := carry || q.n > 0 || len(q.ctl) > 0
 	q.mu.Unlock()
@@ -122,6 +132,53 @@ func (q *outQueue) release(epoch uint64, carry bool) {
 	} else {
 		signal(q.idle)
 	}
+}
+
+// takeInline claims the idle wire for a handler's flush (handler.go) and
+// takes the queued messages a non-blocking write can carry: up to maxBytes
+// on the wire, none with a frame big enough for the writer's writev. It
+// takes nothing (ok false) while someone owns the wire, control commands
+// or carried bytes wait, or the first message is too big: the writer
+// goroutine's job. The caller writes what it took and calls release.
+func (q *outQueue) takeInline(maxBytes int) (msgs []Msg, epoch uint64, wasFull, ok bool) {
+	q.mu.Lock()
+	if q.busy || q.carry || len(q.ctl) > 0 || q.n == 0 {
+		q.mu.Unlock()
+		return nil, 0, false, false
+	}
+	dst := q.inl[:0]
+	q.inl = nil
+	wasFull = q.limit > 0 && q.n >= q.limit || q.bq.limit > 0
+	wire := 0
+	for q.n > 0 {
+		m := q.ring[q.head]
+		w, fits := inlineSize(m)
+		if !fits || wire+w > maxBytes {
+			break
+		}
+		wire += w
+		dst = append(dst, m)
+		q.bq.taken(int64(m.Size()))
+		q.ring[q.head] = Msg{}
+		q.head = (q.head + 1) % len(q.ring)
+		q.n--
+	}
+	if len(dst) == 0 {
+		q.inl = dst
+		q.mu.Unlock()
+		return nil, 0, false, false
+	}
+	q.busy = true
+	epoch = q.epoch
+	q.mu.Unlock()
+	return dst, epoch, wasFull, true
+}
+
+// spare keeps takeInline's emptied batch for the next one.
+func (q *outQueue) spare(msgs []Msg) {
+	q.mu.Lock()
+	q.inl = msgs[:0]
+	q.mu.Unlock()
 }
 
 func (q *outQueue) full() bool {

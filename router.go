@@ -44,8 +44,12 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 			}
 			return nil
 		}
-		ok := p.out.push(body)
+		ok, wake := p.out.pushQuiet(body)
 		s.mu.Unlock()
+		if wake {
+			_, try := ctx.(tryCtx)
+			s.wakeWriter(p, try)
+		}
 		if ok || !s.opts.routerMandatory {
 			return nil
 		}

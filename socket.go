@@ -76,6 +76,15 @@ type Socket struct {
 	linkCh      chan struct{} // cap 1: a dialer's attempt ended or a connection went (close.go)
 	mons        monitors
 	wg          sync.WaitGroup
+
+	// WithHandler (handler.go), guarded by corkMu: handler calls running,
+	// and the pipes whose writers TrySends meanwhile left asleep.
+	corkMu       mutex[rankCorkMu]
+	corked       int
+	dirty        []dirtyPipe
+	spareDirty   []dirtyPipe
+	handlersOff  bool          // Close stopped the handler calls (stopHandlers)
+	handlersIdle chan struct{} // closed when the last running call ends, for stopHandlers
 }
 
 type listener struct {
@@ -124,6 +133,9 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 		if err := o(&s.opts); err != nil {
 			return nil, err
 		}
+	}
+	if s.opts.handler != nil && !handlerOK(t) {
+		return nil, fmt.Errorf("%w: %s cannot take a handler (WithHandler)", ErrNotSupported, t)
 	}
 	s.inNotify = make(chan struct{}, 1)
 	s.recvSem = make(chan struct{}, 1)
@@ -654,6 +666,9 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 	// Closed wins over REQ/REP state errors and over messages still queued.
 	if s.isClosed() {
 		return Msg{}, ErrClosed
+	}
+	if s.opts.handler != nil {
+		return Msg{}, fmt.Errorf("%w: the socket's handler receives its messages (WithHandler)", ErrNotSupported)
 	}
 	if recv := s.ops.recv; recv != nil {
 		return recv(s, ctx)

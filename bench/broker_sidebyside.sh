@@ -6,10 +6,11 @@
 # needs). Prints direct messages/s and the broker's CPU time per direct
 # message (its threads' run time from /proc/PID/task/*/schedstat), and the
 # ratios.
-# Usage: bench/broker_sidebyside.sh [RUNS] [CLIENTS] [MESSAGES]  (defaults: 3 20 2000)
+# Usage: bench/broker_sidebyside.sh [RUNS] [CLIENTS] [MESSAGES] [WINDOW]  (defaults: 3 20 2000 16;
+# WINDOW: requests in flight per client, broker-load's --window)
 set -euo pipefail
 cd "$(dirname "$0")"
-runs=${1:-3}; clients=${2:-20}; messages=${3:-2000}
+runs=${1:-3}; clients=${2:-20}; messages=${3:-2000}; window=${4:-16}
 mkdir -p bin
 (cd .. && go build -o bench/bin/zmqgo ./cmd/zmqgo)
 python=/usr/bin/python3
@@ -29,7 +30,7 @@ run() { # impl → "msgs/s µs-per-msg"
   until grep -q "bound\|listening" "$log"; do sleep 0.05; done
   local c0; c0=$(cpu $pid)
   local out
-  if ! out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --broadcast 0); then
+  if ! out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --window "$window" --broadcast 0); then
     kill $pid; wait $pid 2>/dev/null || true; cat "$log" >&2; rm -f "$log"; exit 1
   fi
   local c1; c1=$(cpu $pid)
@@ -39,7 +40,7 @@ run() { # impl → "msgs/s µs-per-msg"
   echo "$rate $(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN{printf "%.2f", c / n / 1000}')"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $clients clients x $messages direct messages, $runs runs each, interleaved"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $clients clients x $messages direct messages, window $window, $runs runs each, interleaved"
 zr=(); zc=(); sr=(); sc=()
 for ((i=0; i<runs; i++)); do
   read -r r c < <(run zmqgo); zr+=("$r"); zc+=("$c")

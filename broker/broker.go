@@ -20,12 +20,15 @@ import (
 var ErrClosed = zmq.ErrClosed
 
 // Broker is a running message broker: a ROUTER socket for clients and
-// downstream brokers, a DEALER per upstream broker, a reader per socket that
-// handles what it receives, and one goroutine, the loop, for everything
-// else (connection events, timers, calls). They take turns on the state
-// (mu), so every message is handled in turn, as by one goroutine. Sending
-// never waits: a message for a client whose queue is full is dropped and
-// counted, so one slow client never holds up the others.
+// downstream brokers, a DEALER per upstream broker, and one goroutine, the
+// loop, for everything else (connection events, timers, calls). Messages
+// are handled on the goroutine of the connection that read them
+// (zmq.WithHandler), and the replies a read's worth of requests causes go
+// out together when it is handled, one write per peer. Handlers and the
+// loop take turns on the state (mu), so every message is handled in turn,
+// as by one goroutine. Sending never waits: a message for a client whose
+// queue is full is dropped and counted, so one slow client never holds up
+// the others.
 type Broker struct {
 	cfg    Config
 	log    *slog.Logger
@@ -34,15 +37,16 @@ type Broker struct {
 	addrs  []string
 	st     *state
 
-	// mu guards st and stopped: held by the reader or the loop while it
-	// handles something. A reader handles its socket's messages itself, a
-	// batch per hold, rather than passing each to the loop: the hand-over
-	// (a channel send and a wake-up of another goroutine per message) cost
-	// more CPU than the handling. "On the loop" in this package's comments
-	// means holding mu.
+	// mu guards st and stopped: held by a handler or the loop while it
+	// handles something. Handling each message on its connection's reader,
+	// rather than passing it to the loop, saves a hand-over (a channel send
+	// and a wake-up of another goroutine per message), which cost more CPU
+	// than the handling. "On the loop" in this package's comments means
+	// holding mu.
 	mu      sync.Mutex
-	stopped bool          // Close began: readers handle nothing more
-	kick    chan struct{} // a reader changed names or routes (st.dirty): the loop schedules an announcement
+	stopped bool          // Close began (or New failed): handlers handle nothing more
+	kick    chan struct{} // a handler changed names or routes (st.dirty): the loop schedules an announcement
+	ready   chan struct{} // closed once the state exists: a message may arrive before New returns
 
 	in        chan event
 	calls     chan func()
@@ -85,11 +89,6 @@ const (
 // inbox is how many connection events may wait for the loop.
 const inbox = 4096
 
-// readBatch is how many waiting messages a reader handles per hold of the
-// state: enough to spread the lock's cost, few enough that connection
-// events and calls are not held up long.
-const readBatch = 64
-
 // announceDelay gathers the changes of names and routes into one
 // announcement upstream.
 const announceDelay = 20 * time.Millisecond
@@ -104,10 +103,14 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b := &Broker{
 		cfg: cfg, log: cfg.Logger,
-		in: make(chan event, inbox), calls: make(chan func()), kick: make(chan struct{}, 1),
+		in: make(chan event, inbox), calls: make(chan func()), kick: make(chan struct{}, 1), ready: make(chan struct{}),
 		quit: make(chan struct{}), loopDone: make(chan struct{}),
 	}
 	b.router, err = zmq.NewSocket(zmq.Router, append([]zmq.Option{
+		// Handle each message on the connection's reader: no hand-over to
+		// another goroutine, and the replies go out together when the
+		// handler returns (zmq.WithHandler).
+		zmq.WithHandler(func(m zmq.Msg) { b.onMessage(m, -1) }),
 		zmq.WithRouterMandatory(true), // full queue and gone peer are errors: counted, never waited for
 		// No handover: a live client's routing id cannot be taken over by
 		// a newcomer announcing the same id (see Security in the package
@@ -130,6 +133,8 @@ func New(cfg Config) (*Broker, error) {
 	}
 	routerEvents := b.router.Monitor(context.Background())
 	fail := func(err error) (*Broker, error) {
+		b.stopped = true // handlers waiting for ready handle nothing
+		close(b.ready)
 		b.router.Close()
 		for _, u := range b.ups {
 			u.Close()
@@ -150,6 +155,7 @@ func New(cfg Config) (*Broker, error) {
 	upEvents := make([]<-chan zmq.Event, len(cfg.Upstream))
 	for i, ep := range cfg.Upstream {
 		u, err := zmq.NewSocket(zmq.Dealer, append([]zmq.Option{
+			zmq.WithHandler(func(m zmq.Msg) { b.onMessage(m, i) }),
 			zmq.WithSendHWM(cfg.QueueSize),
 			zmq.WithMaxMsgSize(cfg.socketLimit()),
 			zmq.WithLinger(cfg.Linger),
@@ -172,11 +178,10 @@ func New(cfg Config) (*Broker, error) {
 			return fail(err)
 		}
 	}
-	b.wg.Add(2 + 2*len(b.ups))
-	go b.read(b.router, -1)
+	close(b.ready)
+	b.wg.Add(1 + len(b.ups))
 	go b.watch(routerEvents, -1)
-	for i, u := range b.ups {
-		go b.read(u, i)
+	for i := range b.ups {
 		go b.watch(upEvents[i], i)
 	}
 	b.lastStatsAt = time.Now()
@@ -435,37 +440,23 @@ func (b *Broker) logStats() {
 	b.lastStats, b.lastStatsAt = st, now
 }
 
-// read handles what a socket receives: a message, then those already
-// waiting behind it (up to readBatch), in one hold of the state.
-func (b *Broker) read(s *zmq.Socket, src int) {
-	defer b.wg.Done()
-	for {
-		m, err := s.Recv(context.Background())
-		if err != nil {
-			if !errors.Is(err, zmq.ErrClosed) {
-				b.log.Error("broker: receive failed; no more messages from this socket", "err", err)
-			}
-			return
-		}
-		b.mu.Lock()
-		if b.stopped {
-			b.mu.Unlock()
-			return
-		}
-		b.handle(msgEvent(m, src))
-		for range readBatch - 1 {
-			if m, err = s.TryRecv(); err != nil {
-				break // nothing waiting, or closed: Recv says which
-			}
-			b.handle(msgEvent(m, src))
-		}
-		dirty := b.st.dirty && len(b.st.ups) > 0
+// onMessage handles a message from socket src (-1: the ROUTER), on the
+// goroutine of the connection that read it; its replies go out when it
+// returns (zmq.WithHandler).
+func (b *Broker) onMessage(m zmq.Msg, src int) {
+	<-b.ready
+	b.mu.Lock()
+	if b.stopped {
 		b.mu.Unlock()
-		if dirty {
-			select {
-			case b.kick <- struct{}{}:
-			default:
-			}
+		return
+	}
+	b.handle(msgEvent(m, src))
+	dirty := b.st.dirty && len(b.st.ups) > 0
+	b.mu.Unlock()
+	if dirty {
+		select {
+		case b.kick <- struct{}{}:
+		default:
 		}
 	}
 }

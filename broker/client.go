@@ -54,6 +54,7 @@ type Client struct {
 	sendMu  sync.Mutex    // held while sending: pending is in the order of the wire
 	mu      sync.Mutex    // guards the fields below
 	pending []*call
+	later   []finished // resolve: SendAsync outcomes to hand out once c.mu is released
 	closed  bool
 	name    string
 	up      bool          // a connection is up: requests may go out
@@ -244,14 +245,18 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	// Immediate: requests go only to a live connection, and those queued
 	// for one that breaks are dropped with it, so that every request
 	// belongs to exactly one connection (see watchLoop).
-	sock, err := zmq.NewSocket(zmq.Dealer, slices.Concat([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger),
-		zmq.WithImmediate(true)}, cfg.sec, cfg.opts)...)
-	if err != nil {
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	c := &Client{sock: sock, endpoint: endpoint, handler: cfg.handler, log: cfg.logger, maxSize: cfg.maxSize,
+	c := &Client{endpoint: endpoint, handler: cfg.handler, log: cfg.logger, maxSize: cfg.maxSize,
 		inbox: make(chan Message, cfg.queue), upCh: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	// What arrives is decoded and paired with its request on the
+	// connection's reader (zmq.WithHandler): no hand-over per reply.
+	sock, err := zmq.NewSocket(zmq.Dealer, slices.Concat([]zmq.Option{zmq.WithLinger(0), zmq.WithLogger(cfg.logger),
+		zmq.WithImmediate(true), zmq.WithHandler(c.received)}, cfg.sec, cfg.opts)...)
+	if err != nil {
+		c.cancel()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	c.sock = sock
 	events := sock.Monitor(c.ctx)
 	if strings.HasPrefix(endpoint, "inproc://") {
 		// inproc links report no connection events: requests simply wait
@@ -264,8 +269,7 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 		sock.Close()
 		return nil, fmt.Errorf("broker: connect %s: %w", endpoint, err)
 	}
-	c.wg.Add(2)
-	go c.recvLoop()
+	c.wg.Add(1)
 	go c.watchLoop(events)
 	if c.handler != nil {
 		c.wg.Add(1)
@@ -349,6 +353,80 @@ func (c *Client) Send(ctx context.Context, target string, content any) (string, 
 	return w.Status, nil
 }
 
+// SendAsync sends content to target as Send does, without waiting for the
+// broker's confirmation: done is called with what Send would have
+// returned once it comes, or once the request fails (connection lost,
+// client closed). It lets one goroutine keep many messages in flight.
+//
+// done runs on the goroutine that receives from the broker (or that found
+// the failure) and must not block: it holds up everything the client
+// receives. It may call SendAsync again: the requests sent from done go out
+// together, in one write, after the replies received with its own. Unlike
+// Send, SendAsync never waits: with no connection up it returns an error
+// that wraps ErrNoBroker, and with the socket's queue full (a thousand
+// requests in flight, zmq.WithSendHWM) zmq.ErrWouldBlock, as over inproc
+// before the link to the broker is made (Register first); done is not
+// called then.
+func (c *Client) SendAsync(target string, content any, done func(status string, err error)) error {
+	raw, err := marshalContent(content)
+	if err != nil {
+		return err
+	}
+	id := c.nextID.Add(1)
+	var body []byte
+	if plainTarget(target) { // written by hand (clientcodec.go): the usual case
+		body = appendSendRequest(make([]byte, 0, sendRequestLen(raw, target)+24), id, raw, target)
+	} else if body, err = json.Marshal(struct {
+		Content json.RawMessage `json:"content"`
+		Target  string          `json:"target"`
+		Type    string          `json:"type"`
+	}{raw, target, TypeDirectMessage}); err != nil {
+		return fmt.Errorf("broker: encoding the request: %w", err)
+	} else {
+		body = withID(id, body)
+	}
+	cl := &call{want: TypeDeliveryConfirmation, size: len(body), id: id, async: done, c: c}
+	return c.enqueueAsync(cl, body)
+}
+
+// enqueueAsync is enqueue without waiting, for SendAsync.
+func (c *Client) enqueueAsync(cl *call, body []byte) error {
+	c.mu.Lock()
+	limit := c.maxSize
+	c.mu.Unlock()
+	if limit > 0 && cl.size > limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, cl.size, limit)
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if !c.up {
+		c.mu.Unlock()
+		return c.noBroker(zmq.ErrWouldBlock)
+	}
+	c.pending = append(c.pending, cl)
+	c.mu.Unlock()
+	if err := c.sock.TrySend(zmq.NewMsg(body)); err != nil {
+		c.mu.Lock()
+		i := slices.Index(c.pending, cl)
+		if i >= 0 {
+			c.pending = slices.Delete(c.pending, i, i+1)
+		}
+		c.mu.Unlock()
+		if i < 0 {
+			// Close, or the connection's loss, took the request first
+			// and gave done its outcome: done is called, so no error.
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
 // Broadcast sends content to every other client (broadcast), those of the
 // whole federation included, and returns how many clients of this broker
 // it reached (broadcast_confirmation).
@@ -397,7 +475,7 @@ func (c *Client) Close() error {
 		c.pending = nil
 		c.mu.Unlock()
 		for _, cl := range pending {
-			cl.done <- result{err: ErrClosed}
+			cl.finish(result{err: ErrClosed})
 		}
 		c.cancel()
 		c.sock.Close()
@@ -411,6 +489,9 @@ type typeOnly struct {
 }
 
 func marshalContent(v any) (json.RawMessage, error) {
+	if s, ok := v.(string); ok { // the usual content, written as encoding/json does (codec.go)
+		return appendString(make([]byte, 0, len(s)+2), s), nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("broker: encoding the content: %w", err)
@@ -440,6 +521,25 @@ type call struct {
 	size  int    // bytes of the request
 	rereg string // the client's own register after a reconnection, of this name: no one waits
 	done  chan result
+	async func(status string, err error) // SendAsync's: called with the outcome instead of done, never under c.mu
+	c     *Client                        // SendAsync: whose request
+}
+
+// finish gives a request its outcome, outside c.mu.
+func (cl *call) finish(r result) {
+	if cl.async == nil {
+		cl.done <- r
+		return
+	}
+	w, err := cl.c.outcome(r)
+	switch {
+	case err != nil:
+		cl.async("", err)
+	case w.Status == StatusFailed:
+		cl.async(w.Status, ErrNotDelivered)
+	default:
+		cl.async(w.Status, nil)
+	}
 }
 
 type result struct {
@@ -470,28 +570,37 @@ func (c *Client) callEncoded(ctx context.Context, want string, size int, encode 
 	}
 	cl := &call{want: want, size: size, id: c.nextID.Add(1), done: make(chan result, 1)}
 	body := encode(cl.id)
+	if limit > 0 && len(body) > limit { // the broker counts the request_id too
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(body), limit)
+	}
 	if err := c.enqueue(ctx, cl, body); err != nil {
 		return nil, err
 	}
 	select {
 	case r := <-cl.done:
-		if r.err != nil {
-			return nil, r.err
-		}
-		if r.w.Type == TypeError {
-			e := &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
-			c.mu.Lock()
-			regErr := c.regErr
-			c.mu.Unlock()
-			if regErr != nil && r.w.Text == "register first" {
-				return nil, fmt.Errorf("%w (%v)", e, regErr)
-			}
-			return nil, e
-		}
-		return r.w, nil
+		return c.outcome(r)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// outcome turns a request's result into the reply or the error its caller
+// gets.
+func (c *Client) outcome(r result) (*wire, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.w.Type == TypeError {
+		e := &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
+		c.mu.Lock()
+		regErr := c.regErr
+		c.mu.Unlock()
+		if regErr != nil && r.w.Text == "register first" {
+			return nil, fmt.Errorf("%w (%v)", e, regErr)
+		}
+		return nil, e
+	}
+	return r.w, nil
 }
 
 // withID gives the request its request_id: a zmqgo broker echoes it in the
@@ -615,7 +724,7 @@ func (c *Client) connectionLost(why error) {
 			err = fmt.Errorf("%w (%v); the request was %d bytes: a broker drops the connection of a client whose "+
 				"message is far over its size limit (zmqgo broker: twice --max-msg-size)", ErrConnectionLost, why, cl.size)
 		}
-		cl.done <- result{err: err}
+		cl.finish(result{err: err})
 	}
 }
 
@@ -648,16 +757,15 @@ func (c *Client) connectionUp() {
 // reregistered takes the reply to the register sent after a reconnection
 // (c.mu is held): before any later reply, so that the requests after it
 // see its outcome.
-func (c *Client) reregistered(name string, r result) {
-	err := r.err
-	if err == nil && r.w.Type == TypeError {
-		err = &Error{Message: r.w.Text, Time: fromUnix(r.w.Timestamp)}
+func (c *Client) reregistered(name string, w *wire, err error) {
+	if err == nil && w.Type == TypeError {
+		err = &Error{Message: w.Text, Time: fromUnix(w.Timestamp)}
 	}
 	if err != nil {
 		c.regFailed(name, err)
 		return
 	}
-	c.registeredLocked(name, r.w)
+	c.registeredLocked(name, w)
 	c.log.Info("broker client: registered again after reconnecting", "name", name)
 }
 
@@ -685,7 +793,28 @@ func isReply(typ string) bool {
 // theirs. It reports false if the reply answers no request.
 func (c *Client) resolve(w *wire) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	ok := c.resolveLocked(w)
+	later := c.later
+	c.later = nil
+	c.mu.Unlock()
+	for i := range later {
+		f := &later[i]
+		r := result{err: f.err}
+		if f.ok {
+			r.w = &f.w
+		}
+		f.cl.finish(r)
+	}
+	if later != nil {
+		clear(later)
+		c.mu.Lock()
+		c.later = later[:0]
+		c.mu.Unlock()
+	}
+	return ok
+}
+
+func (c *Client) resolveLocked(w *wire) bool {
 	if id, err := strconv.ParseUint(string(w.RequestID), 10, 64); err == nil && len(w.RequestID) > 0 {
 		i := slices.IndexFunc(c.pending, func(cl *call) bool { return cl.id == id })
 		if i < 0 {
@@ -695,74 +824,87 @@ func (c *Client) resolve(w *wire) bool {
 			return true
 		}
 		for _, cl := range c.pending[:i] {
-			c.deliver(cl, result{err: ErrNoReply})
+			c.deliver(cl, nil, ErrNoReply)
 		}
 		cl := c.pending[i]
 		clear(c.pending[:i+1])
 		c.pending = c.pending[i+1:]
-		r := result{w: w}
 		if w.Type != TypeError && w.Type != cl.want {
-			r = result{err: fmt.Errorf("broker: a %s answered a request for a %s", w.Type, cl.want)}
+			c.deliver(cl, nil, fmt.Errorf("broker: a %s answered a request for a %s", w.Type, cl.want))
+		} else {
+			c.deliver(cl, w, nil)
 		}
-		c.deliver(cl, r)
 		return true
 	}
 	for len(c.pending) > 0 {
 		cl := c.pending[0]
 		c.pending[0] = nil
 		c.pending = c.pending[1:]
-		r := result{w: w}
 		if w.Type != TypeError && w.Type != cl.want {
-			r = result{err: ErrNoReply}
+			c.deliver(cl, nil, ErrNoReply)
+			continue
 		}
-		c.deliver(cl, r)
-		if r.err == nil {
-			return true
-		}
+		c.deliver(cl, w, nil)
+		return true
 	}
 	return false
 }
 
-// deliver gives a request its outcome; c.mu is held.
-func (c *Client) deliver(cl *call, r result) {
-	if cl.rereg != "" {
-		c.reregistered(cl.rereg, r)
-		return
+// deliver gives a request its outcome; c.mu is held. A SendAsync's
+// function runs once c.mu is released (resolve), as it may send.
+// w is the receiver's (on its stack): what outlives the call is a copy.
+func (c *Client) deliver(cl *call, w *wire, err error) {
+	switch {
+	case cl.rereg != "":
+		c.reregistered(cl.rereg, w, err)
+	case cl.async != nil:
+		f := finished{cl: cl, err: err}
+		if w != nil {
+			f.w, f.ok = *w, true
+		}
+		c.later = append(c.later, f)
+	default:
+		out := result{err: err}
+		if w != nil {
+			cp := *w
+			out.w = &cp
+		}
+		cl.done <- out
 	}
-	cl.done <- r
 }
 
-func (c *Client) recvLoop() {
-	defer c.wg.Done()
-	for {
-		m, err := c.sock.Recv(c.ctx)
-		if err != nil {
-			if c.ctx.Err() == nil && !errors.Is(err, zmq.ErrClosed) {
-				c.log.Error("broker client: receive failed", "err", err)
-			}
-			return
-		}
-		body := m.Frames[len(m.Frames)-1]
-		w := new(wire)
-		if err := decodeWire(body, w); err != nil {
-			c.log.Warn("broker client: undecodable message", "err", err)
-			var t typeOnly
-			json.Unmarshal(body, &t)
-			w = &wire{Message: Message{Type: t.Type}}
-		}
-		if isReply(w.Type) && c.resolve(w) {
-			continue
-		}
-		if c.handler == nil {
-			continue
-		}
-		msg := w.Message
-		msg.Raw, msg.Time = body, fromUnix(w.Timestamp)
-		select {
-		case c.inbox <- msg:
-		case <-c.ctx.Done():
-			return
-		}
+// finished is a SendAsync's outcome, for its function to be called
+// outside c.mu: the reply itself (ok), or err.
+type finished struct {
+	cl  *call
+	w   wire
+	ok  bool
+	err error
+}
+
+// received handles what the broker sends, on the connection's reader: a
+// reply goes to its request, anything else to the handler's queue, which,
+// full, holds up the reading.
+func (c *Client) received(m zmq.Msg) {
+	body := m.Frames[len(m.Frames)-1]
+	var w wire // on the stack: resolve copies what a request keeps
+	if err := decodeWire(body, &w); err != nil {
+		c.log.Warn("broker client: undecodable message", "err", err)
+		var t typeOnly
+		json.Unmarshal(body, &t)
+		w = wire{Message: Message{Type: t.Type}}
+	}
+	if isReply(w.Type) && c.resolve(&w) {
+		return
+	}
+	if c.handler == nil {
+		return
+	}
+	msg := w.Message
+	msg.Raw, msg.Time = body, fromUnix(w.Timestamp)
+	select {
+	case c.inbox <- msg:
+	case <-c.ctx.Done():
 	}
 }
 

@@ -107,8 +107,10 @@ func decodeWire(b []byte, w *wire) error {
 	if parseWire(b, w) {
 		return nil
 	}
-	*w = wire{}
-	return json.Unmarshal(b, w)
+	nw := new(wire) // not w: through encoding/json's interface, w would leave the caller's stack
+	err := json.Unmarshal(b, nw)
+	*w = *nw
+	return err
 }
 
 // plainTarget reports a target name that encoding/json writes as it is

@@ -33,8 +33,9 @@ type Config struct {
 	// clients are spread evenly. It overrides Addr.
 	Addrs []string
 	// Clients send Messages direct messages each, of Size bytes of
-	// content, to the next client (the last to the first), with up to
-	// Window requests in flight each. No Clients: no direct messages.
+	// content, to the next client (the last to the first), pipelined:
+	// Window requests in flight each, the next sent as each confirmation
+	// arrives (Client.SendAsync). No Clients: no direct messages.
 	// Defaults: 1000 messages, 100 bytes, a window of 16.
 	Clients  int
 	Messages int
@@ -197,38 +198,76 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 	pad := strings.Repeat("x", max(cfg.Size-20, 0))
 	var sent, failed, lost atomic.Int64
 	start := time.Since(base)
-	g, gctx := newGroup(ctx)
+	// Each client keeps Window requests in flight: it sends Window, then
+	// one more as each confirmation comes (Client.SendAsync), from the
+	// goroutine that received it, so the requests a read's confirmations
+	// release go out in one write, as a pipelining client's would.
+	var fail atomic.Pointer[error]
+	finished := make(chan struct{}, cfg.Clients)
 	for i, c := range clients {
 		target := fmt.Sprintf("%sd%d", prefix, (i+1)%len(clients))
-		for w := range cfg.Window {
-			n := cfg.Messages / cfg.Window
-			if w < cfg.Messages%cfg.Window {
-				n++
+		var next, completed int // guarded by mu: started from here, continued from the client's receiver
+		var mu sync.Mutex
+		var send func()
+		done := func(_ string, err error) {
+			switch {
+			case errors.Is(err, broker.ErrNotDelivered):
+				failed.Add(1)
+			case errors.Is(err, broker.ErrNoReply):
+				// The broker dropped the confirmation: this client's queue
+				// there was full (it receives faster than it reads). A later
+				// reply showed it.
+				lost.Add(1)
+			case err != nil:
+				e := fmt.Errorf("loadtest: send: %w", err)
+				fail.CompareAndSwap(nil, &e)
+			default:
+				sent.Add(1)
 			}
-			g.run(func() error {
-				for range n {
-					content := strconv.FormatInt(int64(time.Since(base)), 10) + "|" + pad
-					_, err := c.Send(gctx, target, content)
-					switch {
-					case errors.Is(err, broker.ErrNotDelivered):
-						failed.Add(1)
-					case errors.Is(err, broker.ErrNoReply):
-						// The broker dropped the confirmation: this client's
-						// queue there was full (it receives faster than it
-						// reads). A later reply showed it.
-						lost.Add(1)
-					case err != nil:
-						return fmt.Errorf("loadtest: send: %w", err)
-					default:
-						sent.Add(1)
-					}
+			mu.Lock()
+			completed++
+			all := completed == cfg.Messages
+			mu.Unlock()
+			if all {
+				finished <- struct{}{}
+				return
+			}
+			send()
+		}
+		send = func() {
+			mu.Lock()
+			if next == cfg.Messages {
+				mu.Unlock()
+				return
+			}
+			next++
+			mu.Unlock()
+			content := strconv.FormatInt(int64(time.Since(base)), 10) + "|" + pad
+			if err := c.SendAsync(target, content, done); err != nil {
+				e := fmt.Errorf("loadtest: send: %w", err)
+				fail.CompareAndSwap(nil, &e)
+				mu.Lock()
+				completed++
+				all := completed == cfg.Messages
+				mu.Unlock()
+				if all {
+					finished <- struct{}{}
 				}
-				return nil
-			})
+			}
+		}
+		for range min(cfg.Window, cfg.Messages) {
+			send()
 		}
 	}
-	if err := g.wait(); err != nil {
-		return err
+	for range cfg.Clients {
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			return fmt.Errorf("loadtest: %d of %d messages confirmed: %w", sent.Load()+failed.Load()+lost.Load(), cfg.Clients*cfg.Messages, ctx.Err())
+		}
+	}
+	if err := fail.Load(); err != nil {
+		return *err
 	}
 	r.Sent, r.Failed, r.Lost = int(sent.Load()), int(failed.Load()), int(lost.Load())
 	for delivered.Load() < sent.Load() {

@@ -273,9 +273,10 @@ func brokerLoadCommand() *command {
 		name:    "broker-load",
 		summary: "measure a message broker: throughput, latency, a broadcast to many",
 		help: `Connects --clients clients to a broker, each sending --messages direct
-messages of --size bytes to the next (with up to --window in flight), and
-prints the throughput and the delivery latency (from the send to the
-recipient, p50, p99, max). Then connects --broadcast clients, one of them
+messages of --size bytes to the next, pipelined: --window requests in
+flight, the next sent as each confirmation arrives (broker.Client's
+SendAsync, the way a busy client sends). It prints the throughput and the
+delivery latency (from the send to the recipient, p50, p99, max). Then connects --broadcast clients, one of them
 broadcasts, and prints how long it took to reach them all. Without
 --connect it measures a broker of its own, in-process, without rate limit;
 a broker given with --connect needs a --rate high enough for the test:
