@@ -662,16 +662,7 @@ func (c *conn) writeLoop() {
 				}
 			}
 			for i := 0; err == nil && i < len(msgs); i++ {
-				fr := msgs[i].Frames
-				for j, f := range fr {
-					var flags byte
-					if j < len(fr)-1 {
-						flags = zmtp.FlagMore
-					}
-					if err = c.writeFrame(fw, flags, f); err != nil { // encrypts under CURVE
-						break
-					}
-				}
+				err = c.writeMsg(fw, msgs[i])
 			}
 			if err == nil {
 				err = fw.flush()
@@ -722,23 +713,36 @@ func inlineSize(m Msg) (wire int, fits bool) {
 // write, and what the socket buffer does not take stays in the frameWriter
 // for the writer goroutine, which sends it before anything else.
 func (c *conn) writeInline(m Msg, epoch uint64) {
-	q, fw := c.p.out, c.fw
-	var err error
+	c.flushInline(epoch, c.writeMsg(c.fw, m))
+}
+
+// writeMsg encodes m's frames into fw, sealed under CURVE.
+func (c *conn) writeMsg(fw *frameWriter, m Msg) error {
 	for j, f := range m.Frames {
 		var flags byte
 		if j < len(m.Frames)-1 {
 			flags = zmtp.FlagMore
 		}
-		if err = c.writeFrame(fw, flags, f); err != nil { // encrypts under CURVE
-			break
+		if err := c.writeFrame(fw, flags, f); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// flushInline ends a write from a goroutine that claimed the wire with
+// epoch (writeInline, writeQueued): one non-blocking write of what the
+// frameWriter holds, and what the kernel does not take stays there for the
+// writer goroutine (carry). err is an encoding error met before: the
+// connection is broken, and like messages the writer had taken, what was
+// being written is lost.
+func (c *conn) flushInline(epoch uint64, err error) {
+	q, fw := c.p.out, c.fw
 	n := 0
 	if err == nil {
 		n, err = tryWrite(c.rc, fw.buf)
 	}
 	if err != nil {
-		// The connection is broken; like a message the writer had taken, m is lost.
 		fw.buf = fw.buf[:0]
 		q.release(epoch, false)
 		c.s.opts.logger.Debug("zmq: write failed", "endpoint", c.p.endpoint, "peer", c.nc.RemoteAddr().String(), "err", err)

@@ -2,11 +2,7 @@
 // read them, and the replies they send written when the handler returns.
 package zmq
 
-import (
-	"fmt"
-
-	"github.com/zmqgo/zmq/internal/zmtp"
-)
+import "fmt"
 
 // WithHandler makes the socket pass each message it receives to fn, on the
 // goroutine that read it from the connection, instead of queueing it for
@@ -216,47 +212,23 @@ func (s *Socket) uncork() {
 // and whatever else is queued, is left to the writer goroutine. It reports
 // false if it wrote nothing (the writer must be woken).
 func (c *conn) writeQueued() bool {
-	q, fw := c.p.out, c.fw
+	q := c.p.out
 	msgs, epoch, wasFull, ok := q.takeInline(inlineMax)
 	if !ok {
 		return false
 	}
 	var err error
-	for _, m := range msgs {
-		for j, f := range m.Frames {
-			var flags byte
-			if j < len(m.Frames)-1 {
-				flags = zmtp.FlagMore
-			}
-			if err = c.writeFrame(fw, flags, f); err != nil { // encrypts under CURVE
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
+	for i := 0; err == nil && i < len(msgs); i++ {
+		err = c.writeMsg(c.fw, msgs[i])
 	}
-	n := 0
-	if err == nil {
-		n, err = tryWrite(c.rc, fw.buf)
-	}
+	c.flushInline(epoch, err)
 	for i := range msgs {
-		msgs[i].sendUnref() // in the frameWriter or the kernel: AllocMsg buffers go back
+		msgs[i].sendUnref() // in the kernel or the frameWriter: AllocMsg buffers go back
 	}
 	clear(msgs)
 	q.spare(msgs)
 	if wasFull {
 		c.s.wake()
 	}
-	if err != nil {
-		fw.buf = fw.buf[:0]
-		q.release(epoch, false)
-		c.s.opts.logger.Debug("zmq: write failed", "endpoint", c.p.endpoint, "peer", c.nc.RemoteAddr().String(), "err", err)
-		c.close()
-		return true
-	}
-	rest := copy(fw.buf, fw.buf[n:])
-	fw.buf = fw.buf[:rest]
-	q.release(epoch, rest > 0)
 	return true
 }

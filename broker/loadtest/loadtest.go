@@ -208,6 +208,17 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 		target := fmt.Sprintf("%sd%d", prefix, (i+1)%len(clients))
 		var next, completed int // guarded by mu: started from here, continued from the client's receiver
 		var mu sync.Mutex
+		// complete counts a message done with; true for the client's last.
+		complete := func() bool {
+			mu.Lock()
+			completed++
+			all := completed == cfg.Messages
+			mu.Unlock()
+			if all {
+				finished <- struct{}{}
+			}
+			return all
+		}
 		var send func()
 		done := func(_ string, err error) {
 			switch {
@@ -224,15 +235,9 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 			default:
 				sent.Add(1)
 			}
-			mu.Lock()
-			completed++
-			all := completed == cfg.Messages
-			mu.Unlock()
-			if all {
-				finished <- struct{}{}
-				return
+			if !complete() {
+				send()
 			}
-			send()
 		}
 		send = func() {
 			mu.Lock()
@@ -246,13 +251,7 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 			if err := c.SendAsync(target, content, done); err != nil {
 				e := fmt.Errorf("loadtest: send: %w", err)
 				fail.CompareAndSwap(nil, &e)
-				mu.Lock()
-				completed++
-				all := completed == cfg.Messages
-				mu.Unlock()
-				if all {
-					finished <- struct{}{}
-				}
+				complete()
 			}
 		}
 		for range min(cfg.Window, cfg.Messages) {
