@@ -15,7 +15,8 @@ mkdir -p bin
 (cd .. && go build -o bench/bin/zmqgo ./cmd/zmqgo)
 python=/usr/bin/python3
 $python -c 'import txzmq' || { echo "need Debian's python3-txzmq" >&2; exit 1; }
-port=$((20000 + RANDOM % 20000))
+# Below the kernel's ephemeral range (32768-): no client connection holds it.
+port=$((20000 + RANDOM % 12000))
 # The process's CPU time in ns: the sum of its threads' run time
 # (/proc/PID/task/*/schedstat), finer than utime+stime's 10 ms ticks.
 cpu() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
@@ -27,7 +28,10 @@ run() { # impl → "msgs/s µs-per-msg"
     seed) $python broker/seed_broker.py "$ep" >"$log" 2>&1 & ;;
   esac
   local pid=$!
-  until grep -q "bound\|listening" "$log"; do sleep 0.05; done
+  until grep -q "bound\|listening" "$log"; do
+    if ! kill -0 $pid 2>/dev/null; then cat "$log" >&2; rm -f "$log"; exit 1; fi # it could not bind, say
+    sleep 0.05
+  done
   local c0; c0=$(cpu $pid)
   local out
   if ! out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --window "$window" --broadcast 0); then

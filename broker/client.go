@@ -47,6 +47,7 @@ type Client struct {
 	sock     *zmq.Socket
 	endpoint string
 	handler  Handler
+	inline   bool // WithInlineHandler: handler called by received, no handleLoop
 	log      *slog.Logger
 	maxSize  int // WithMaxMsgSize, or what the broker told in registration_ack; 0: unknown
 
@@ -163,6 +164,7 @@ type ClientOption func(*clientConfig)
 
 type clientConfig struct {
 	handler Handler
+	inline  bool
 	queue   int
 	logger  *slog.Logger
 	opts    []zmq.Option
@@ -182,6 +184,15 @@ func WithMaxMsgSize(n int) ClientOption { return func(c *clientConfig) { c.maxSi
 // WithHandler sets the handler of incoming messages. Without one they are
 // dropped.
 func WithHandler(h Handler) ClientOption { return func(c *clientConfig) { c.handler = h } }
+
+// WithInlineHandler is WithHandler with h run on the goroutine that
+// receives from the broker, with no queue between: no hand-over per
+// message. h then holds up everything the client receives, replies
+// included, so it must not block, nor call the client's methods that wait
+// for a reply (Send, Register, ...; SendAsync is fine).
+func WithInlineHandler(h Handler) ClientOption {
+	return func(c *clientConfig) { c.handler, c.inline = h, true }
+}
 
 // WithHandlerQueue sets how many incoming messages may wait for the
 // handler (default 1024).
@@ -245,7 +256,7 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	// Immediate: requests go only to a live connection, and those queued
 	// for one that breaks are dropped with it, so that every request
 	// belongs to exactly one connection (see watchLoop).
-	c := &Client{endpoint: endpoint, handler: cfg.handler, log: cfg.logger, maxSize: cfg.maxSize,
+	c := &Client{endpoint: endpoint, handler: cfg.handler, inline: cfg.inline, log: cfg.logger, maxSize: cfg.maxSize,
 		inbox: make(chan Message, cfg.queue), upCh: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	// What arrives is decoded and paired with its request on the
@@ -271,7 +282,7 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	}
 	c.wg.Add(1)
 	go c.watchLoop(events)
-	if c.handler != nil {
+	if c.handler != nil && !c.inline {
 		c.wg.Add(1)
 		go c.handleLoop()
 	}
@@ -902,6 +913,10 @@ func (c *Client) received(m zmq.Msg) {
 	}
 	msg := w.Message
 	msg.Raw, msg.Time = body, fromUnix(w.Timestamp)
+	if c.inline {
+		c.handler(c.ctx, msg)
+		return
+	}
 	select {
 	case c.inbox <- msg:
 	case <-c.ctx.Done():

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -159,13 +161,8 @@ func plainString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, i, false
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c < ' ' || c == '\\' || c >= utf8.RuneSelf:
-			return nil, i, false
-		}
+	if j := stopByte(b, i+1, true); j < len(b) && b[j] == '"' {
+		return b[i+1 : j], j + 1, true
 	}
 	return nil, i, false
 }
@@ -243,35 +240,66 @@ func skipString(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
-	for j := i + 1; j < len(b); j++ {
+	for j := i + 1; ; j++ {
+		j = stopByte(b, j, false)
+		if j >= len(b) {
+			return i, false
+		}
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1, true
 		case c < ' ':
 			return i, false
-		case c == '\\':
-			j++
-			if j >= len(b) {
+		}
+		// A backslash.
+		j++
+		if j >= len(b) {
+			return i, false
+		}
+		switch b[j] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if j+4 >= len(b) {
 				return i, false
 			}
-			switch b[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if j+4 >= len(b) {
+			for _, h := range b[j+1 : j+5] {
+				if !isHex(h) {
 					return i, false
 				}
-				for _, h := range b[j+1 : j+5] {
-					if !isHex(h) {
-						return i, false
-					}
-				}
-				j += 4
-			default:
-				return i, false
 			}
+			j += 4
+		default:
+			return i, false
 		}
 	}
-	return i, false
+}
+
+// stopByte returns the index of the first byte at or after j that ends a
+// string's plain run: a quote, a backslash, a control character or, with
+// ascii, any byte of 0x80 and above; len(b) if none. Eight bytes at a time:
+// contents are most of a message's bytes.
+func stopByte(b []byte, j int, ascii bool) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	var high uint64
+	if ascii {
+		high = msb
+	}
+	for ; j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(b[j:])
+		q, s := x^(lsb*'"'), x^(lsb*'\\')
+		// A byte of q or s that is zero, a byte of x below 0x20 (each
+		// mask's lowest flag is exact, which is the one that counts).
+		m := ((q-lsb)&^q | (s-lsb)&^s | (x-lsb*0x20)&^x | x&high) & msb
+		if m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; j < len(b); j++ {
+		if c := b[j]; c == '"' || c == '\\' || c < ' ' || ascii && c >= utf8.RuneSelf {
+			return j
+		}
+	}
+	return j
 }
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }

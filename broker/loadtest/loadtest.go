@@ -152,7 +152,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 }
 
 // receiver counts what reaches one client and when; its handler runs on
-// the client's one handler goroutine.
+// the client's receiving goroutine (broker.WithInlineHandler: it never
+// waits), one message at a time.
 type receiver struct {
 	lat []time.Duration
 }
@@ -168,7 +169,7 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 	for i := range clients {
 		rc := &receiver{}
 		recv[i] = rc
-		opts := []broker.ClientOption{broker.WithHandler(func(ctx context.Context, m broker.Message) {
+		opts := []broker.ClientOption{broker.WithInlineHandler(func(ctx context.Context, m broker.Message) {
 			if m.Type != broker.TypeDirectMessage {
 				return
 			}
