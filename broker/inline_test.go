@@ -28,6 +28,7 @@ func TestInlineHandlerPingPong(t *testing.T) {
 		default:
 		}
 	}
+	confirmed := make(chan struct{}, rounds) // one per SendAsync's done
 	clients := map[string]*Client{}
 	handler := func(name, peer string) Handler {
 		return func(_ context.Context, m Message) {
@@ -67,6 +68,7 @@ func TestInlineHandlerPingPong(t *testing.T) {
 				if err != nil {
 					fail(err)
 				}
+				confirmed <- struct{}{}
 			}); err != nil {
 				fail(err)
 			}
@@ -94,6 +96,17 @@ func TestInlineHandlerPingPong(t *testing.T) {
 		t.Fatal(err)
 	case <-ctx.Done():
 		t.Fatalf("the ping-pong stopped: %v", ctx.Err())
+	}
+	// Messages 2..rounds were sent with SendAsync: their confirmations
+	// come before Close, which would fail those still awaited.
+	for range rounds - 1 {
+		select {
+		case <-confirmed:
+		case err := <-failed:
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatalf("confirmations missing: %v", ctx.Err())
+		}
 	}
 	for _, c := range clients {
 		c.Close()
