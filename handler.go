@@ -2,7 +2,10 @@
 // read them, and the replies they send written when the handler returns.
 package zmq
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // WithHandler makes the socket pass each message it receives to fn, on the
 // goroutine that read it from the connection, instead of queueing it for
@@ -90,10 +93,10 @@ func (c *conn) handlerLoop() error {
 
 // handle passes m to the handler. Handlers running are counted, so that
 // TrySends on the socket meanwhile leave their writers' wake-up to the
-// handler's end (wakeWriter), which writes them all.
-// inproc calls it on the sending socket's goroutine, which this socket's
-// Close does not wait for: beginHandler keeps the calls from starting once
-// Close is done with them (stopHandlers).
+// handler's end (wakeWriter), which writes them all. inproc calls it on
+// the sending socket's goroutine, which this socket's Close does not wait
+// for: beginHandler keeps the calls from starting once Close is done with
+// them (stopHandlers).
 func (s *Socket) handle(m Msg) {
 	if !s.beginHandler() {
 		return // closed: dropped, as a closed socket's queue would
@@ -152,16 +155,19 @@ type dirtyPipe struct {
 }
 
 // wakeWriter wakes p's writer after a push to its empty queue; a TrySend
-// (try) while a handler runs leaves it to the handler's end instead.
-func (s *Socket) wakeWriter(p *pipe, try bool) {
-	if try && s.opts.handler != nil {
-		s.corkMu.Lock()
-		if s.corked > 0 {
-			s.dirty = append(s.dirty, dirtyPipe{p: p})
+// (ctx is tryCtx) while a handler runs leaves it to the handler's end
+// instead.
+func (s *Socket) wakeWriter(ctx context.Context, p *pipe) {
+	if s.opts.handler != nil {
+		if _, try := ctx.(tryCtx); try {
+			s.corkMu.Lock()
+			if s.corked > 0 {
+				s.dirty = append(s.dirty, dirtyPipe{p: p})
+				s.corkMu.Unlock()
+				return
+			}
 			s.corkMu.Unlock()
-			return
 		}
-		s.corkMu.Unlock()
 	}
 	signal(p.out.notify)
 }
@@ -177,18 +183,14 @@ func (s *Socket) uncork() {
 		close(s.handlersIdle) // Close waits in stopHandlers
 		s.handlersIdle = nil
 	}
+	if len(s.dirty) == 0 {
+		s.corkMu.Unlock()
+		return
+	}
 	list := s.dirty
 	s.dirty = s.spareDirty
 	s.spareDirty = nil
 	s.corkMu.Unlock()
-	if len(list) == 0 {
-		s.corkMu.Lock()
-		if s.spareDirty == nil {
-			s.spareDirty = list
-		}
-		s.corkMu.Unlock()
-		return
-	}
 	s.mu.Lock()
 	for i := range list {
 		list[i].c = list[i].p.conn

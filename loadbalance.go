@@ -44,8 +44,7 @@ func (s *Socket) sendRRPipe(ctx context.Context, m Msg, inline bool) (*pipe, err
 				s.rr = (k + 1) % n
 				s.mu.Unlock()
 				if wake {
-					_, try := ctx.(tryCtx)
-					s.wakeWriter(p, try)
+					s.wakeWriter(ctx, p)
 				}
 				return p, nil
 			}

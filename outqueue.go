@@ -157,11 +157,7 @@ func (q *outQueue) takeInline(maxBytes int) (msgs []Msg, epoch uint64, wasFull, 
 			break
 		}
 		wire += w
-		dst = append(dst, m)
-		q.bq.taken(int64(m.Size()))
-		q.ring[q.head] = Msg{}
-		q.head = (q.head + 1) % len(q.ring)
-		q.n--
+		dst = append(dst, q.popFront(m.Size()))
 	}
 	if len(dst) == 0 {
 		q.inl = dst
@@ -232,18 +228,24 @@ func (q *outQueue) take(dst []Msg, max, maxBytes int) (msgs []Msg, ctl []ctlCmd,
 	q.ctl = nil
 	bytes := 0
 	for q.n > 0 && len(dst) < max && (len(dst) == 0 || bytes < maxBytes) {
-		m := q.ring[q.head]
-		size := m.Size()
+		size := q.ring[q.head].Size()
 		bytes += size
-		dst = append(dst, m)
-		q.bq.taken(int64(size))
-		q.ring[q.head] = Msg{}
-		q.head = (q.head + 1) % len(q.ring)
-		q.n--
+		dst = append(dst, q.popFront(size))
 	}
 	q.busy = len(dst) > 0 || len(ctl) > 0 || carry
 	q.mu.Unlock()
 	return dst, ctl, wasFull, carry
+}
+
+// popFront moves the oldest message, of size bytes, out of the queue to
+// whoever owns the wire (take, takeInline). Under q.mu.
+func (q *outQueue) popFront(size int) Msg {
+	m := q.ring[q.head]
+	q.bq.taken(int64(size))
+	q.ring[q.head] = Msg{}
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	return m
 }
 
 // flushed tells the queue that what was taken is on the wire; if nothing is

@@ -47,8 +47,7 @@ func (s *Socket) sendRouter(ctx context.Context, m Msg) error {
 		ok, wake := p.out.pushQuiet(body)
 		s.mu.Unlock()
 		if wake {
-			_, try := ctx.(tryCtx)
-			s.wakeWriter(p, try)
+			s.wakeWriter(ctx, p)
 		}
 		if ok || !s.opts.routerMandatory {
 			return nil

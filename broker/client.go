@@ -343,22 +343,35 @@ func (c *Client) Send(ctx context.Context, target string, content any) (string, 
 	if err != nil {
 		return "", err
 	}
-	var w *wire
+	// The size without the request_id, escapes not counted: callEncoded
+	// checks the whole request too.
+	w, err := c.callEncoded(ctx, TypeDeliveryConfirmation, sendRequestLen(raw, target), func(id uint64) []byte {
+		return sendRequest(raw, target, id)
+	})
+	return sendStatus(w, err)
+}
+
+// sendRequest is the direct_message request of Send and SendAsync, with
+// request_id id. It cannot fail: raw is valid JSON (marshalContent), and a
+// string always encodes.
+func sendRequest(raw json.RawMessage, target string, id uint64) []byte {
 	if plainTarget(target) { // written by hand (clientcodec.go): the usual case
-		w, err = c.callEncoded(ctx, TypeDeliveryConfirmation, sendRequestLen(raw, target), func(id uint64) []byte {
-			return appendSendRequest(make([]byte, 0, sendRequestLen(raw, target)+24), id, raw, target)
-		})
-	} else {
-		w, err = c.call(ctx, TypeDeliveryConfirmation, struct {
-			Content json.RawMessage `json:"content"`
-			Target  string          `json:"target"`
-			Type    string          `json:"type"`
-		}{raw, target, TypeDirectMessage})
+		return appendSendRequest(make([]byte, 0, sendRequestLen(raw, target)+24), id, raw, target)
 	}
-	if err != nil {
+	body, _ := json.Marshal(struct {
+		Content json.RawMessage `json:"content"`
+		Target  string          `json:"target"`
+		Type    string          `json:"type"`
+	}{raw, target, TypeDirectMessage})
+	return withID(id, body)
+}
+
+// sendStatus is what Send returns for the outcome of its request.
+func sendStatus(w *wire, err error) (string, error) {
+	switch {
+	case err != nil:
 		return "", err
-	}
-	if w.Status == StatusFailed {
+	case w.Status == StatusFailed:
 		return w.Status, ErrNotDelivered
 	}
 	return w.Status, nil
@@ -384,29 +397,15 @@ func (c *Client) SendAsync(target string, content any, done func(status string, 
 		return err
 	}
 	id := c.nextID.Add(1)
-	var body []byte
-	if plainTarget(target) { // written by hand (clientcodec.go): the usual case
-		body = appendSendRequest(make([]byte, 0, sendRequestLen(raw, target)+24), id, raw, target)
-	} else if body, err = json.Marshal(struct {
-		Content json.RawMessage `json:"content"`
-		Target  string          `json:"target"`
-		Type    string          `json:"type"`
-	}{raw, target, TypeDirectMessage}); err != nil {
-		return fmt.Errorf("broker: encoding the request: %w", err)
-	} else {
-		body = withID(id, body)
-	}
+	body := sendRequest(raw, target, id)
 	cl := &call{want: TypeDeliveryConfirmation, size: len(body), id: id, async: done, c: c}
 	return c.enqueueAsync(cl, body)
 }
 
 // enqueueAsync is enqueue without waiting, for SendAsync.
 func (c *Client) enqueueAsync(cl *call, body []byte) error {
-	c.mu.Lock()
-	limit := c.maxSize
-	c.mu.Unlock()
-	if limit > 0 && cl.size > limit {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, cl.size, limit)
+	if err := c.tooLarge(cl.size); err != nil {
+		return err
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
@@ -422,18 +421,36 @@ func (c *Client) enqueueAsync(cl *call, body []byte) error {
 	c.pending = append(c.pending, cl)
 	c.mu.Unlock()
 	if err := c.sock.TrySend(zmq.NewMsg(body)); err != nil {
-		c.mu.Lock()
-		i := slices.Index(c.pending, cl)
-		if i >= 0 {
-			c.pending = slices.Delete(c.pending, i, i+1)
-		}
-		c.mu.Unlock()
-		if i < 0 {
+		if !c.unpend(cl) {
 			// Close, or the connection's loss, took the request first
 			// and gave done its outcome: done is called, so no error.
 			return nil
 		}
 		return err
+	}
+	return nil
+}
+
+// unpend takes back a request that could not be sent; false if something
+// else (Close, the connection's loss) took it from pending first.
+func (c *Client) unpend(cl *call) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.pending, cl)
+	if i >= 0 {
+		c.pending = slices.Delete(c.pending, i, i+1)
+	}
+	return i >= 0
+}
+
+// tooLarge refuses a request of size bytes over the broker's limit, if
+// known.
+func (c *Client) tooLarge(size int) error {
+	c.mu.Lock()
+	limit := c.maxSize
+	c.mu.Unlock()
+	if limit > 0 && size > limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, limit)
 	}
 	return nil
 }
@@ -542,15 +559,7 @@ func (cl *call) finish(r result) {
 		cl.done <- r
 		return
 	}
-	w, err := cl.c.outcome(r)
-	switch {
-	case err != nil:
-		cl.async("", err)
-	case w.Status == StatusFailed:
-		cl.async(w.Status, ErrNotDelivered)
-	default:
-		cl.async(w.Status, nil)
-	}
+	cl.async(sendStatus(cl.c.outcome(r)))
 }
 
 type result struct {
@@ -570,19 +579,16 @@ func (c *Client) call(ctx context.Context, want string, req any) (*wire, error) 
 // callEncoded is call with the request written by encode, given its
 // request_id, and size bytes long without it.
 func (c *Client) callEncoded(ctx context.Context, want string, size int, encode func(id uint64) []byte) (*wire, error) {
-	c.mu.Lock()
-	limit := c.maxSize
-	c.mu.Unlock()
-	if limit > 0 && size > limit {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, limit)
+	if err := c.tooLarge(size); err != nil { // before encoding it
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	cl := &call{want: want, size: size, id: c.nextID.Add(1), done: make(chan result, 1)}
 	body := encode(cl.id)
-	if limit > 0 && len(body) > limit { // the broker counts the request_id too
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(body), limit)
+	if err := c.tooLarge(len(body)); err != nil { // the broker counts the request_id too
+		return nil, err
 	}
 	if err := c.enqueue(ctx, cl, body); err != nil {
 		return nil, err
@@ -659,11 +665,7 @@ func (c *Client) enqueue(ctx context.Context, cl *call, body []byte) error {
 		}
 		c.sendMu.Unlock()
 		if err != nil {
-			c.mu.Lock()
-			if i := slices.Index(c.pending, cl); i >= 0 {
-				c.pending = slices.Delete(c.pending, i, i+1)
-			}
-			c.mu.Unlock()
+			c.unpend(cl)
 			if ctx.Err() != nil {
 				return c.noBroker(ctx.Err())
 			}
