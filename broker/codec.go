@@ -516,6 +516,9 @@ func appendFloat(b []byte, f float64) []byte {
 	if b == nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil
 	}
+	if us := math.Round(f * 1e6); f >= 1e-6 && f < 1<<33 && float64(int64(us))/1e6 == f {
+		return appendMicros(b, int64(us))
+	}
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -528,4 +531,36 @@ func appendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
+}
+
+// appendMicros appends us/1e6 as encoding/json writes the float64 nearest
+// to it, for 0 < us/1e6 < 2^33, as a timestamp (unix) is. Below 2^33 two
+// float64s are less than 1 µs apart, so that float64's shortest form, which
+// encoding/json writes, is us/1e6 itself: its digits, the point six from
+// the right, trailing zeros dropped (and the point, for whole seconds).
+func appendMicros(b []byte, us int64) []byte {
+	var d [24]byte
+	i := len(d)
+	frac, trailing := us%1e6, true
+	for range 6 {
+		if digit := byte(frac % 10); digit != 0 || !trailing {
+			i--
+			d[i] = '0' + digit
+			trailing = false
+		}
+		frac /= 10
+	}
+	if !trailing {
+		i--
+		d[i] = '.'
+	}
+	sec := us / 1e6
+	for {
+		i--
+		d[i] = '0' + byte(sec%10)
+		if sec /= 10; sec == 0 {
+			break
+		}
+	}
+	return append(b, d[i:]...)
 }
