@@ -484,6 +484,16 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 	}
 	in := false
 	for i := 0; i < len(raw); i++ {
+		if i&7 == 0 {
+			// Eight bytes that need nothing of the loop below (most of a
+			// content's) are passed over at once.
+			for i+8 <= len(raw) && plain8(binary.LittleEndian.Uint64(raw[i:])) {
+				i += 8
+			}
+			if i == len(raw) {
+				break
+			}
+		}
 		c := raw[i]
 		if in && safeASCII[c] {
 			continue // most of a string's bytes
@@ -500,6 +510,16 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 		}
 	}
 	return append(b, raw...)
+}
+
+// plain8 reports whether none of x's eight bytes matters to appendRaw: no
+// quote, backslash, HTML character, 0xe2 (U+2028, U+2029), space or
+// control character.
+func plain8(x uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	has := func(c byte) uint64 { v := x ^ (lsb * uint64(c)); return (v - lsb) &^ v }
+	m := has('"') | has('\\') | has('<') | has('>') | has('&') | has(0xe2) | (x-lsb*0x21)&^x
+	return m&msb == 0
 }
 
 func appendRawSlow(b []byte, raw json.RawMessage) []byte {
