@@ -462,7 +462,15 @@ func appendString(b []byte, s string) []byte {
 	if b == nil {
 		return nil
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if !safe8(x) {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if !safeASCII[s[i]] {
 			q, _ := json.Marshal(s) // a string always encodes
 			return append(b, q...)
@@ -512,6 +520,14 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 	return append(b, raw...)
 }
 
+// safe8 reports whether x's eight bytes are all safeASCII.
+func safe8(x uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	has := func(c byte) uint64 { v := x ^ (lsb * uint64(c)); return (v - lsb) &^ v }
+	m := has('"') | has('\\') | has('<') | has('>') | has('&') | (x-lsb*0x20)&^x | x
+	return m&msb == 0
+}
+
 // plain8 reports whether none of x's eight bytes matters to appendRaw: no
 // quote, backslash, HTML character, 0xe2 (U+2028, U+2029), space or
 // control character.
@@ -559,28 +575,22 @@ func appendFloat(b []byte, f float64) []byte {
 // encoding/json writes, is us/1e6 itself: its digits, the point six from
 // the right, trailing zeros dropped (and the point, for whole seconds).
 func appendMicros(b []byte, us int64) []byte {
-	var d [24]byte
-	i := len(d)
-	frac, trailing := us%1e6, true
-	for range 6 {
-		if digit := byte(frac % 10); digit != 0 || !trailing {
-			i--
-			d[i] = '0' + digit
-			trailing = false
-		}
-		frac /= 10
+	b = strconv.AppendInt(b, us/1e6, 10)
+	frac := us % 1e6
+	if frac == 0 {
+		return b
 	}
-	if !trailing {
-		i--
-		d[i] = '.'
+	var d [7]byte
+	d[0] = '.'
+	for k := 5; k >= 0; k -= 2 {
+		d[k], d[k+1] = digitPairs[frac%100*2], digitPairs[frac%100*2+1]
+		frac /= 100
 	}
-	sec := us / 1e6
-	for {
-		i--
-		d[i] = '0' + byte(sec%10)
-		if sec /= 10; sec == 0 {
-			break
-		}
+	n := len(d)
+	for d[n-1] == '0' {
+		n--
 	}
-	return append(b, d[i:]...)
+	return append(b, d[:n]...)
 }
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
