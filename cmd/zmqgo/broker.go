@@ -121,8 +121,9 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	c.ops.register(fs)
 }
 
-// defaultHeapFloor: 64 MiB of garbage between collections took the GC's
-// share of a loaded broker's CPU from about 12% to about 1% (README).
+// defaultHeapFloor: with 64 MiB of garbage between collections, a broker
+// under load collected 2 times instead of 52 in 200k direct messages, and
+// its CPU per message fell by 13-16% (README, "Cost").
 const defaultHeapFloor = 64 << 20
 
 func (c *brokerCmd) validate(args []string) error {
