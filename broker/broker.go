@@ -55,8 +55,9 @@ type Broker struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	lastStats   Stats
-	lastStatsAt time.Time
+	lastStats    Stats
+	finalLatency latencyHist // the latency histogram once the loop is done
+	lastStatsAt  time.Time
 
 	ops ops // metrics.go, status.go
 }
@@ -372,7 +373,7 @@ func (b *Broker) loop() {
 				case ev := <-b.in:
 					b.handle(ev)
 				default:
-					b.lastStats = st.snapshot()
+					b.lastStats, b.finalLatency = st.snapshot(), b.ops.latency
 					return
 				}
 			}
@@ -402,9 +403,9 @@ func (b *Broker) handle(ev event) {
 		if ev.src < 0 && ev.size > 0 {
 			b.st.tooLarge(ev.id, ev.user, ev.frames, ev.size)
 		} else if ev.src < 0 {
-			t0 := time.Now()
-			b.st.handlePeer(ev.id, ev.user, ev.frames)
-			b.ops.latency.Observe(time.Since(t0).Seconds())
+			t0 := b.st.now() // the request's time too: one clock read fewer
+			b.st.handlePeerAt(ev.id, ev.user, ev.frames, t0)
+			b.ops.latency.observe(time.Since(t0))
 		} else {
 			b.st.handleUp(ev.src, ev.frames)
 		}

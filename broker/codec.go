@@ -462,7 +462,15 @@ func appendString(b []byte, s string) []byte {
 	if b == nil {
 		return nil
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if !safe8(x) {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if !safeASCII[s[i]] {
 			q, _ := json.Marshal(s) // a string always encodes
 			return append(b, q...)
@@ -484,6 +492,16 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 	}
 	in := false
 	for i := 0; i < len(raw); i++ {
+		if i&7 == 0 {
+			// Eight bytes that need nothing of the loop below (most of a
+			// content's) are passed over at once.
+			for i+8 <= len(raw) && plain8(binary.LittleEndian.Uint64(raw[i:])) {
+				i += 8
+			}
+			if i == len(raw) {
+				break
+			}
+		}
 		c := raw[i]
 		if in && safeASCII[c] {
 			continue // most of a string's bytes
@@ -502,6 +520,24 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 	return append(b, raw...)
 }
 
+// safe8 reports whether x's eight bytes are all safeASCII.
+func safe8(x uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	has := func(c byte) uint64 { v := x ^ (lsb * uint64(c)); return (v - lsb) &^ v }
+	m := has('"') | has('\\') | has('<') | has('>') | has('&') | (x-lsb*0x20)&^x | x
+	return m&msb == 0
+}
+
+// plain8 reports whether none of x's eight bytes matters to appendRaw: no
+// quote, backslash, HTML character, 0xe2 (U+2028, U+2029), space or
+// control character.
+func plain8(x uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	has := func(c byte) uint64 { v := x ^ (lsb * uint64(c)); return (v - lsb) &^ v }
+	m := has('"') | has('\\') | has('<') | has('>') | has('&') | has(0xe2) | (x-lsb*0x21)&^x
+	return m&msb == 0
+}
+
 func appendRawSlow(b []byte, raw json.RawMessage) []byte {
 	var c, h bytes.Buffer
 	if json.Compact(&c, raw) != nil {
@@ -516,6 +552,9 @@ func appendFloat(b []byte, f float64) []byte {
 	if b == nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil
 	}
+	if us := math.Round(f * 1e6); f >= 1e-6 && f < 1<<33 && float64(int64(us))/1e6 == f {
+		return appendMicros(b, int64(us))
+	}
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -529,3 +568,29 @@ func appendFloat(b []byte, f float64) []byte {
 	}
 	return b
 }
+
+// appendMicros appends us/1e6 as encoding/json writes the float64 nearest
+// to it, for 0 < us/1e6 < 2^33, as a timestamp (unix) is. Below 2^33 two
+// float64s are less than 1 µs apart, so that float64's shortest form, which
+// encoding/json writes, is us/1e6 itself: its digits, the point six from
+// the right, trailing zeros dropped (and the point, for whole seconds).
+func appendMicros(b []byte, us int64) []byte {
+	b = strconv.AppendInt(b, us/1e6, 10)
+	frac := us % 1e6
+	if frac == 0 {
+		return b
+	}
+	var d [7]byte
+	d[0] = '.'
+	for k := 5; k >= 0; k -= 2 {
+		d[k], d[k+1] = digitPairs[frac%100*2], digitPairs[frac%100*2+1]
+		frac /= 100
+	}
+	n := len(d)
+	for d[n-1] == '0' {
+		n--
+	}
+	return append(b, d[:n]...)
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"

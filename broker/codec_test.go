@@ -84,6 +84,11 @@ func FuzzCodec(f *testing.F) {
 	f.Add([]byte(`{"type":"x","content":{"a":[1,-2.5E+3,true,false,null,"\u00e9\n"]},"other":{}}`), "<é>", 1e-9)
 	f.Add([]byte(` {"NAME":"x"} `), "\x00", 0.0)
 	f.Add([]byte(`{"request_id":42,"type":"register","name":"a","limits":true}`), "a", 1.5)
+	// Contents longer than eight bytes, with what appendRaw must see at
+	// every offset of its eight-byte steps.
+	f.Add([]byte(`{"content":"abcdefgh\\\"ijklmnop<q>rstuvw&xyz0123456 789 abcdefghijklmnopq"}`), "b", 1700000000.123456)
+	f.Add([]byte(`{"content":{"k1":"aaaaaaaaaaaa", "k2" : [1,  2,3], "k3":"\u003c>\\","k4":"â¨ â©"}}`), "c", 2.0)
+	f.Add([]byte(`{"content":"1234567\"1234567\\123456&"}`), "d", 3.0)
 	f.Fuzz(func(t *testing.T, content []byte, text string, ts float64) {
 		checkCodec(t, content, text, ts)
 	})

@@ -15,7 +15,7 @@ import (
 // state: the connections of the ROUTER, the request latency, the start.
 type ops struct {
 	start   time.Time
-	latency prometheus.Histogram // observed on the loop
+	latency latencyHist // guarded by Broker.mu, as the state
 
 	mu    sync.Mutex
 	conns map[string]time.Time // ROUTER connections by routing id, since when
@@ -26,11 +26,43 @@ type ops struct {
 func (o *ops) init() {
 	o.start = time.Now()
 	o.conns = make(map[string]time.Time)
-	o.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Namespace: "zmqgo", Subsystem: "broker", Name: "request_duration_seconds",
-		Help:    "Time the broker took to handle a request of a client or downstream broker.",
-		Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10), // 1 µs to 0.26 s
-	})
+}
+
+// latencyHist is the request-handling latency histogram, counted with plain
+// integers under the broker's mutex, which every request holds anyway, and
+// turned into Prometheus's at scrape time: a prometheus.Histogram's atomic
+// adds cost each request more than this (cache lines shared by the
+// handlers' threads).
+type latencyHist struct {
+	counts [len(latencyBounds)]uint64 // per bucket, not cumulative; last: over the top bound
+	count  uint64
+	sum    time.Duration
+}
+
+// latencyBounds are the buckets' upper bounds: 1 µs to 0.26 s, by 4s.
+var latencyBounds = [...]time.Duration{1e3, 4e3, 16e3, 64e3, 256e3, 1024e3, 4096e3, 16384e3, 65536e3, 262144e3, 1 << 62}
+
+var dLatency = desc("request_duration_seconds", "Time the broker took to handle a request of a client or downstream broker.")
+
+func (h *latencyHist) observe(d time.Duration) {
+	i := 0
+	for d > latencyBounds[i] { // the top bound ends the loop
+		i++
+	}
+	h.counts[i]++
+	h.count++
+	h.sum += d
+}
+
+// metric is h as a Prometheus histogram (cumulative buckets, seconds).
+func (h *latencyHist) metric() prometheus.Metric {
+	buckets := make(map[float64]uint64, len(latencyBounds)-1)
+	var n uint64
+	for i, b := range latencyBounds[:len(latencyBounds)-1] {
+		n += h.counts[i]
+		buckets[b.Seconds()] = n
+	}
+	return prometheus.MustNewConstHistogram(dLatency, h.count, h.sum.Seconds(), buckets)
 }
 
 // connection follows the ROUTER's connections from its monitor events.
@@ -59,7 +91,7 @@ func (o *ops) connected() int {
 // more), and the Go runtime's and the process's.
 func (b *Broker) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{b: b}, b.ops.latency,
+	reg.MustRegister(&collector{b: b},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
@@ -98,7 +130,12 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeBy
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	b := c.b
-	st := b.Stats()
+	var st Stats
+	var lat latencyHist
+	if !b.do(func() { st, lat = b.st.snapshot(), b.ops.latency }) {
+		st, lat = b.Stats(), b.finalLatency
+	}
+	ch <- lat.metric()
 	q := b.router.SendQueues()
 	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {

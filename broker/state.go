@@ -153,7 +153,11 @@ func (s *state) notify() {
 // handlePeer handles a message from the ROUTER: the frames after the
 // routing id; user is its connection's user id (zmq.Msg.UserID).
 func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
-	now := s.now()
+	s.handlePeerAt(id, user, frames, s.now())
+}
+
+// handlePeerAt is handlePeer at time now.
+func (s *state) handlePeerAt(id []byte, user string, frames [][]byte, now time.Time) {
 	p := s.touch(id, user, now)
 	// A REQ peer puts an empty delimiter first; its replies need one too.
 	p.delim = len(frames) > 1 && len(frames[0]) == 0

@@ -93,6 +93,7 @@ type brokerCmd struct {
 	redisPrefix    string
 	redisConfirm   time.Duration
 	ops            brokerOps // broker_ops.go
+	heapFloor      byteSize  // heapfloor.go
 }
 
 func (c *brokerCmd) register(fs *flag.FlagSet) {
@@ -113,9 +114,17 @@ func (c *brokerCmd) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.redisLease, "redis-lease", broker.DefaultRedisLease, "with --redis: a dead node's names are free after `D`")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", broker.DefaultRedisPrefix, "with --redis: start every key with `PREFIX` (one cluster per prefix)")
 	fs.DurationVar(&c.redisConfirm, "redis-confirm-timeout", broker.DefaultRedisConfirmTimeout, "with --redis: report a message to another node failed after `D`")
+	c.heapFloor = defaultHeapFloor
+	fs.Var(&c.heapFloor, "heap-floor", "let the Go heap grow to `N` bytes (e.g. 64MiB) before collecting garbage:\n"+
+		"less CPU for a broker whose live heap is small; 0 or GOGC set: Go's default")
 	c.sec.register(fs)
 	c.ops.register(fs)
 }
+
+// defaultHeapFloor: with 64 MiB of garbage between collections, a broker
+// under load collected 2 times instead of 52 in 200k direct messages, and
+// its CPU per message fell by 13-16% (README, "Cost").
+const defaultHeapFloor = 64 << 20
 
 func (c *brokerCmd) validate(args []string) error {
 	if len(args) > 0 {
@@ -220,6 +229,9 @@ func (c *brokerCmd) config(log *slog.Logger) broker.Config {
 
 func (c *brokerCmd) run(ctx context.Context, e *env) error {
 	log := c.logger(e)
+	if _, set := os.LookupEnv("GOGC"); c.heapFloor > 0 && !set {
+		defer startHeapFloor(uint64(c.heapFloor))()
+	}
 	if c.redis != "" {
 		// go-redis logs its reconnection attempts with its own logger (on
 		// stderr); the broker reports outages itself, once each.
