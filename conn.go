@@ -30,6 +30,7 @@ type conn struct {
 	rd      readState       // the message being read; see readMessage
 	fw      *frameWriter    // owned by whoever owns the wire (outQueue.wireOwner)
 	rc      syscall.RawConn // REQ/REP: non-blocking writes from the sender; nil: writer goroutine only
+	iw      inlineWriter    // writes to rc; owned by whoever owns the wire, as fw
 	bt      *baton          // REQ/REP over tcp and ipc: receivers may read themselves (reqrep.go)
 	meta    *msgMeta        // what received messages tell about the peer (security.go)
 
@@ -283,6 +284,8 @@ type readState struct {
 	rx      []*rxBuf // pooled buffers of the message being read
 	trunc   bool     // over WithTruncateOver: frames are dropped as they come
 	skipped int64    // size of the frame the Reader just skipped (zmtp.Reader.Skip)
+	borrow  bool     // WithBorrowedFrames: this message's frames may stay in the read buffer
+	list    [][]byte // WithBorrowedFrames: the frame list handed to the handler, reused
 }
 
 // readMessage reads frames until a whole message is in, answering PINGs and
@@ -350,7 +353,7 @@ func (c *conn) readMessage() (Msg, error) {
 			c.truncate()
 		}
 		if !st.trunc {
-			if !owned {
+			if !owned && !c.borrowed(st, flags) {
 				body = st.sl.copyBytes(body)
 			}
 			st.cur = append(st.cur, body)
@@ -363,15 +366,50 @@ func (c *conn) readMessage() (Msg, error) {
 		if st.trunc {
 			return c.truncated(), nil
 		}
-		frames := s.withRoutingID(c.p, st.cur, st.sl.frameSlice(s.idFrames()+len(st.cur)))
+		var frames [][]byte
+		if s.opts.borrowFrames {
+			// The handler returns before the next message is read: one list does.
+			n := s.idFrames() + len(st.cur)
+			if cap(st.list) < n {
+				st.list = make([][]byte, n)
+			}
+			clear(st.list[n:cap(st.list)]) // no stale references to the frames of a longer message
+			frames = s.withRoutingID(c.p, st.cur, st.list[:n:n])
+		} else {
+			frames = s.withRoutingID(c.p, st.cur, st.sl.frameSlice(s.idFrames()+len(st.cur)))
+		}
 		clear(st.cur)
-		st.cur, st.total = st.cur[:0], 0
+		st.cur, st.total, st.borrow = st.cur[:0], 0, false
 		m := Msg{Frames: frames, meta: c.meta}
 		m.rx, m.rxGen = chainRx(st.rx)
 		clear(st.rx)
 		st.rx = st.rx[:0]
 		return m, nil
 	}
+}
+
+// borrowed reports whether a frame just read (not owned: in the Reader's
+// buffer, decrypted there in place under CURVE) may reach the handler
+// without a copy (WithBorrowedFrames). The buffer's bytes move or are
+// overwritten only when the Reader fills it (zmtp.Reader.fill, which
+// compacts it first), and it fills it only inside ReadFrame: so a frame
+// stays valid until the next ReadFrame, which for the last frame of a
+// message comes after the handler returned (handlerLoop). An earlier frame
+// stays valid only if the rest of the message is already buffered, as then
+// reading it fills nothing: that is asked once, at the first frame. Under
+// CURVE the MORE flags are inside the ciphertext, so the buffer cannot tell
+// where the message ends: only the last frame is borrowed.
+func (c *conn) borrowed(st *readState, flags byte) bool {
+	if !c.s.opts.borrowFrames {
+		return false
+	}
+	if flags&zmtp.FlagMore == 0 {
+		return true
+	}
+	if len(st.cur) == 0 {
+		st.borrow = c.sec == nil && c.fr.MessageBuffered()
+	}
+	return st.borrow
 }
 
 // truncate starts dropping the message being read (WithTruncateOver): the
@@ -740,7 +778,7 @@ func (c *conn) flushInline(epoch uint64, err error) {
 	q, fw := c.p.out, c.fw
 	n := 0
 	if err == nil {
-		n, err = tryWrite(c.rc, fw.buf)
+		n, err = c.iw.write(c.rc, fw.buf)
 	}
 	if err != nil {
 		fw.buf = fw.buf[:0]

@@ -12,6 +12,8 @@ import (
 // the writer goroutine sends everything.
 func rawConn(net.Conn) syscall.RawConn { return nil }
 
-func tryWrite(syscall.RawConn, []byte) (int, error) {
+type inlineWriter struct{}
+
+func (*inlineWriter) write(syscall.RawConn, []byte) (int, error) {
 	return 0, fmt.Errorf("%w: inline writes are not supported here", ErrNotSupported)
 }

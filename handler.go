@@ -35,12 +35,48 @@ import (
 // cut by WithTruncateOver arrives with Msg.Truncated set. The socket types
 // that queue what they receive take a handler: PAIR, SUB, XSUB, PULL,
 // DEALER and ROUTER.
+//
+// fn may keep m and its frames: they are its own, unless the socket has
+// WithBorrowedFrames, whose frames are valid only until fn returns.
 func WithHandler(fn func(m Msg)) Option {
 	return func(o *options) error {
 		if fn == nil {
 			return fmt.Errorf("%w: nil handler", ErrInvalidOption)
 		}
 		o.handler = fn
+		return nil
+	}
+}
+
+// WithBorrowedFrames lets a socket with WithHandler pass its handler
+// messages whose frames may lie in the connection's read buffer, instead
+// of copies: for a server of many small requests those copies are most of
+// the bytes it allocates per message, and so of its garbage collection.
+//
+// The message's frames and its Frames list are then valid ONLY UNTIL THE
+// HANDLER RETURNS: the next message read from the connection overwrites
+// them. The handler must copy whatever it keeps, hands to another
+// goroutine, or sends (Msg.Clone, bytes.Clone, append): TrySend or Send of
+// a received frame queues a reference to it, and what is written later
+// would be another message's bytes. Views into a frame (a json.RawMessage,
+// a string made with unsafe) are the frame too; string(frame) is a copy.
+//
+// Which frames are borrowed: the last frame of a message always (unless
+// it is too large for the 64 KiB read buffer: such a frame is read into
+// its own memory and stays the message's, for Msg.Release, as without the
+// option), the
+// earlier frames of a multipart message when it was in the read buffer
+// whole once its first frame was read (under CURVE never, the last frame
+// only). The others are copies, but do not count on which: treat every
+// frame as borrowed. A ROUTER's routing id frame is the socket's own and
+// stays valid. Over inproc the option changes nothing: the handler gets
+// the frames the sender sent, which it must not modify.
+//
+// NewSocket refuses the option (ErrInvalidOption) without WithHandler: a
+// message queued for Recv outlives any read.
+func WithBorrowedFrames() Option {
+	return func(o *options) error {
+		o.borrowFrames = true
 		return nil
 	}
 }

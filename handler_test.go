@@ -862,14 +862,18 @@ func slicesEqual(a, b []string) bool {
 // (tcp, ipc, inproc, and tcp under CURVE).
 func TestHandlerTruncate(t *testing.T) {
 	const limit = 1024
-	for _, tr := range []string{"tcp", "ipc", "inproc", "curve"} {
-		t.Run(tr, func(t *testing.T) {
+	for _, name := range []string{"tcp", "ipc", "inproc", "curve", "tcp-borrowed", "curve-borrowed"} {
+		tr, borrowed := strings.CutSuffix(name, "-borrowed")
+		t.Run(name, func(t *testing.T) {
 			var errs hErrs
 			var srv *zmq.Socket
 			var srvOpts, cliOpts []zmq.Option
+			if borrowed { // the reply must be a copy
+				srvOpts = append(srvOpts, zmq.WithBorrowedFrames())
+			}
 			if tr == "curve" { // frames decrypted whole, then cut
 				k := testKeys(t)
-				srvOpts = []zmq.Option{zmq.WithCurveServer(k.serverSec)}
+				srvOpts = append(srvOpts, zmq.WithCurveServer(k.serverSec))
 				cliOpts = []zmq.Option{zmq.WithCurveClient(k.serverPub, k.clientPub, k.clientSec)}
 			}
 			srv = sock(t, zmq.Router, append(srvOpts, zmq.WithTruncateOver(limit), zmq.WithHandler(func(m zmq.Msg) {
@@ -878,6 +882,9 @@ func TestHandlerTruncate(t *testing.T) {
 					return
 				}
 				reply := m
+				if borrowed {
+					reply = m.Clone()
+				}
 				if m.Truncated > 0 {
 					reply = zmq.NewMsgString(string(m.Frames[0]), "truncated", strconv.FormatInt(m.Truncated, 10), strconv.Itoa(len(m.Frames)))
 				}

@@ -43,6 +43,7 @@ type options struct {
 	xpubManual        bool
 	xpubWelcome       []byte
 	handler           func(Msg) // handler.go
+	borrowFrames      bool      // WithBorrowedFrames (handler.go)
 }
 
 func defaultOptions() options {

@@ -137,6 +137,9 @@ func NewSocket(t Type, opts ...Option) (*Socket, error) {
 	if s.opts.handler != nil && !handlerOK(t) {
 		return nil, fmt.Errorf("%w: %s cannot take a handler (WithHandler)", ErrNotSupported, t)
 	}
+	if s.opts.borrowFrames && s.opts.handler == nil {
+		return nil, fmt.Errorf("%w: WithBorrowedFrames needs WithHandler", ErrInvalidOption)
+	}
 	s.inNotify = make(chan struct{}, 1)
 	s.recvSem = make(chan struct{}, 1)
 	s.sendSem = make(chan struct{}, 1)

@@ -112,6 +112,10 @@ func New(cfg Config) (*Broker, error) {
 		// another goroutine, and the replies go out together when the
 		// handler returns (zmq.WithHandler).
 		zmq.WithHandler(func(m zmq.Msg) { b.onMessage(m, -1) }),
+		// Requests are not copied out of the read buffer: nothing keeps
+		// or sends a view into one after onMessage returns (replies are
+		// encoded afresh, the cluster copies what it keeps: redis.go).
+		zmq.WithBorrowedFrames(),
 		zmq.WithRouterMandatory(true), // full queue and gone peer are errors: counted, never waited for
 		// No handover: a live client's routing id cannot be taken over by
 		// a newcomer announcing the same id (see Security in the package
@@ -157,6 +161,7 @@ func New(cfg Config) (*Broker, error) {
 	for i, ep := range cfg.Upstream {
 		u, err := zmq.NewSocket(zmq.Dealer, append([]zmq.Option{
 			zmq.WithHandler(func(m zmq.Msg) { b.onMessage(m, i) }),
+			zmq.WithBorrowedFrames(), // handleUp decodes with encoding/json, which copies
 			zmq.WithSendHWM(cfg.QueueSize),
 			zmq.WithMaxMsgSize(cfg.socketLimit()),
 			zmq.WithLinger(cfg.Linger),

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -802,7 +803,7 @@ func (c *cluster) claim(p *peer, name string, limits bool) {
 		s.stats.Dropped++
 		return
 	}
-	reqID := s.reqID
+	reqID := bytes.Clone(s.reqID) // a view into the request (zmq.WithBorrowedFrames): the answer comes later
 	owner := c.owner(p)
 	c.claims[key] = p
 	var res *redis.BoolCmd
@@ -927,10 +928,13 @@ func (c *cluster) direct(p *peer, req *request, now time.Time) {
 		s.stats.Dropped++
 		return
 	}
-	op := &pendingOp{p: p, sl: sl, reqID: s.reqID, target: req.Target}
+	// Copies: reqID and Content are views into the request, which the
+	// socket reuses once the handler returns (zmq.WithBorrowedFrames); the
+	// answer comes later, and the worker encodes args later.
+	op := &pendingOp{p: p, sl: sl, reqID: bytes.Clone(s.reqID), target: req.Target}
 	id := c.newPending(op)
 	args := []any{nameKey(req.Target), c.cfg.StreamLen, c.cfg.Lease.Milliseconds(), "k", "dm", "id", id, "r", c.id, "f", p.name, "t", req.Target,
-		"c", []byte(req.Content), "ts", c.fts(unix(now))}
+		"c", bytes.Clone(req.Content), "ts", c.fts(unix(now))}
 	var res *redis.Cmd
 	ok := c.submit(rop{
 		add: func(pl redis.Pipeliner) { res = directScript.Eval(c.ctx, pl, []string{c.cfg.Prefix}, args...) },
@@ -999,10 +1003,11 @@ func (c *cluster) broadcast(p *peer, req *request, ts float64, n int) {
 		s.stats.Dropped++
 		return
 	}
-	op := &pendingOp{p: p, sl: sl, reqID: s.reqID, bcast: true, count: n}
+	// Copies, as in direct (zmq.WithBorrowedFrames).
+	op := &pendingOp{p: p, sl: sl, reqID: bytes.Clone(s.reqID), bcast: true, count: n}
 	id := c.newPending(op)
 	args := []any{time.Now().UnixMilli(), c.id, c.cfg.StreamLen, "o", c.id, "id", id, "f", p.name,
-		"c", []byte(req.Content), "ts", c.fts(ts)}
+		"c", bytes.Clone(req.Content), "ts", c.fts(ts)}
 	var res *redis.Cmd
 	ok := c.submit(rop{
 		add: func(pl redis.Pipeliner) { res = broadcastScript.Eval(c.ctx, pl, []string{c.cfg.Prefix}, args...) },
@@ -1042,7 +1047,7 @@ func (c *cluster) list(p *peer) {
 		s.stats.Dropped++
 		return
 	}
-	reqID := s.reqID
+	reqID := bytes.Clone(s.reqID) // a view into the request (zmq.WithBorrowedFrames): the answer comes later
 	var res *redis.Cmd
 	args := []any{time.Now().UnixMilli(), c.id}
 	ok := c.submit(rop{
