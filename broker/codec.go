@@ -520,22 +520,27 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 	return append(b, raw...)
 }
 
+const lsb8, msb8 = 0x0101010101010101, 0x8080808080808080
+
+// has8 sets the high bit of the bytes of x equal to c (and perhaps of
+// bytes above one that is): not zero exactly when one is.
+func has8(x uint64, c byte) uint64 { v := x ^ (lsb8 * uint64(c)); return (v - lsb8) &^ v }
+
+// below8 is has8 for the bytes of x below c (c at most 0x80).
+func below8(x uint64, c byte) uint64 { return (x - lsb8*uint64(c)) &^ x }
+
 // safe8 reports whether x's eight bytes are all safeASCII.
 func safe8(x uint64) bool {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	has := func(c byte) uint64 { v := x ^ (lsb * uint64(c)); return (v - lsb) &^ v }
-	m := has('"') | has('\\') | has('<') | has('>') | has('&') | (x-lsb*0x20)&^x | x
-	return m&msb == 0
+	m := has8(x, '"') | has8(x, '\\') | has8(x, '<') | has8(x, '>') | has8(x, '&') | below8(x, 0x20) | x
+	return m&msb8 == 0
 }
 
 // plain8 reports whether none of x's eight bytes matters to appendRaw: no
 // quote, backslash, HTML character, 0xe2 (U+2028, U+2029), space or
 // control character.
 func plain8(x uint64) bool {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	has := func(c byte) uint64 { v := x ^ (lsb * uint64(c)); return (v - lsb) &^ v }
-	m := has('"') | has('\\') | has('<') | has('>') | has('&') | has(0xe2) | (x-lsb*0x21)&^x
-	return m&msb == 0
+	m := has8(x, '"') | has8(x, '\\') | has8(x, '<') | has8(x, '>') | has8(x, '&') | has8(x, 0xe2) | below8(x, 0x21)
+	return m&msb8 == 0
 }
 
 func appendRawSlow(b []byte, raw json.RawMessage) []byte {

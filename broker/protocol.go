@@ -209,9 +209,9 @@ const maxHops = 32
 const maxNameLen = 128
 
 // unix is t as Python's time.time() gives it: seconds since the epoch (0
-// for the zero time), to the microsecond. A float64 near today's time
-// holds no finer (its step is 0.24 µs), and a whole number of
-// microseconds is quick to write (appendFloat).
+// for the zero time), to the microsecond: a float64 near today's time
+// steps by 0.24 µs anyway, and a whole number of microseconds is quick to
+// write (appendFloat).
 func unix(t time.Time) float64 {
 	if t.IsZero() {
 		return 0

@@ -32,8 +32,7 @@ func startHeapFloor(floor uint64) (stop func()) {
 	h.mu.Lock()
 	h.users++
 	h.floor = max(h.floor, floor)
-	first := h.users == 1
-	if first {
+	if h.users == 1 {
 		metrics.Read(gogcSample)
 		h.base = -1 // GOGC=off reads as a huge number
 		if v := gogcSample[0].Value; v.Kind() == metrics.KindUint64 && v.Uint64() <= 1<<30 {
@@ -61,7 +60,9 @@ func startHeapFloor(floor uint64) (stop func()) {
 }
 
 // armHeapFloor has tuneHeapFloor run after the next collection: an
-// unreachable object's finalizer runs once the GC has found it so.
+// unreachable object's finalizer runs once the GC has found it so. 16
+// bytes: a smaller object without pointers may share its memory with
+// others (the tiny allocator), and its finalizer need not run.
 func armHeapFloor(epoch uint64) {
 	runtime.SetFinalizer(new([16]byte), func(*[16]byte) {
 		heapFloor.mu.Lock()
