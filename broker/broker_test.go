@@ -77,6 +77,23 @@ func client(t *testing.T, addr, name string, opts ...ClientOption) (*Client, rec
 	return c, rec
 }
 
+// silentClient registers name over a raw DEALER that then reads nothing
+// more (a receive high-water mark of 1): its queue at the broker fills.
+func silentClient(t *testing.T, addr, name string) {
+	t.Helper()
+	ctx := testCtx(t)
+	s, err := zmq.NewSocket(zmq.Dealer, zmq.WithRecvHWM(1), zmq.WithLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.Connect(addr)
+	s.Send(ctx, zmq.NewMsgString(`{"type":"register","name":"`+name+`"}`))
+	if m, err := s.Recv(ctx); err != nil || !strings.Contains(m.String(), "registration_ack") {
+		t.Fatalf("%s: %v %v", name, m, err)
+	}
+}
+
 func TestClientRoundTrip(t *testing.T) {
 	ctx := testCtx(t)
 	b := startBroker(t, Config{})
@@ -230,17 +247,7 @@ func TestVanishedClient(t *testing.T) {
 func TestSlowClient(t *testing.T) {
 	ctx := testCtx(t)
 	b := startBroker(t, Config{QueueSize: 50, Rate: -1, Bind: []string{"inproc://slow-client-test"}})
-	slow, err := zmq.NewSocket(zmq.Dealer, zmq.WithRecvHWM(1), zmq.WithLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	slow.Connect(b.Addr())
-	slow.Send(ctx, zmq.NewMsgString(`{"type":"register","name":"slow"}`))
-	if m, err := slow.Recv(ctx); err != nil || !strings.Contains(m.String(), "registration_ack") {
-		t.Fatalf("slow: %v %v", m, err)
-	}
-	// slow reads no more.
+	silentClient(t, b.Addr(), "slow")
 	sender, _ := client(t, b.Addr(), "sender")
 	fast, fastIn := client(t, b.Addr(), "")
 	if _, err := fast.Register(ctx, "fast"); err != nil {

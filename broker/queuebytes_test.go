@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/zmqgo/zmq"
 )
 
 // Issue 16: two clients that never read, sent 200 KB direct messages by a
@@ -16,19 +14,8 @@ func TestQueueBytes(t *testing.T) {
 	const perClient, total, size = 1 << 20, 3 << 19, 200_000
 	ctx := testCtx(t)
 	b := startBroker(t, Config{Rate: -1, QueueBytes: perClient, TotalBytes: total})
-	for _, name := range []string{"stuck1", "stuck2"} {
-		s, err := zmq.NewSocket(zmq.Dealer, zmq.WithRecvHWM(1), zmq.WithLinger(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		s.Connect(b.Addr())
-		s.Send(ctx, zmq.NewMsgString(`{"type":"register","name":"`+name+`"}`))
-		if m, err := s.Recv(ctx); err != nil || !strings.Contains(m.String(), "registration_ack") {
-			t.Fatalf("%s: %v %v", name, m, err)
-		}
-		// It reads no more.
-	}
+	silentClient(t, b.Addr(), "stuck1")
+	silentClient(t, b.Addr(), "stuck2")
 	sender, _ := client(t, b.Addr(), "sender")
 	content := strings.Repeat("x", size)
 	failed := map[string]int{}

@@ -187,17 +187,7 @@ func TestSendAsyncNotDelivered(t *testing.T) {
 	ctx := testCtx(t)
 	addr := fmt.Sprintf("inproc://sendasync-failed-%d", inprocSeq.Add(1))
 	b := startBroker(t, Config{QueueSize: 5, Rate: -1, Bind: []string{addr}})
-	stuck, err := zmq.NewSocket(zmq.Dealer, zmq.WithRecvHWM(1), zmq.WithLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.Close()
-	stuck.Connect(b.Addr())
-	stuck.Send(ctx, zmq.NewMsgString(`{"type":"register","name":"stuck"}`))
-	if m, err := stuck.Recv(ctx); err != nil || !strings.Contains(m.String(), "registration_ack") {
-		t.Fatalf("stuck: %v %v", m, err)
-	}
-	// stuck reads no more.
+	silentClient(t, b.Addr(), "stuck")
 	alice, _ := client(t, b.Addr(), "alice")
 	for i := 0; ; i++ {
 		if i == 20000 {
@@ -287,6 +277,18 @@ func (f *fakeBroker) reply(body string) {
 
 // connect makes c's connection to f, registering it: once Register
 // returns, the connection is up and SendAsync sends.
+// client is a new Client of f, connected (connect), closed at the test's end.
+func (f *fakeBroker) client() *Client {
+	f.t.Helper()
+	c, err := NewClient(f.sock.LastEndpoint())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { c.Close() })
+	f.connect(c)
+	return c
+}
+
 func (f *fakeBroker) connect(c *Client) {
 	f.t.Helper()
 	errc := make(chan error, 1)
@@ -335,12 +337,7 @@ func sendInFlight(t *testing.T, c *Client, f *fakeBroker, log *asyncLog, n int, 
 func TestSendAsyncConnectionLost(t *testing.T) {
 	const n, answered = 100, 10
 	f := newFakeBroker(t)
-	c, err := NewClient(f.sock.LastEndpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f.connect(c)
+	c := f.client()
 	log := newAsyncLog(n)
 	never := newAsyncLog(n)
 	var fromDone [n]error
@@ -397,12 +394,7 @@ func TestSendAsyncConnectionLost(t *testing.T) {
 func TestSendAsyncClientClosed(t *testing.T) {
 	const n = 50
 	f := newFakeBroker(t)
-	c, err := NewClient(f.sock.LastEndpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f.connect(c)
+	c := f.client()
 	log := newAsyncLog(n)
 	never := newAsyncLog(n)
 	var fromDone [n]error
