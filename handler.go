@@ -64,11 +64,10 @@ func WithHandler(fn func(m Msg)) Option {
 // Which frames are borrowed: the last frame of a message always (unless
 // it is too large for the 64 KiB read buffer: such a frame is read into
 // its own memory and stays the message's, for Msg.Release, as without the
-// option), the
-// earlier frames of a multipart message when it was in the read buffer
-// whole once its first frame was read (under CURVE never, the last frame
-// only). The others are copies, but do not count on which: treat every
-// frame as borrowed. A ROUTER's routing id frame is the socket's own and
+// option), the earlier frames of a multipart message when it was in the
+// read buffer whole once its first frame was read (under CURVE never, the
+// last frame only). The others are copies, but do not count on which:
+// treat every frame as borrowed. A ROUTER's routing id frame is the socket's own and
 // stays valid. Over inproc the option changes nothing: the handler gets
 // the frames the sender sent, which it must not modify.
 //
