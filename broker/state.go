@@ -383,7 +383,8 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 	}
 	status := StatusDelivered
 	if t := s.names[nameKey(req.Target)]; t != nil {
-		m := directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}
+		m := directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now),
+			contentPlain: req.contentPlain}
 		if !s.sendDirect(t, &m) {
 			status = StatusFailed
 		}
@@ -420,7 +421,8 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 		return
 	}
 	ts := unix(now)
-	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
+	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts,
+		contentPlain: req.contentPlain})
 	s.stats.Broadcasts++
 	s.stats.FanOut += uint64(n)
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
