@@ -206,7 +206,9 @@ func (s *Socket) handshake(nc net.Conn) (*zmtp.Reader, peerInfo, error) {
 		md = append(md, zmtp.Property{Name: zmtp.PropIdentity, Value: s.opts.routingID})
 	}
 	mech := s.newMechanism(md)
-	fr := zmtp.NewReader(nc, 0, nil)
+	// From here on the connection is read through connReader: raw reads on
+	// Linux (sysio_linux.go).
+	fr := zmtp.NewReader(connReader(nc), 0, nil)
 	fr.Max = 64 << 10 // handshake commands are small
 	verdict, err := s.runMechanism(nc, fr, mech)
 	if err != nil {

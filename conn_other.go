@@ -4,6 +4,7 @@ package zmq
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 )
@@ -11,6 +12,8 @@ import (
 // rawConn: inline writes are built on unix non-blocking write(2); elsewhere
 // the writer goroutine sends everything.
 func rawConn(net.Conn) syscall.RawConn { return nil }
+
+func connReader(nc net.Conn) io.Reader { return nc }
 
 type inlineWriter struct{}
 

@@ -55,6 +55,6 @@ func (w *inlineWriter) write(rc syscall.RawConn, b []byte) (int, error) {
 }
 
 func (w *inlineWriter) do(fd uintptr) bool {
-	w.n, w.err = syscall.Write(int(fd), w.b)
+	w.n, w.err = sysWrite(fd, w.b)
 	return true // never wait for writability: that is the writer goroutine's job
 }

@@ -405,15 +405,7 @@ func (b *Broker) locked(fn func()) {
 func (b *Broker) handle(ev event) {
 	switch ev.kind {
 	case evMsg:
-		if ev.src < 0 && ev.size > 0 {
-			b.st.tooLarge(ev.id, ev.user, ev.frames, ev.size)
-		} else if ev.src < 0 {
-			t0 := b.st.now() // the request's time too: one clock read fewer
-			b.st.handlePeerAt(ev.id, ev.user, ev.frames, t0)
-			b.ops.latency.observe(time.Since(t0))
-		} else {
-			b.st.handleUp(ev.src, ev.frames)
-		}
+		b.handleMsg(ev, nil)
 	case evConn:
 		b.st.connUp(ev.id, ev.addr, ev.hb)
 	case evGone:
@@ -446,17 +438,40 @@ func (b *Broker) logStats() {
 	b.lastStats, b.lastStatsAt = st, now
 }
 
+// handleMsg handles a message event; pre is its request if preparse
+// parsed it, or nil.
+func (b *Broker) handleMsg(ev event, pre *request) {
+	switch {
+	case ev.src < 0 && ev.size > 0:
+		b.st.tooLarge(ev.id, ev.user, ev.frames, ev.size)
+	case ev.src < 0:
+		t0 := b.st.now() // the request's time too: one clock read fewer
+		b.st.handlePeerAt(ev.id, ev.user, ev.frames, pre, t0)
+		b.ops.latency.observe(time.Since(t0))
+	default:
+		b.st.handleUp(ev.src, ev.frames)
+	}
+}
+
 // onMessage handles a message from socket src (-1: the ROUTER), on the
 // goroutine of the connection that read it; its replies go out when it
 // returns (zmq.WithHandler).
 func (b *Broker) onMessage(m zmq.Msg, src int) {
 	<-b.ready
+	ev := msgEvent(m, src)
+	// Parsing needs no state: done before taking the lock, it keeps the
+	// lock's hold short, and the other connections' handlers wait less.
+	var req request
+	pre := &req
+	if src >= 0 || ev.size != 0 || !preparse(ev.frames, pre) {
+		pre = nil
+	}
 	b.mu.Lock()
 	if b.stopped {
 		b.mu.Unlock()
 		return
 	}
-	b.handle(msgEvent(m, src))
+	b.handleMsg(ev, pre)
 	dirty := b.st.dirty && len(b.st.ups) > 0
 	b.mu.Unlock()
 	if dirty {

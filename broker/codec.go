@@ -96,6 +96,11 @@ func parseRequest(b []byte, req *request) bool {
 		case "node":
 			return stringValue(b, i, &req.Node)
 		case "content":
+			if end, ok = plainContent(b, i); ok {
+				req.Content, req.contentPlain = b[i:end:end], true
+				return end, true
+			}
+			req.contentPlain = false
 			req.Content, end, ok = rawValue(b, i)
 			return end, ok
 		case "request_id":
@@ -119,6 +124,35 @@ func parseRequest(b []byte, req *request) bool {
 		}
 		return skipValue(b, i, 0)
 	})
+}
+
+// plainContent returns the index after the string at b[i] if appendRaw
+// would copy it as it is: no escape, no control character, nothing that
+// encoding/json escapes in a json.RawMessage (<, >, &, U+2028, U+2029).
+// The usual content is such a string, and this one scan spares the encoder
+// its own (encodeDirect).
+func plainContent(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	j := i + 1
+	for ; j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(b[j:])
+		m := has8(x, '"') | has8(x, '\\') | has8(x, '<') | has8(x, '>') | has8(x, '&') | has8(x, 0xe2) | below8(x, 0x20)
+		if m &= msb8; m != 0 {
+			j += bits.TrailingZeros64(m) / 8
+			return j + 1, b[j] == '"'
+		}
+	}
+	for ; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, true
+		case c == '\\' || c == '<' || c == '>' || c == '&' || c == 0xe2 || c < ' ':
+			return j, false
+		}
+	}
+	return j, false
 }
 
 // intern returns s as a string, without allocating for the names of
@@ -405,7 +439,12 @@ func encode(v any) ([]byte, error) {
 // encoding/json must (a NaN timestamp, content that is not JSON).
 func encodeDirect(m *directMessage) []byte {
 	b := make([]byte, 0, 80+len(m.Content)+len(m.From))
-	b = appendRaw(append(b, `{"content":`...), m.Content)
+	b = append(b, `{"content":`...)
+	if m.contentPlain {
+		b = append(b, m.Content...)
+	} else {
+		b = appendRaw(b, m.Content)
+	}
 	b = appendString(append(b, `,"from":`...), m.From)
 	if len(m.RoutePath) > 0 {
 		b = append(b, `,"route_path":[`...)

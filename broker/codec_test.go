@@ -18,8 +18,26 @@ func checkCodec(t *testing.T, content []byte, text string, ts float64) {
 		if err := decode(content, &slow); err != nil {
 			t.Fatalf("%q: parsed, but encoding/json says %v", content, err)
 		}
+		plain := fast.contentPlain
+		fast.contentPlain = false
 		if !reflect.DeepEqual(fast, slow) && !(len(fast.Content) == 0 && len(slow.Content) == 0) {
 			t.Fatalf("%q: parsed %+v, encoding/json %+v", content, fast, slow)
+		}
+		if plain && !(fast.Content[0] == '"' && bytes.Equal(appendRaw([]byte{}, fast.Content), fast.Content)) {
+			t.Fatalf("%q: content %q taken as plain: %v", content, fast.Content, plain)
+		}
+		// What encodeDirect makes of a plain content, copied as it is.
+		for _, m := range []directMessage{
+			{Type: TypeDirectMessage, From: text, Content: fast.Content, Timestamp: ts, contentPlain: plain},
+			{Type: TypeBroadcast, From: text, Content: fast.Content, Timestamp: ts, contentPlain: plain},
+		} {
+			if !plain {
+				break
+			}
+			want, werr := json.Marshal(m)
+			if got := encodeDirect(&m); werr == nil && !bytes.Equal(got, want) {
+				t.Fatalf("%q: encodeDirect %s, encoding/json %s", content, got, want)
+			}
 		}
 	}
 	raw := json.RawMessage(content)

@@ -112,6 +112,8 @@ type (
 		RoutePath []string        `json:"route_path,omitempty"` // federated deliveries only
 		Timestamp float64         `json:"timestamp"`
 		Type      string          `json:"type"` // direct_message or broadcast
+
+		contentPlain bool // request.contentPlain: encodeDirect copies Content
 	}
 	deliveryConfirmation struct {
 		RequestID json.RawMessage `json:"request_id,omitempty"`
@@ -154,6 +156,10 @@ type request struct {
 	Node    string          `json:"node"`
 	Limits  bool            `json:"limits"` // register: tell max_msg_size in the ack
 	ID      json.RawMessage `json:"request_id"`
+
+	// contentPlain: Content is a string appendRaw would copy as it is
+	// (parseRequest found out while parsing it).
+	contentPlain bool
 }
 
 // maxRequestID bounds the request_id a reply echoes: a number or a short

@@ -153,11 +153,22 @@ func (s *state) notify() {
 // handlePeer handles a message from the ROUTER: the frames after the
 // routing id; user is its connection's user id (zmq.Msg.UserID).
 func (s *state) handlePeer(id []byte, user string, frames [][]byte) {
-	s.handlePeerAt(id, user, frames, s.now())
+	s.handlePeerAt(id, user, frames, nil, s.now())
 }
 
-// handlePeerAt is handlePeer at time now.
-func (s *state) handlePeerAt(id []byte, user string, frames [][]byte, now time.Time) {
+// preparse parses a peer's message as handlePeerAt would (after a REQ's
+// delimiter), if it is one frame; it reports whether it could. It takes no
+// state, so it may run before the broker's lock.
+func preparse(frames [][]byte, req *request) bool {
+	if len(frames) > 1 && len(frames[0]) == 0 {
+		frames = frames[1:]
+	}
+	return len(frames) == 1 && len(frames[0]) > 0 && parseRequest(frames[0], req)
+}
+
+// handlePeerAt is handlePeer at time now. pre is the message's request if
+// preparse parsed it, or nil.
+func (s *state) handlePeerAt(id []byte, user string, frames [][]byte, pre *request, now time.Time) {
 	p := s.touch(id, user, now)
 	// A REQ peer puts an empty delimiter first; its replies need one too.
 	p.delim = len(frames) > 1 && len(frames[0]) == 0
@@ -184,7 +195,9 @@ func (s *state) handlePeerAt(id []byte, user string, frames [][]byte, now time.T
 		rs, err = rsFrames, fmt.Errorf("invalid message: expected one frame, got %d", len(frames))
 	case len(frames[0]) == 0:
 		rs, err = rsEmpty, errors.New("empty message")
-	case parseRequest(frames[0], &req): // codec.go; the usual case
+	case pre != nil: // the usual case: parsed before the lock
+		req = *pre
+	case parseRequest(frames[0], &req): // codec.go
 	default:
 		r := new(request) // decode's interface would move req to the heap on the usual path too
 		if err = decode(frames[0], r); err != nil {
@@ -383,7 +396,8 @@ func (s *state) direct(p *peer, req *request, now time.Time) {
 	}
 	status := StatusDelivered
 	if t := s.names[nameKey(req.Target)]; t != nil {
-		m := directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now)}
+		m := directMessage{Type: TypeDirectMessage, From: p.name, Content: req.Content, Timestamp: unix(now),
+			contentPlain: req.contentPlain}
 		if !s.sendDirect(t, &m) {
 			status = StatusFailed
 		}
@@ -420,7 +434,8 @@ func (s *state) broadcast(p *peer, req *request, now time.Time) {
 		return
 	}
 	ts := unix(now)
-	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts})
+	n := s.deliverAll(p, directMessage{Type: TypeBroadcast, From: p.name, Content: req.Content, Timestamp: ts,
+		contentPlain: req.contentPlain})
 	s.stats.Broadcasts++
 	s.stats.FanOut += uint64(n)
 	s.flood(&envelope{Type: typeFedBroadcast, OriginalSender: p.name, RoutePath: []string{s.cfg.Name},
