@@ -1,21 +1,23 @@
 package main
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
 )
 
-// The broker's heap floor (--heap-floor). A broker keeps little alive (a
-// few MB: its clients and their queues) and allocates fast (each message's
-// encodings), so with Go's default GC, which collects when the heap has
-// grown to twice what is alive (at least 4 MB), it collects dozens of
-// times a second under load: 10–15% of its CPU. The floor lets garbage
-// grow to a fixed size before a collection, raising GOGC while the live
-// heap is small; once the live heap outgrows half the floor, GOGC is back
-// where it was. It works process-wide, after each collection, and is off
-// when the operator set GOGC.
+// The heap floor of `zmqgo broker` and `broker-load` (--heap-floor). A
+// broker keeps little alive (a few MB: its clients and their queues) and
+// allocates fast (each message's encodings), so with Go's default GC, which
+// collects when the heap has grown to twice what is alive (at least 4 MB),
+// it collects dozens of times a second under load: 10–15% of its CPU. The
+// load generator's clients are alike. The floor lets garbage grow to a
+// fixed size before a collection, raising GOGC while the live heap is
+// small; once the live heap outgrows half the floor, GOGC is back where it
+// was. It works process-wide, after each collection, and is off when the
+// operator set GOGC.
 var heapFloor struct {
 	mu    sync.Mutex
 	users int    // brokers running with a floor (tests run several)
@@ -23,6 +25,15 @@ var heapFloor struct {
 	base  int    // GOGC when the first started
 	gogc  int    // GOGC last set
 	epoch uint64 // bumped by the last stop: a pending hook of an old run ends
+}
+
+// start starts a heap floor of n bytes for a command (--heap-floor) unless
+// n is 0 or the operator set GOGC; the returned func ends it.
+func (n byteSize) start() (stop func()) {
+	if _, set := os.LookupEnv("GOGC"); n == 0 || set {
+		return func() {}
+	}
+	return startHeapFloor(uint64(n))
 }
 
 // startHeapFloor keeps the GC from collecting before the heap reaches

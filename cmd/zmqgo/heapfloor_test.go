@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,32 @@ func TestHeapFloorOff(t *testing.T) {
 	stop()
 	if v := debug.SetGCPercent(-1); v != -1 {
 		t.Errorf("GOGC %d, want off", v)
+	}
+}
+
+// TestHeapFloorFlag: --heap-floor 0, or GOGC in the environment, leaves
+// Go's GC as it is; a floor raises GOGC until stopped. Both broker and
+// broker-load take the flag.
+func TestHeapFloorFlag(t *testing.T) {
+	before := gogcNow()
+	byteSize(0).start()()
+	if g := gogcNow(); g != before {
+		t.Fatalf("GOGC %d after a floor of 0, want %d", g, before)
+	}
+	stop := byteSize(64 << 20).start()
+	if g := gogcNow(); g <= before {
+		t.Fatalf("GOGC %d with a floor, want above %d", g, before)
+	}
+	stop()
+	t.Setenv("GOGC", "100")
+	stop = byteSize(64 << 20).start()
+	if g := gogcNow(); g != before {
+		t.Fatalf("GOGC %d with GOGC set, want %d", g, before)
+	}
+	stop()
+	for _, cmd := range []string{"broker", "broker-load"} {
+		if code, out, errOut := runSync("help", cmd); code != 0 || !strings.Contains(out+errOut, "--heap-floor") {
+			t.Errorf("zmqgo help %s: exit %d, no --heap-floor", cmd, code)
+		}
 	}
 }
