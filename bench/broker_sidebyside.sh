@@ -5,7 +5,9 @@
 # in another process (the same clients: named identities, which the seed
 # needs). Prints direct messages/s and the broker's CPU time per direct
 # message (its threads' run time from /proc/PID/task/*/schedstat), and the
-# ratios.
+# ratios. The CPU is counted over the direct messages only (broker-load
+# --broker-pid); "whole run" also counts the connections, registrations and
+# broker-load's rate-limit probe (as many pings as one client's messages).
 # Usage: bench/broker_sidebyside.sh [RUNS] [CLIENTS] [MESSAGES] [WINDOW]  (defaults: 3 20 2000 16;
 # WINDOW: requests in flight per client, broker-load's --window)
 set -euo pipefail
@@ -20,7 +22,7 @@ port=$((20000 + RANDOM % 12000))
 # The process's CPU time in ns: the sum of its threads' run time
 # (/proc/PID/task/*/schedstat), finer than utime+stime's 10 ms ticks.
 cpu() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
-run() { # impl → "msgs/s µs-per-msg"
+run() { # impl → "msgs/s µs-per-msg µs-per-msg-whole-run"
   local ep="tcp://127.0.0.1:$port"; port=$((port+1))
   local log; log=$(mktemp)
   case $1 in
@@ -34,26 +36,29 @@ run() { # impl → "msgs/s µs-per-msg"
   done
   local c0; c0=$(cpu $pid)
   local out
-  if ! out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --window "$window" --broadcast 0); then
+  if ! out=$(bin/zmqgo broker-load --connect "$ep" --named --clients "$clients" --messages "$messages" --window "$window" --broadcast 0 --broker-pid $pid); then
     kill $pid; wait $pid 2>/dev/null || true; cat "$log" >&2; rm -f "$log"; exit 1
   fi
   local c1; c1=$(cpu $pid)
   kill $pid; wait $pid 2>/dev/null || true; rm -f "$log"
   local rate; rate=$(echo "$out" | awk '/msgs\/s/ {print $(NF-1)}')
+  local direct; direct=$(echo "$out" | awk '/per direct message/ {print $(NF-4)}')
   local n=$((clients * messages))
-  echo "$rate $(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN{printf "%.2f", c / n / 1000}')"
+  echo "$rate $direct $(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN{printf "%.2f", c / n / 1000}')"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $clients clients x $messages direct messages, window $window, $runs runs each, interleaved"
-zr=(); zc=(); sr=(); sc=()
+zr=(); zc=(); zw=(); sr=(); sc=(); sw=()
 for ((i=0; i<runs; i++)); do
-  read -r r c < <(run zmqgo); zr+=("$r"); zc+=("$c")
-  read -r r c < <(run seed); sr+=("$r"); sc+=("$c")
+  read -r r c w < <(run zmqgo); zr+=("$r"); zc+=("$c"); zw+=("$w")
+  read -r r c w < <(run seed); sr+=("$r"); sc+=("$c"); sw+=("$w")
 done
 mzr=$(printf '%s\n' "${zr[@]}" | median); mzc=$(printf '%s\n' "${zc[@]}" | median)
 msr=$(printf '%s\n' "${sr[@]}" | median); msc=$(printf '%s\n' "${sc[@]}" | median)
+mzw=$(printf '%s\n' "${zw[@]}" | median); msw=$(printf '%s\n' "${sw[@]}" | median)
 printf "%-28s %16s %16s\n" "" "zmqgo broker" "seed (txZMQ)"
 printf "%-28s %16s %16s   ratio %.1fx\n" "direct messages/s (median)" "$mzr" "$msr" "$(awk -v a="$mzr" -v b="$msr" 'BEGIN{print a/b}')"
 printf "%-28s %16s %16s   ratio %.1fx\n" "broker CPU µs per message" "$mzc" "$msc" "$(awk -v a="$msc" -v b="$mzc" 'BEGIN{print a/b}')"
-echo "runs: zmqgo ${zr[*]} msgs/s, ${zc[*]} µs; seed ${sr[*]} msgs/s, ${sc[*]} µs"
+printf "%-28s %16s %16s   ratio %.1fx\n" "  the same, whole run" "$mzw" "$msw" "$(awk -v a="$msw" -v b="$mzw" 'BEGIN{print a/b}')"
+echo "runs: zmqgo ${zr[*]} msgs/s, ${zc[*]} µs (whole run ${zw[*]}); seed ${sr[*]} msgs/s, ${sc[*]} µs (whole run ${sw[*]})"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

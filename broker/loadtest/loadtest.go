@@ -49,6 +49,11 @@ type Config struct {
 	Named bool
 	// Logger is the in-process broker's (default: none).
 	Logger *slog.Logger
+	// BrokerPID, if not 0, is the broker's process (Linux): Run reports its
+	// CPU time over the direct messages (Result.BrokerCPU), from its
+	// threads' run time in /proc. Only that phase counts: not the
+	// connections, registrations, nor anything broker-load does before.
+	BrokerPID int
 }
 
 // Result is what Run measured.
@@ -63,6 +68,7 @@ type Result struct {
 	Rate      float64       // Delivered per second of Elapsed
 	P50, P99  time.Duration // delivery latency: send call to the recipient's handler
 	Max       time.Duration
+	BrokerCPU time.Duration // Config.BrokerPID's CPU time from the first send to the last arrival
 
 	BroadcastClients   int           // clients connected for the broadcast
 	BroadcastConnect   time.Duration // to connect and register them all
@@ -81,6 +87,9 @@ func (r Result) String() string {
 		}
 		fmt.Fprintf(&b, "  delivered %d of %d in %v (%d failed%s): %.0f msgs/s\n", r.Delivered, r.Sent, r.Elapsed.Round(time.Millisecond), r.Failed, lost, r.Rate)
 		fmt.Fprintf(&b, "  latency p50 %v, p99 %v, max %v\n", round(r.P50), round(r.P99), round(r.Max))
+		if r.BrokerCPU > 0 && r.Delivered > 0 {
+			fmt.Fprintf(&b, "  broker CPU %v: %.2f µs per direct message\n", r.BrokerCPU.Round(time.Millisecond), float64(r.BrokerCPU)/float64(r.Delivered)/1e3)
+		}
 	}
 	if r.BroadcastClients > 0 {
 		fmt.Fprintf(&b, "broadcast: %d clients connected and registered in %v\n", r.BroadcastClients, r.BroadcastConnect.Round(time.Millisecond))
@@ -198,6 +207,13 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 	}
 	pad := strings.Repeat("x", max(cfg.Size-20, 0))
 	var sent, failed, lost atomic.Int64
+	var cpu0 time.Duration
+	if cfg.BrokerPID != 0 {
+		var err error
+		if cpu0, err = ProcessCPU(cfg.BrokerPID); err != nil {
+			return err
+		}
+	}
 	start := time.Since(base)
 	// Each client keeps Window requests in flight: it sends Window, then
 	// one more as each confirmation comes (Client.SendAsync), from the
@@ -279,6 +295,13 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 		}
 	}
 	r.Delivered = int(delivered.Load())
+	if cfg.BrokerPID != 0 {
+		cpu1, err := ProcessCPU(cfg.BrokerPID)
+		if err != nil {
+			return err
+		}
+		r.BrokerCPU = cpu1 - cpu0
+	}
 	r.Elapsed = time.Duration(lastArrival.Load()) - start
 	if r.Elapsed > 0 {
 		r.Rate = float64(r.Delivered) / r.Elapsed.Seconds()
@@ -302,13 +325,17 @@ func sentAt(content []byte) (time.Duration, bool) {
 	if len(content) < 2 || content[0] != '"' {
 		return 0, false
 	}
-	s := string(content[1:])
-	i := strings.IndexByte(s, '|')
-	if i < 0 {
-		return 0, false
+	var n int64
+	for i, c := range content[1:] {
+		switch {
+		case c == '|' && i > 0:
+			return time.Duration(n), true
+		case c < '0' || c > '9' || n > (1<<63-1)/10-1:
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
 	}
-	n, err := strconv.ParseInt(s[:i], 10, 64)
-	return time.Duration(n), err == nil
+	return 0, false
 }
 
 func broadcast(ctx context.Context, cfg Config, prefix string, r *Result) error {

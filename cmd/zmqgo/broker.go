@@ -300,6 +300,7 @@ stops, naming the flag, if the broker's rate limit refuses that.`,
 			fs.IntVar(&c.cfg.Size, "size", 100, "`N` bytes of content per message")
 			fs.IntVar(&c.cfg.Window, "window", 16, "`N` requests in flight per client")
 			fs.IntVar(&c.cfg.Broadcast, "broadcast", 1000, "`N` clients for the broadcast test; 0: none")
+			fs.IntVar(&c.cfg.BrokerPID, "broker-pid", 0, "report the CPU time of the broker's process `PID` over the direct messages,\nand per message (Linux: its threads' run time in /proc)")
 			fs.BoolVar(&c.cfg.Named, "named", false, "give each direct-message client its name as routing id\n(brokers that print routing ids, as the router-dealer example's, need it)")
 			fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "fail after `D`")
 			// The clients allocate as a broker does, and keep as little
@@ -338,6 +339,8 @@ func (c *brokerLoadCmd) validate(args []string) error {
 		return errors.New("--clients must not be negative; --messages, --size and --window must be at least 1")
 	case c.cfg.Broadcast < 0 || c.cfg.Broadcast == 1:
 		return errors.New("--broadcast must be 0 or at least 2")
+	case c.cfg.BrokerPID < 0:
+		return errors.New("--broker-pid must be a process id")
 	case c.timeout <= 0:
 		return errors.New("--timeout must be positive")
 	}
