@@ -21,7 +21,7 @@ $python -c 'import txzmq' || { echo "need Debian's python3-txzmq" >&2; exit 1; }
 port=$((20000 + RANDOM % 12000))
 # The process's CPU time in ns: the sum of its threads' run time
 # (/proc/PID/task/*/schedstat), finer than utime+stime's 10 ms ticks.
-cpu() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
+cpu() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 run() { # impl → "msgs/s µs-per-msg µs-per-msg-whole-run"
   local ep="tcp://127.0.0.1:$port"; port=$((port+1))
   local log; log=$(mktemp)
