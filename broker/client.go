@@ -49,7 +49,7 @@ type Client struct {
 	handler  Handler
 	inline   bool // WithInlineHandler: handler called by received, no handleLoop
 	log      *slog.Logger
-	maxSize  int // WithMaxMsgSize, or what the broker told in registration_ack; 0: unknown
+	maxSize  atomic.Int64 // WithMaxMsgSize, or what the broker told in registration_ack; 0: unknown (read on every send: no lock)
 
 	nextID  atomic.Uint64 // request_id of the next request
 	sendMu  sync.Mutex    // held while sending: pending is in the order of the wire
@@ -256,8 +256,9 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	// Immediate: requests go only to a live connection, and those queued
 	// for one that breaks are dropped with it, so that every request
 	// belongs to exactly one connection (see watchLoop).
-	c := &Client{endpoint: endpoint, handler: cfg.handler, inline: cfg.inline, log: cfg.logger, maxSize: cfg.maxSize,
+	c := &Client{endpoint: endpoint, handler: cfg.handler, inline: cfg.inline, log: cfg.logger,
 		inbox: make(chan Message, cfg.queue), upCh: make(chan struct{})}
+	c.maxSize.Store(int64(cfg.maxSize))
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	// What arrives is decoded and paired with its request on the
 	// connection's reader (zmq.WithHandler): no hand-over per reply.
@@ -328,7 +329,7 @@ func (c *Client) registered(name string, w *wire) {
 func (c *Client) registeredLocked(name string, w *wire) {
 	c.name, c.regErr = name, nil
 	if w.MaxMsgSize > 0 {
-		c.maxSize = w.MaxMsgSize
+		c.maxSize.Store(int64(w.MaxMsgSize))
 	}
 }
 
@@ -446,10 +447,7 @@ func (c *Client) unpend(cl *call) bool {
 // tooLarge refuses a request of size bytes over the broker's limit, if
 // known.
 func (c *Client) tooLarge(size int) error {
-	c.mu.Lock()
-	limit := c.maxSize
-	c.mu.Unlock()
-	if limit > 0 && size > limit {
+	if limit := int(c.maxSize.Load()); limit > 0 && size > limit {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, limit)
 	}
 	return nil

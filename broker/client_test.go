@@ -59,9 +59,7 @@ func TestClientOversized(t *testing.T) {
 
 	// A client that does not know the limit: the broker cuts the
 	// connection of a message over twice it.
-	alice.mu.Lock()
-	alice.maxSize = 0
-	alice.mu.Unlock()
+	alice.maxSize.Store(0)
 	huge := strings.Repeat("x", 1<<20)
 	if _, err := alice.Send(ctx, "bob", huge); !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "bytes") {
 		t.Fatalf("send: %v", err)
