@@ -60,6 +60,10 @@ func parseWire(b []byte, w *wire) bool {
 			if end, ok = skipNumber(b, i); !ok {
 				return i, false
 			}
+			if f, ok := decimalFloat(b[i:end]); ok {
+				w.Timestamp = f
+				return end, true
+			}
 			f, err := strconv.ParseFloat(string(b[i:end]), 64)
 			w.Timestamp = f
 			return end, err == nil
@@ -70,6 +74,42 @@ func parseWire(b []byte, w *wire) bool {
 		return skipValue(b, i, 0)
 	})
 }
+
+// decimalFloat parses a number with or without a fraction whose digits,
+// read as an integer, are at most 2^53 (a timestamp: 1733324400.123456)
+// exactly as strconv.ParseFloat does, without its generality: that integer
+// is exact in a float64, and so is the power of ten, so one division
+// rounds correctly. Anything else (a sign, an exponent, more digits,
+// more than 15 after the point): false.
+func decimalFloat(b []byte) (float64, bool) {
+	var n uint64
+	digits, frac := 0, -1
+	for j, c := range b {
+		switch {
+		case c >= '0' && c <= '9' && digits < 19: // 19 digits never overflow
+			n = n*10 + uint64(c-'0')
+			digits++
+		case c == '.' && frac < 0 && j > 0:
+			frac = 0
+			continue
+		default:
+			return 0, false
+		}
+		if frac >= 0 {
+			frac++
+		}
+	}
+	if digits == 0 || n > 1<<53 || frac == 0 || frac >= len(pow10) {
+		return 0, false
+	}
+	f := float64(n)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	return f, true
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 // intValue stores the integer at b[i] in dst; 1.5, 1e3 or one too large
 // for an int: false (encoding/json words the error).

@@ -2,7 +2,10 @@ package broker
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -102,4 +105,30 @@ func BenchmarkClientCodec(b *testing.B) {
 			decodeWire(in, &w)
 		}
 	})
+}
+
+// decimalFloat gives what strconv.ParseFloat gives, or declines.
+func TestDecimalFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(s string) {
+		t.Helper()
+		f, ok := decimalFloat([]byte(s))
+		want, err := strconv.ParseFloat(s, 64)
+		if ok && (err != nil || f != want) {
+			t.Fatalf("decimalFloat(%q) = %v, ParseFloat %v, %v", s, f, want, err)
+		}
+	}
+	for _, s := range []string{"0", "1", "0.5", "1733324400.123456", "999999999999999", "99999999999999.9", ".5", "5.", "1.2.3", "-1", "1e3", "", "1234567890123456", "0.000000000000001", "0.0000000000000001", "9007199254740992", "9007199254740993", "90071992547409.93", "00012.5000", "12345678901234567890"} {
+		check(s)
+	}
+	for range 200000 {
+		us := r.Int64N(1 << 51)
+		check(strconv.FormatFloat(float64(us)/1e6, 'f', -1, 64))
+		check(strconv.FormatInt(us/1e6, 10) + "." + fmt.Sprintf("%06d", us%1e6))
+		i := strconv.FormatUint(r.Uint64N(1e15), 10)
+		check(i[:1+r.IntN(len(i))] + "." + strconv.FormatUint(r.Uint64N(1e6), 10))
+	}
+	if f, ok := decimalFloat([]byte("1733324400.123456")); !ok || f != 1733324400.123456 {
+		t.Fatalf("a timestamp: %v, %v", f, ok)
+	}
 }
