@@ -156,7 +156,7 @@ func plainContent(b []byte, i int) (int, bool) {
 }
 
 // intern returns s as a string, without allocating for the names of
-// message types (every request has one).
+// message types (every request and reply has one) and of statuses.
 func intern(s []byte) string {
 	switch string(s) {
 	case TypeDirectMessage:
@@ -169,6 +169,21 @@ func intern(s []byte) string {
 		return TypePing
 	case TypeListClients:
 		return TypeListClients
+	// What the broker sends (the client's parseWire): every reply has one.
+	case TypeDeliveryConfirmation:
+		return TypeDeliveryConfirmation
+	case TypeBroadcastConfirmation:
+		return TypeBroadcastConfirmation
+	case TypeRegistrationAck:
+		return TypeRegistrationAck
+	case TypePong:
+		return TypePong
+	case TypeError:
+		return TypeError
+	case StatusDelivered:
+		return StatusDelivered
+	case StatusFailed:
+		return StatusFailed
 	}
 	return string(s)
 }
