@@ -16,7 +16,7 @@ import (
 // free: each entry wakes the runtime's monitor thread when it sleeps
 // (sysmon, which then polls every 20 µs for a millisecond), and under a
 // broker's load it made thousands of thread wake-ups a second. Raw calls
-// took 7-11% off the broker's CPU per message. Waiting for readiness is
+// took 7-13% off the broker's CPU per message. Waiting for readiness is
 // still the net package's poller, through syscall.RawConn, so deadlines and
 // Close work as on a net.Conn.
 //
