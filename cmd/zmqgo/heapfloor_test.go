@@ -88,3 +88,15 @@ func TestHeapFloorFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestHeapFloorPrefault: the floor's memory is mapped at start, free for
+// the heap to use without a page fault, and not handed back meanwhile.
+func TestHeapFloorPrefault(t *testing.T) {
+	stop := startHeapFloor(48 << 20)
+	defer stop()
+	free := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+	metrics.Read(free)
+	if f := free[0].Value.Uint64(); f < 40<<20 {
+		t.Fatalf("%d MiB of the heap free and mapped after a 48 MiB floor started, want about 48", f>>20)
+	}
+}
