@@ -340,24 +340,28 @@ func (c *Client) registeredLocked(name string, w *wire) {
 // the handler later). StatusFailed comes with ErrNotDelivered. content is
 // encoded with encoding/json; a json.RawMessage is sent as it is.
 func (c *Client) Send(ctx context.Context, target string, content any) (string, error) {
-	raw, err := marshalContent(content)
+	sc, err := newSendContent(content)
 	if err != nil {
 		return "", err
 	}
 	// The size without the request_id, escapes not counted: callEncoded
 	// checks the whole request too.
-	w, err := c.callEncoded(ctx, TypeDeliveryConfirmation, sendRequestLen(raw, target), func(id uint64) []byte {
-		return sendRequest(raw, target, id)
+	w, err := c.callEncoded(ctx, TypeDeliveryConfirmation, sendRequestLen(sc, target), func(id uint64) []byte {
+		return sendRequest(sc, target, id)
 	})
 	return sendStatus(w, err)
 }
 
 // sendRequest is the direct_message request of Send and SendAsync, with
-// request_id id. It cannot fail: raw is valid JSON (marshalContent), and a
-// string always encodes.
-func sendRequest(raw json.RawMessage, target string, id uint64) []byte {
+// request_id id. It cannot fail: a raw content is valid JSON
+// (marshalContent), and a string always encodes.
+func sendRequest(sc sendContent, target string, id uint64) []byte {
 	if plainTarget(target) { // written by hand (clientcodec.go): the usual case
-		return appendSendRequest(make([]byte, 0, sendRequestLen(raw, target)+24), id, raw, target)
+		return appendSendRequest(make([]byte, 0, sendRequestLen(sc, target)+24), id, sc, target)
+	}
+	raw := sc.raw
+	if !sc.isRaw {
+		raw, _ = marshalContent(sc.s)
 	}
 	body, _ := json.Marshal(struct {
 		Content json.RawMessage `json:"content"`
@@ -365,6 +369,39 @@ func sendRequest(raw json.RawMessage, target string, id uint64) []byte {
 		Type    string          `json:"type"`
 	}{raw, target, TypeDirectMessage})
 	return withID(id, body)
+}
+
+// sendContent is a direct message's content: a string, written straight
+// into the request as encoding/json writes it (no copy of its own: most
+// contents are strings), or other JSON, already encoded.
+type sendContent struct {
+	s     string
+	raw   json.RawMessage
+	isRaw bool
+}
+
+func newSendContent(content any) (sendContent, error) {
+	if s, ok := content.(string); ok {
+		return sendContent{s: s}, nil
+	}
+	raw, err := marshalContent(content)
+	return sendContent{raw: raw, isRaw: true}, err
+}
+
+// size is the content's length in the request; a string's escapes not
+// counted.
+func (sc sendContent) size() int {
+	if sc.isRaw {
+		return len(sc.raw)
+	}
+	return len(sc.s) + 2
+}
+
+func (sc sendContent) appendTo(b []byte) []byte {
+	if sc.isRaw {
+		return append(b, sc.raw...)
+	}
+	return appendString(b, sc.s)
 }
 
 // sendStatus is what Send returns for the outcome of its request.
@@ -393,12 +430,12 @@ func sendStatus(w *wire, err error) (string, error) {
 // before the link to the broker is made (Register first); done is not
 // called then.
 func (c *Client) SendAsync(target string, content any, done func(status string, err error)) error {
-	raw, err := marshalContent(content)
+	sc, err := newSendContent(content)
 	if err != nil {
 		return err
 	}
 	id := c.nextID.Add(1)
-	body := sendRequest(raw, target, id)
+	body := sendRequest(sc, target, id)
 	cl := &call{want: TypeDeliveryConfirmation, size: len(body), id: id, async: done, c: c}
 	return c.enqueueAsync(cl, body)
 }

@@ -165,18 +165,18 @@ func plainTarget(target string) bool {
 }
 
 // sendRequestLen is the size of Send's request without its request_id.
-func sendRequestLen(content json.RawMessage, target string) int {
-	return len(`{"content":,"target":"","type":"`+TypeDirectMessage+`"}`) + len(content) + len(target)
+func sendRequestLen(content sendContent, target string) int {
+	return len(`{"content":,"target":"","type":"`+TypeDirectMessage+`"}`) + content.size() + len(target)
 }
 
 // appendSendRequest writes Send's request (target plain) as encoding/json
 // writes the struct Send would marshal, with withID's request_id first:
-// content is already valid compact JSON (marshalContent).
-func appendSendRequest(b []byte, id uint64, content json.RawMessage, target string) []byte {
+// a raw content is already valid compact JSON (marshalContent).
+func appendSendRequest(b []byte, id uint64, content sendContent, target string) []byte {
 	b = append(b, `{"request_id":`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `,"content":`...)
-	b = append(b, content...)
+	b = content.appendTo(b)
 	b = append(b, `,"target":"`...)
 	b = append(b, target...)
 	return append(b, `","type":"`+TypeDirectMessage+`"}`...)

@@ -29,6 +29,28 @@ func checkClientCodec(t *testing.T, in []byte, target string) {
 		t.Fatalf("decodeWire(%q) = %+v, %v; encoding/json: %+v, %v", in, dec, err, want, werr)
 	}
 
+	if plainTarget(target) {
+		// A string content, written straight into the request.
+		sold, err := json.Marshal(struct {
+			Content string `json:"content"`
+			Target  string `json:"target"`
+			Type    string `json:"type"`
+		}{string(in), target, TypeDirectMessage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := sendContent{s: string(in)}
+		if n := sendRequestLen(sc, target); n > len(sold) {
+			t.Errorf("sendRequestLen = %d for a string, encoding/json wrote %d bytes", n, len(sold))
+		}
+		if got, want := appendSendRequest(nil, 42, sc, target), withID(42, sold); string(got) != string(want) {
+			t.Fatalf("Send request, string content\n got %s\nwant %s", got, want)
+		}
+		if got, want := sendRequest(sc, target, 42), withID(42, sold); string(got) != string(want) {
+			t.Fatalf("sendRequest, string content\n got %s\nwant %s", got, want)
+		}
+	}
+
 	content, err := marshalContent(json.RawMessage(in))
 	if err != nil || !plainTarget(target) {
 		return
@@ -41,10 +63,11 @@ func checkClientCodec(t *testing.T, in []byte, target string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := sendRequestLen(content, target); n != len(old) {
+	sc := sendContent{raw: content, isRaw: true}
+	if n := sendRequestLen(sc, target); n != len(old) {
 		t.Errorf("sendRequestLen = %d, encoding/json wrote %d bytes", n, len(old))
 	}
-	if got, want := appendSendRequest(nil, 42, content, target), withID(42, old); string(got) != string(want) {
+	if got, want := appendSendRequest(nil, 42, sc, target), withID(42, old); string(got) != string(want) {
 		t.Fatalf("Send request\n got %s\nwant %s", got, want)
 	}
 }

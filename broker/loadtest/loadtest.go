@@ -264,8 +264,12 @@ func direct(ctx context.Context, cfg Config, prefix string, r *Result) error {
 			}
 			next++
 			mu.Unlock()
-			content := strconv.FormatInt(int64(time.Since(base)), 10) + "|" + pad
-			if err := c.SendAsync(target, content, done); err != nil {
+			var sb strings.Builder // one allocation for the content
+			sb.Grow(20 + len(pad))
+			sb.Write(strconv.AppendInt(make([]byte, 0, 20), int64(time.Since(base)), 10))
+			sb.WriteByte('|')
+			sb.WriteString(pad)
+			if err := c.SendAsync(target, sb.String(), done); err != nil {
 				e := fmt.Errorf("loadtest: send: %w", err)
 				fail.CompareAndSwap(nil, &e)
 				complete()
