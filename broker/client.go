@@ -51,6 +51,7 @@ type Client struct {
 	log      *slog.Logger
 	maxSize  atomic.Int64 // WithMaxMsgSize, or what the broker told in registration_ack; 0: unknown (read on every send: no lock)
 
+	names   nameCache     // the last from and target decoded (clientcodec.go)
 	nextID  atomic.Uint64 // request_id of the next request
 	sendMu  sync.Mutex    // held while sending: pending is in the order of the wire
 	mu      sync.Mutex    // guards the fields below
@@ -936,7 +937,7 @@ type finished struct {
 func (c *Client) received(m zmq.Msg) {
 	body := m.Frames[len(m.Frames)-1]
 	var w wire // on the stack: resolve copies what a request keeps
-	if err := decodeWire(body, &w); err != nil {
+	if err := decodeWire(body, &w, &c.names); err != nil {
 		c.log.Warn("broker client: undecodable message", "err", err)
 		var t typeOnly
 		json.Unmarshal(body, &t)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"sync/atomic"
 )
 
 // The client's side of the hand codec (codec.go): what a Client receives
@@ -18,7 +19,7 @@ import (
 // parseWire parses a message from the broker into w, as json.Unmarshal
 // does, and reports whether it could; false means: ask json.Unmarshal.
 // Unlike a request's, a null here goes to encoding/json.
-func parseWire(b []byte, w *wire) bool {
+func parseWire(b []byte, w *wire, names *nameCache) bool {
 	return parseObject(b, func(key []byte, i int) (end int, ok bool) {
 		if bytes.HasPrefix(b[i:], []byte("null")) {
 			return i, false
@@ -27,10 +28,16 @@ func parseWire(b []byte, w *wire) bool {
 		case "type":
 			return stringValue(b, i, &w.Type)
 		case "from":
+			if names != nil {
+				return nameValue(b, i, &w.From, &names.from)
+			}
 			return stringValue(b, i, &w.From)
 		case "status":
 			return stringValue(b, i, &w.Status)
 		case "target":
+			if names != nil {
+				return nameValue(b, i, &w.Target, &names.target)
+			}
 			return stringValue(b, i, &w.Target)
 		case "message":
 			return stringValue(b, i, &w.Text)
@@ -142,9 +149,32 @@ func foldsToWireField(key []byte) bool {
 	return false
 }
 
-// decodeWire decodes a message from the broker.
-func decodeWire(b []byte, w *wire) error {
-	if parseWire(b, w) {
+// nameCache keeps the last from and target a client decoded: a client
+// hears from the same few peers, and a name read again is not allocated
+// again. A nil *nameCache keeps nothing.
+type nameCache struct {
+	from, target atomic.Pointer[string] // atomic: a reconnecting client's two connections may decode at once
+}
+
+// nameValue is stringValue for a name, through last (a nameCache's).
+func nameValue(b []byte, i int, dst *string, last *atomic.Pointer[string]) (int, bool) {
+	s, end, ok := plainString(b, i)
+	if !ok {
+		return stringValue(b, i, dst) // null, or not plain: as stringValue does
+	}
+	if p := last.Load(); p != nil && *p == string(s) {
+		*dst = *p
+		return end, true
+	}
+	n := string(s)
+	*dst = n
+	last.Store(&n)
+	return end, true
+}
+
+// decodeWire decodes a message from the broker; names may be nil.
+func decodeWire(b []byte, w *wire, names *nameCache) error {
+	if parseWire(b, w, names) {
 		return nil
 	}
 	nw := new(wire) // not w: through encoding/json's interface, w would leave the caller's stack

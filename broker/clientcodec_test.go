@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // checkClientCodec: parseWire gives what json.Unmarshal gives, or declines;
@@ -16,7 +17,7 @@ func checkClientCodec(t *testing.T, in []byte, target string) {
 	var want wire
 	werr := json.Unmarshal(in, &want)
 	var got wire
-	if parseWire(in, &got) {
+	if parseWire(in, &got, nil) {
 		if werr != nil {
 			t.Fatalf("parseWire accepted %q, which encoding/json refuses: %v", in, werr)
 		}
@@ -25,7 +26,7 @@ func checkClientCodec(t *testing.T, in []byte, target string) {
 		}
 	}
 	var dec wire
-	if err := decodeWire(in, &dec); (err != nil) != (werr != nil) || err == nil && !reflect.DeepEqual(dec, want) {
+	if err := decodeWire(in, &dec, nil); (err != nil) != (werr != nil) || err == nil && !reflect.DeepEqual(dec, want) {
 		t.Fatalf("decodeWire(%q) = %+v, %v; encoding/json: %+v, %v", in, dec, err, want, werr)
 	}
 
@@ -125,7 +126,7 @@ func BenchmarkClientCodec(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var w wire
-			decodeWire(in, &w)
+			decodeWire(in, &w, nil)
 		}
 	})
 }
@@ -153,5 +154,43 @@ func TestDecimalFloat(t *testing.T) {
 	}
 	if f, ok := decimalFloat([]byte("1733324400.123456")); !ok || f != 1733324400.123456 {
 		t.Fatalf("a timestamp: %v, %v", f, ok)
+	}
+}
+
+// The name cache: a name read again is the same string, not a new one;
+// another name replaces it; what is decoded is the same as without it.
+func TestNameCache(t *testing.T) {
+	var nc nameCache
+	decode := func(in string) wire {
+		t.Helper()
+		var w, plain wire
+		if err := decodeWire([]byte(in), &w, &nc); err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeWire([]byte(in), &plain, nil); err != nil || !reflect.DeepEqual(w, plain) {
+			t.Fatalf("%s: %+v with the cache, %+v without", in, w, plain)
+		}
+		return w
+	}
+	a := decode(`{"type":"direct_message","from":"alice","content":"1","timestamp":1}`)
+	b := decode(`{"type":"direct_message","from":"alice","content":"2","timestamp":1}`)
+	if unsafe.StringData(a.From) != unsafe.StringData(b.From) {
+		t.Error("alice read twice: two strings")
+	}
+	c := decode(`{"type":"direct_message","from":"carol","content":"3","timestamp":1}`)
+	if c.From != "carol" || unsafe.StringData(c.From) == unsafe.StringData(a.From) {
+		t.Errorf("from %q after alice", c.From)
+	}
+	d := decode(`{"request_id":1,"status":"delivered","target":"bob","type":"delivery_confirmation"}`)
+	e := decode(`{"request_id":2,"status":"delivered","target":"bob","type":"delivery_confirmation"}`)
+	if unsafe.StringData(d.Target) != unsafe.StringData(e.Target) || e.From != "" {
+		t.Errorf("targets %q, %q", d.Target, e.Target)
+	}
+	decode(`{"type":"direct_message","from":"a\u00e9","content":"4","timestamp":1}`) // escaped: encoding/json's
+	if allocs := testing.AllocsPerRun(100, func() {
+		var w wire
+		decodeWire([]byte(`{"request_id":3,"status":"delivered","target":"bob","type":"delivery_confirmation"}`), &w, &nc)
+	}); allocs > 1 {
+		t.Errorf("%.0f allocations to decode a confirmation", allocs)
 	}
 }
