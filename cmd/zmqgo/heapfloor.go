@@ -55,10 +55,10 @@ func startHeapFloor(floor uint64) (stop func()) {
 		}
 		armHeapFloor(h.epoch)
 	}
-	first := h.users == 1
+	prefaulted := h.users == 1 && h.base >= 0
 	h.mu.Unlock()
 	tuneHeapFloor() // now: the next collection may be far off
-	if first && h.base >= 0 {
+	if prefaulted {
 		// Collected with the floor's GOGC, the block goes, and its pages
 		// stay with the heap: the scavenger keeps what the goal needs.
 		runtime.GC()
