@@ -46,8 +46,18 @@ run() { # impl → "msgs/s µs-per-msg µs-per-msg-whole-run"
   local n=$((clients * messages))
   echo "$rate $direct $(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN{printf "%.2f", c / n / 1000}')"
 }
+# How busy the CPUs are with other work, over one second while nothing of
+# this script runs: the figures are only comparable between quiet runs
+# (another process taking CPU time slows zmqgo's side, bounded by the CPUs,
+# more than the seed's).
+busy() {
+  local a b; a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+  awk -v u=$(( (b[1]+b[2]+b[3]+b[6]+b[7]+b[8]) - (a[1]+a[2]+a[3]+a[6]+a[7]+a[8]) )) \
+      -v i=$(( (b[4]+b[5]) - (a[4]+a[5]) )) 'BEGIN{printf "%.0f", (u+i) ? 100*u/(u+i) : 0}'
+}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $clients clients x $messages direct messages, window $window, $runs runs each, interleaved"
+busy0=$(busy)
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); CPUs busy with other work: ${busy0}%; $clients clients x $messages direct messages, window $window, $runs runs each, interleaved"
 zr=(); zc=(); zw=(); sr=(); sc=(); sw=()
 for ((i=0; i<runs; i++)); do
   read -r r c w < <(run zmqgo); zr+=("$r"); zc+=("$c"); zw+=("$w")
@@ -61,4 +71,8 @@ printf "%-28s %16s %16s   ratio %.1fx\n" "direct messages/s (median)" "$mzr" "$m
 printf "%-28s %16s %16s   ratio %.1fx\n" "broker CPU µs per message" "$mzc" "$msc" "$(awk -v a="$msc" -v b="$mzc" 'BEGIN{print a/b}')"
 printf "%-28s %16s %16s   ratio %.1fx\n" "  the same, whole run" "$mzw" "$msw" "$(awk -v a="$msw" -v b="$mzw" 'BEGIN{print a/b}')"
 echo "runs: zmqgo ${zr[*]} msgs/s, ${zc[*]} µs (whole run ${zw[*]}); seed ${sr[*]} msgs/s, ${sc[*]} µs (whole run ${sw[*]})"
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+busy1=$(busy)
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); CPUs busy with other work after the runs: ${busy1}%"
+if (( busy0 > 10 || busy1 > 10 )); then
+  echo "warning: other processes were using the CPUs; these figures are not those of a quiet machine" >&2
+fi
