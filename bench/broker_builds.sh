@@ -24,7 +24,7 @@ root=$(cd .. && pwd)
 (cd "$root" && go build -o bench/bin/zmqgo ./cmd/zmqgo)
 names=(); bins=()
 for rev in "$@"; do
-  sha=$(git -C "$root" rev-parse --short "$rev^{commit}")
+  sha=$(git -C "$root" rev-parse --short --verify -q "$rev^{commit}") || { echo "broker_builds.sh: no such revision: $rev" >&2; exit 2; }
   if [[ ! -x bin/zmqgo-$sha ]]; then
     tmp=$(mktemp -d)
     git -C "$root" worktree add -q --detach "$tmp" "$sha"
