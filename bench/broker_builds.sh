@@ -8,7 +8,7 @@
 # broker-load run). The README's "Cost" table comes from it.
 # Usage: bench/broker_builds.sh [-r RUNS] [-m MESSAGES] [-c CLIENTS] [-w WINDOW] [-u] [REV...]
 #   defaults: 9 runs, 20 clients x 15000 messages, window 16; -u: without
-#   --named (the issue's own command: -m 2000 -u). Linux only (/proc).
+#   --named (-m 2000 -u: the command the CPU goal was set with). Linux only (/proc).
 set -euo pipefail
 cd "$(dirname "$0")"
 runs=9; messages=15000; clients=20; window=16; named=--named
@@ -27,9 +27,11 @@ for rev in "$@"; do
   sha=$(git -C "$root" rev-parse --short --verify -q "$rev^{commit}") || { echo "broker_builds.sh: no such revision: $rev" >&2; exit 2; }
   if [[ ! -x bin/zmqgo-$sha ]]; then
     tmp=$(mktemp -d)
+    trap 'git -C "$root" worktree remove --force "$tmp" 2>/dev/null || true' EXIT # on failure or interrupt too
     git -C "$root" worktree add -q --detach "$tmp" "$sha"
-    (cd "$tmp" && go build -o "$root/bench/bin/zmqgo-$sha" ./cmd/zmqgo) || { git -C "$root" worktree remove --force "$tmp"; exit 1; }
+    (cd "$tmp" && go build -o "$root/bench/bin/zmqgo-$sha" ./cmd/zmqgo)
     git -C "$root" worktree remove --force "$tmp"
+    trap - EXIT
   fi
   names+=("$rev ($sha)"); bins+=("bin/zmqgo-$sha")
 done
