@@ -67,9 +67,9 @@ func WithHandler(fn func(m Msg)) Option {
 // option), the earlier frames of a multipart message when it was in the
 // read buffer whole once its first frame was read (under CURVE never, the
 // last frame only). The others are copies, but do not count on which:
-// treat every frame as borrowed. A ROUTER's routing id frame is the socket's own and
-// stays valid. Over inproc the option changes nothing: the handler gets
-// the frames the sender sent, which it must not modify.
+// treat every frame as borrowed. A ROUTER's routing id frame is the
+// socket's own and stays valid. Over inproc the option changes nothing:
+// the handler gets the frames the sender sent, which it must not modify.
 //
 // NewSocket refuses the option (ErrInvalidOption) without WithHandler: a
 // message queued for Recv outlives any read.

@@ -404,7 +404,7 @@ func (b *Broker) locked(fn func()) {
 
 func (b *Broker) handle(ev event) {
 	switch ev.kind {
-	case evMsg:
+	case evMsg: // from tests: the sockets' messages come through onMessage
 		b.handleMsg(ev, nil)
 	case evConn:
 		b.st.connUp(ev.id, ev.addr, ev.hb)

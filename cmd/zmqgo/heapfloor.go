@@ -100,8 +100,6 @@ var (
 	gogcSample = []metrics.Sample{{Name: "/gc/gogc:percent"}}
 )
 
-// tuneHeapFloor sets GOGC for the live heap: the next collection when the
-// heap reaches the floor, or what the base GOGC gives if that is later.
 // prefault has the heap's first n bytes mapped and touched now, at start,
 // not page by page under load: filling the floor the first time took a
 // page fault per 4 KiB (5,013 in a broker's 2,000-message run, 17k in a
@@ -119,6 +117,8 @@ func prefault(n uint64) {
 	debug.SetGCPercent(old)
 }
 
+// tuneHeapFloor sets GOGC for the live heap: the next collection when the
+// heap reaches the floor, or what the base GOGC gives if that is later.
 func tuneHeapFloor() {
 	h := &heapFloor
 	h.mu.Lock()
